@@ -1,0 +1,32 @@
+// The subcommands of the perturbfit executable. Each returns the process exit code.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "perturbfit/core/reporter.hpp"
+#include "perturbfit/parallel/comm.hpp"
+
+namespace perturbfit::cli {
+
+struct CommandContext {
+  parallel::Comm comm;
+  Reporter reporter;
+  bool json = false;               // machine-readable summary on stdout
+  std::vector<std::string> argv;   // the whole command line, for provenance
+};
+
+struct SimulateArgs {
+  std::string deck;
+  std::vector<std::string> overrides;
+  std::filesystem::path output = "out";
+};
+
+int run_version(const CommandContext& ctx);
+int run_reference(const CommandContext& ctx);
+int run_simulate(const CommandContext& ctx, const SimulateArgs& args);
+
+// Entry point of the executable.
+int main(int argc, char** argv);
+
+}  // namespace perturbfit::cli

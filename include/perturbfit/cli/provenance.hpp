@@ -1,0 +1,34 @@
+// The provenance record written into every output directory: what ran, on what, with
+// which deck (after overrides), how long, and whether it succeeded.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace perturbfit::cli {
+
+nlohmann::json library_versions();  // PETSc, SUNDIALS, HDF5, MPI, compiler
+
+class Provenance {
+ public:
+  Provenance(std::string command, std::vector<std::string> argv, int ranks);
+  void set_deck(const nlohmann::json& deck, const std::string& path);
+  void set(const std::string& key, nlohmann::json value) { record_[key] = std::move(value); }
+  double elapsed_seconds() const;
+  // Adds end time, wall time and status, and writes `dir/provenance.json` atomically.
+  void write(const std::filesystem::path& dir, const std::string& status, const std::string& error = "");
+  const nlohmann::json& record() const { return record_; }
+
+ private:
+  nlohmann::json record_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Writes text to `path` through a temporary file and a rename, so a reader never sees half a file.
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+std::string utc_now();
+
+}  // namespace perturbfit::cli

@@ -1,0 +1,44 @@
+// Ground-truth networks and parameters for simulation (MODEL.md section 3).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "perturbfit/model/parameters.hpp"
+
+namespace perturbfit::model {
+
+struct GeneratorOptions {
+  std::string generator = "random";  // random | modular | toggle | edgelist
+  ModelKind kind = ModelKind::kMechanistic;
+  int genes = 200;
+  int media = 1;
+  int neural_rank = 0;
+  double neural_scale = 0.1;
+  double mean_in_degree = 3.0;
+  double activating_fraction = 0.5;
+  double weight_scale = 1.0;
+  int modules = 4;
+  double between_module_fraction = 0.05;
+  std::filesystem::path edge_list;
+  double contraction = 0.8;
+  double medium_gene_fraction = 0.1;
+  double medium_weight = 1.0;
+  double decay_mean = 1.0, decay_sd = 0.2;
+  double production_mean = 2.0, basal_mean = 0.1, bias_sd = 0.5;
+  double growth_rate = 0.03;
+  int fitness_genes = 0;
+  double fitness_scale = 0.01;
+  std::uint64_t seed = 1;
+};
+
+// Draws a model. Every draw is keyed by (seed, gene), so the result is the same on every
+// rank. Throws UsageError for bad options and DataError for a malformed edge list.
+ModelParameters generate_model(const GeneratorOptions& opt);
+
+// The two-gene mutual-repression switch: bistable, with a saddle between its attractors.
+ModelParameters toggle_switch(int media, double medium_weight);
+
+std::string gene_name(int index, int total);  // "G001" style, zero-padded to the width of total
+
+}  // namespace perturbfit::model

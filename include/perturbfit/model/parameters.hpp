@@ -1,0 +1,41 @@
+// Parameters of the semi-mechanistic vector field (MODEL.md section 3) and the growth
+// model of section 7. Plain data: generators fill it, solvers read it, I/O writes it.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "perturbfit/model/csr.hpp"
+
+namespace perturbfit::model {
+
+enum class ModelKind { kMechanistic, kHybrid, kNeural };
+ModelKind parse_model_kind(const std::string& s);  // UsageError on an unknown kind
+const char* to_string(ModelKind k);
+
+struct ModelParameters {
+  ModelKind kind = ModelKind::kMechanistic;
+  int genes = 0;        // G
+  int media = 0;        // K
+  int neural_rank = 0;  // h
+  std::vector<std::string> gene_names;
+
+  CsrMatrix W;                  // G x G regulatory weights (row = target, column = regulator)
+  std::vector<double> U;        // G x K medium response, row-major
+  std::vector<double> c;        // G activation bias
+  std::vector<double> v;        // G maximal regulated production (> 0)
+  std::vector<double> beta;     // G basal production (>= 0)
+  std::vector<double> gamma;    // G decay (> 0)
+  std::vector<double> A;        // G x h, row-major (neural correction)
+  std::vector<double> B;        // h x G, row-major
+  std::vector<double> C;        // h x K, row-major
+  std::vector<double> d;        // h
+
+  double growth_rate = 0.0;     // r0
+  std::vector<double> fitness;  // phi, G (dense: G numbers, not G x G)
+
+  int gene_index(const std::string& name) const;  // -1 if absent
+  // Throws UsageError naming the first inconsistent field.
+  void validate() const;
+};
+
+}  // namespace perturbfit::model

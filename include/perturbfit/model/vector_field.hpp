@@ -1,0 +1,58 @@
+// f(x; m, p, t) and its derivatives. The Jacobian is never formed densely: it is
+// diag(a) W - diag(gamma) + A diag(z) B, with a = (1-kappa) v sigma'(s) and
+// z = 1 - tanh^2, applied as products (jvp, jtvp) or assembled only on W's pattern.
+#pragma once
+#include <utility>
+#include <vector>
+
+#include "perturbfit/model/parameters.hpp"
+
+namespace perturbfit::model {
+
+// What a cell experiences: its medium and the genes its guides act on.
+struct Condition {
+  std::vector<double> medium;                  // m, K values
+  std::vector<std::pair<int, double>> knock;   // (gene, kappa of the guide(s))
+  double tau = 0.0;                            // onset time constant; 0 = instantaneous
+  // kappa_g at time t since the perturbation (t = +infinity for steady states).
+  double kappa_at(double kappa, double t) const;
+};
+
+// The pieces of df/dx at one state, reused by many products.
+struct Linearization {
+  std::vector<double> a;  // G: (1-kappa_g) v_g sigma'(s_g); zero for the neural kind
+  std::vector<double> z;  // h: 1 - tanh^2(B x + C m + d)
+};
+
+class VectorField {
+ public:
+  explicit VectorField(const ModelParameters& params);
+  const ModelParameters& params() const { return p_; }
+  int size() const { return p_.genes; }
+
+  // f(x) at time t since the perturbation.
+  void evaluate(const double* x, const Condition& cond, double t, double* f) const;
+  void linearize(const double* x, const Condition& cond, double t, Linearization& lin) const;
+  void jvp(const Linearization& lin, const double* v, double* out) const;   // (df/dx) v
+  void jtvp(const Linearization& lin, const double* v, double* out) const;  // (df/dx)^T v
+  // Diagonal of df/dx (for Jacobi preconditioners).
+  void jacobian_diagonal(const Linearization& lin, double* diag) const;
+  // Values of the sparse part diag(a) W - diag(gamma) on the pattern of W plus the diagonal,
+  // in CSR order of `sparse_pattern()` (which is computed once).
+  const CsrMatrix& sparse_pattern() const { return pattern_; }
+  void sparse_values(const Linearization& lin, std::vector<double>& values) const;
+  bool has_low_rank() const { return p_.neural_rank > 0 && p_.kind != ModelKind::kMechanistic; }
+
+ private:
+  void kappa_vector(const Condition& cond, double t, std::vector<double>& kappa) const;
+  void hidden_input(const double* x, const Condition& cond, std::vector<double>& u) const;
+
+  const ModelParameters& p_;
+  CsrMatrix pattern_;                     // W's pattern plus the diagonal
+  std::vector<std::int64_t> w_to_pattern_;  // position of each W entry in pattern_
+  std::vector<std::int64_t> diag_pos_;      // position of (g, g) in pattern_
+};
+
+double logistic(double s);
+
+}  // namespace perturbfit::model

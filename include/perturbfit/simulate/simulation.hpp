@@ -1,0 +1,122 @@
+// The experiment operator F = F[step_K] o ... o F[step_1] (MODEL.md section 4) applied to
+// a weighted population. Population classes (cells sharing guides) are split over ranks in
+// contiguous blocks; each rank evolves and equilibrates its own classes. Steps that act on
+// the whole population (weights, draws of sequenced cells) are computed identically on
+// every rank from gathered class weights, so results do not depend on the rank count.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "perturbfit/core/reporter.hpp"
+#include "perturbfit/model/parameters.hpp"
+#include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/parallel/comm.hpp"
+#include "perturbfit/parallel/decomposition.hpp"
+#include "perturbfit/simulate/guide_library.hpp"
+#include "perturbfit/simulate/measurement.hpp"
+#include "perturbfit/solvers/steady_state.hpp"
+
+namespace perturbfit::simulate {
+
+struct SimulationSettings {
+  std::uint64_t seed = 1;
+  solvers::SteadyStateOptions steady;
+  int multistart = 4;
+  MeasurementOptions measurement;
+};
+
+// Counts of how steady states were reached, summed over ranks.
+struct SolveTally {
+  std::int64_t solves = 0, newton = 0, fallback = 0, failed = 0, unstable = 0, newton_iterations = 0;
+  std::int64_t ode_integrations = 0, ode_steps = 0;
+  nlohmann::json to_json() const;
+};
+
+// One measure step's draw: the class of every sequenced cell (all ranks hold it) and the
+// latent states of this rank's classes at that moment.
+struct MeasureSnapshot {
+  int step_index = 0;
+  std::int64_t first_cell_id = 0;     // cell ids of this step are first_cell_id + i
+  std::vector<std::int32_t> cell_class;  // class of cell i
+  int first_batch = 0, batches = 1;
+  double depth = 0.0;
+  double time = 0.0;                  // since the perturbation; inf after equilibrate
+  std::string medium;
+  bool before_perturbation = false;   // cells are all of the single class "unperturbed"
+  parallel::Range owned;              // classes whose cells this rank measures
+  std::vector<std::vector<double>> owned_states;  // [class - owned.begin][gene]
+  int batch_of(std::size_t cell) const {
+    return first_batch + static_cast<int>(cell * static_cast<std::size_t>(batches) / cell_class.size());
+  }
+};
+
+class Simulation {
+ public:
+  Simulation(parallel::Comm comm, model::ModelParameters params, SimulationSettings settings,
+             const Reporter& reporter);
+  ~Simulation();
+
+  // Checks the whole protocol before running any of it (UsageError naming the step).
+  void validate(const nlohmann::json& protocol) const;
+  void run(const nlohmann::json& protocol);
+
+  const model::ModelParameters& params() const { return params_; }
+  const std::vector<PopulationClass>& classes() const { return classes_; }
+  parallel::Range owned() const { return owned_; }
+  const std::vector<double>& owned_state(std::size_t cls) const { return states_.at(cls - owned_.begin); }
+  std::vector<double> gather_states() const;  // classes x G, on every rank (for tests, small screens)
+  const std::vector<MeasureSnapshot>& snapshots() const { return snapshots_; }
+  const std::vector<std::string>& batch_names() const { return batch_names_; }
+  const std::vector<double>& control_state() const { return control_state_; }
+  const std::vector<std::vector<double>>& control_attractors() const { return attractors_; }
+  const MeasurementModel& measurement() const { return *measurement_; }
+  const SolveTally& tally() const { return tally_; }
+  const SimulationSettings& settings() const { return settings_; }
+  const parallel::Comm& comm() const { return comm_; }
+
+ private:
+  void ensure_initial_state(const std::string& where);
+  void step_medium(const nlohmann::json& step);
+  void step_perturb(const nlohmann::json& step, const std::string& where);
+  void step_advance(double dt, const std::string& what);
+  void step_equilibrate();
+  void step_passage(int cells, int step_index);
+  void step_measure(const nlohmann::json& step, int step_index);
+  std::vector<double> gathered_log_weights() const;
+  model::Condition condition_of(std::size_t cls) const;
+  void reduce_tally(const SolveTally& local);
+
+  parallel::Comm comm_;
+  model::ModelParameters params_;
+  model::VectorField field_;
+  SimulationSettings settings_;
+  const Reporter& reporter_;
+  std::unique_ptr<solvers::SteadyStateSolver> steady_;
+  std::unique_ptr<solvers::OdeIntegrator> ode_;
+  std::unique_ptr<MeasurementModel> measurement_;
+
+  std::vector<double> medium_;
+  std::string medium_name_ = "none";
+  bool medium_set_ = false;
+  bool initialised_ = false;
+  bool perturbed_ = false;
+  double tau_ = 0.0;
+  double time_since_perturbation_ = 0.0;
+  std::vector<PopulationClass> classes_;
+  parallel::Range owned_;
+  std::vector<std::vector<double>> states_;  // owned classes only
+  std::vector<double> owned_log_weights_;
+  std::vector<double> control_state_;
+  std::vector<std::vector<double>> attractors_;
+  std::vector<MeasureSnapshot> snapshots_;
+  std::vector<std::string> batch_names_;
+  std::int64_t cells_drawn_ = 0;
+  SolveTally tally_;
+};
+
+}  // namespace perturbfit::simulate

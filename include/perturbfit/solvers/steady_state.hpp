@@ -1,0 +1,59 @@
+// The steady-state problem f(x*; m, p, infinity) = 0 (MODEL.md section 6): it owns its
+// Newton solve (PETSc SNES on PETSC_COMM_SELF), the fallback by CVODES integration, the
+// stability test, and the per-solve report. One solver object is reused for many
+// perturbations; solver choices come from the options database (-snes_*, -ksp_*, -pc_*).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/solvers/ode_integrator.hpp"
+
+namespace perturbfit::solvers {
+
+enum class StabilityMode { kCheck, kSkip };
+
+struct SteadyStateOptions {
+  double atol = 1e-9;         // accept when ||f(x*)||_2 <= atol
+  double rtol = 1e-12;
+  int max_iterations = 50;
+  bool fallback = true;       // integrate with CVODES, then Newton again
+  double fallback_time = 200.0;
+  StabilityMode stability = StabilityMode::kCheck;
+  int stability_iterations = 40;
+  OdeOptions ode;
+};
+
+struct SteadyStateReport {
+  bool converged = false;
+  std::string method;          // newton | cvodes+newton | failed
+  int newton_iterations = 0;   // over all attempts
+  int linear_iterations = 0;
+  double residual_norm = 0.0;  // ||f(x*)||_2 of the returned state
+  std::string snes_reason;     // PETSc's converged reason of the last Newton attempt
+  // Stability of x*: "gershgorin" (certified by row sums), "cayley-power" (estimated), "skipped".
+  std::string stability_method = "skipped";
+  bool stable = false;
+  double leading_eigenvalue = 0.0;  // real part estimate of the rightmost eigenvalue (cayley-power)
+};
+
+class SteadyStateSolver {
+ public:
+  SteadyStateSolver(const model::VectorField& field, const SteadyStateOptions& options);
+  ~SteadyStateSolver();
+  SteadyStateSolver(const SteadyStateSolver&) = delete;
+  SteadyStateSolver& operator=(const SteadyStateSolver&) = delete;
+
+  // x: initial guess in, steady state out (left at the best iterate on failure).
+  SteadyStateReport solve(const model::Condition& cond, std::vector<double>& x);
+  // The stability test alone, at a given state.
+  void assess_stability(const model::Condition& cond, const std::vector<double>& x, SteadyStateReport& report);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace perturbfit::solvers

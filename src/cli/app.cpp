@@ -1,0 +1,90 @@
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <sstream>
+
+#include "perturbfit/cli/arguments.hpp"
+#include "perturbfit/cli/commands.hpp"
+#include "perturbfit/cli/runtime.hpp"
+#include "perturbfit/core/error.hpp"
+
+namespace perturbfit::cli {
+
+namespace {
+constexpr const char* kDescription =
+    "perturbfit: simulate and fit semi-mechanistic gene-regulatory models of pooled CRISPR screens.\n"
+    "Usage: perturbfit <command> [DECK.toml] [--set section.key=value ...] [-o OUTDIR] [PETSc options]\n"
+    "PETSc options (e.g. -snes_monitor, -ksp_type gmres, -pc_type lu) tune the solvers.\n"
+    "Exit codes: 0 success, 2 usage or deck error, 3 input-data error, 4 numerical failure, 5 I/O error.";
+
+void add_common(CLI::App* cmd, bool& json, bool& quiet) {
+  cmd->add_flag("--json", json, "print a machine-readable JSON summary on stdout (human text goes to stderr)");
+  cmd->add_flag("-q,--quiet", quiet, "no progress output (warnings and errors are still printed)");
+}
+
+void print_error(const parallel::Comm& comm, const std::string& message) {
+  if (comm.is_root()) std::cerr << "perturbfit: error: " << message << std::endl;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const SplitArguments args = split_arguments(argc, argv);
+  PetscRuntime runtime(args.petsc);
+  const parallel::Comm comm(runtime.world());
+
+  CLI::App app(kDescription, "perturbfit");
+  app.require_subcommand(1);
+  bool json = false, quiet = false;
+  auto* version = app.add_subcommand("version", "print the version, git revision and library versions");
+  add_common(version, json, quiet);
+  auto* reference = app.add_subcommand("reference", "print the input-deck reference (Markdown; docs/deck.md is made from it)");
+  SimulateArgs sim;
+  auto* simulate = app.add_subcommand(
+      "simulate", "simulate a screen from a deck: OUTDIR/screen.h5ad, OUTDIR/truth.h5, OUTDIR/provenance.json");
+  simulate->add_option("deck", sim.deck, "input deck (TOML); see `perturbfit reference`")->required();
+  simulate->add_option("--set", sim.overrides, "override a deck key: section.key=value or protocol.N.key=value")
+      ->allow_extra_args(false);
+  simulate->add_option("-o,--output", sim.output, "output directory (created if missing)")->capture_default_str();
+  add_common(simulate, json, quiet);
+
+  std::vector<std::string> own = args.own;
+  std::reverse(own.begin(), own.end());
+  own.pop_back();  // argv[0]
+  try {
+    app.parse(own);
+  } catch (const CLI::CallForHelp&) {
+    if (comm.is_root()) std::cout << app.help("", CLI::AppFormatMode::Normal);
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    if (comm.is_root()) std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    // A subcommand's --help is reported as CallForHelp by the subcommand's parse.
+    if (e.get_exit_code() == 0) {
+      if (comm.is_root()) {
+        for (auto* sub : app.get_subcommands()) std::cout << sub->help();
+        if (app.get_subcommands().empty()) std::cout << app.help();
+      }
+      return 0;
+    }
+    print_error(comm, std::string(e.what()) + " (run 'perturbfit --help' or 'perturbfit <command> --help')");
+    return static_cast<int>(ExitCode::kUsage);
+  }
+
+  CommandContext ctx{comm, Reporter(comm.is_root(), quiet || json), json,
+                     std::vector<std::string>(argv, argv + argc)};
+  try {
+    if (*version) return run_version(ctx);
+    if (*reference) return run_reference(ctx);
+    if (*simulate) return run_simulate(ctx, sim);
+  } catch (const Error& e) {
+    print_error(comm, e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    print_error(comm, std::string("internal error: ") + e.what() + " (please report this)");
+    return static_cast<int>(ExitCode::kInternal);
+  }
+  return static_cast<int>(ExitCode::kUsage);
+}
+
+}  // namespace perturbfit::cli

@@ -1,0 +1,112 @@
+// `perturbfit simulate DECK -o OUT`: ground truth, protocol, measurement, h5ad + truth.
+#include <iostream>
+
+#include "perturbfit/cli/commands.hpp"
+#include "perturbfit/cli/provenance.hpp"
+#include "perturbfit/config/deck.hpp"
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/io/h5ad_writer.hpp"
+#include "perturbfit/io/truth_writer.hpp"
+#include "perturbfit/model/generators.hpp"
+#include "perturbfit/simulate/screen.hpp"
+#include "perturbfit/simulate/settings.hpp"
+
+namespace perturbfit::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+void prepare_output(const parallel::Comm& comm, const fs::path& dir) {
+  comm.run_on_root([&] {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir))
+      throw IOError("cannot create output directory '" + dir.string() + "': " + (ec ? ec.message() : "not a directory"));
+  });
+}
+
+// Files are written under a temporary name and renamed once complete, so an interrupted
+// run never leaves a truncated screen.h5ad that looks finished.
+void publish(const parallel::Comm& comm, const fs::path& partial, const fs::path& final_path) {
+  comm.barrier();
+  comm.run_on_root([&] {
+    std::error_code ec;
+    fs::rename(partial, final_path, ec);
+    if (ec) throw IOError("cannot rename '" + partial.string() + "' to '" + final_path.string() + "': " + ec.message());
+  });
+}
+
+}  // namespace
+
+int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
+  const auto& comm = ctx.comm;
+  Provenance provenance("simulate", ctx.argv, comm.size());
+  const config::Deck deck = config::Deck::load(args.deck, args.overrides);
+  provenance.set_deck(deck.values(), args.deck);
+  const auto gen = simulate::generator_options(deck);
+  const auto settings = simulate::simulation_settings(deck);
+  prepare_output(comm, args.output);
+
+  try {
+    ctx.reporter.info("simulate: deck " + args.deck + ", " + std::to_string(comm.size()) + " rank(s), output " +
+                      args.output.string());
+    simulate::Simulation sim(comm, model::generate_model(gen), settings, ctx.reporter);
+    ctx.reporter.info("network: " + std::to_string(sim.params().genes) + " genes, " +
+                      std::to_string(sim.params().W.nnz()) + " edges, kind " + model::to_string(sim.params().kind));
+    sim.run(deck.protocol());
+
+    const auto rows = simulate::assemble_screen(sim, ctx.reporter);
+    const fs::path screen = args.output / "screen.h5ad", truth = args.output / "truth.h5";
+    ctx.reporter.info("writing " + screen.string() + " (" + std::to_string(rows.h5ad.n_obs) + " cells x " +
+                      std::to_string(sim.params().genes) + " genes)");
+    io::write_h5ad(comm, screen.string() + ".partial", rows.h5ad);
+    publish(comm, screen.string() + ".partial", screen);
+    json outputs{{"screen", screen.string()}};
+    if (deck.get<bool>("output.write_truth")) {
+      io::write_truth(sim, rows, truth.string() + ".partial");
+      publish(comm, truth.string() + ".partial", truth);
+      outputs["truth"] = truth.string();
+    }
+    const std::int64_t nnz = comm.sum(rows.h5ad.indptr.back());
+    json summary{{"command", "simulate"},
+                 {"status", "ok"},
+                 {"output", args.output.string()},
+                 {"files", outputs},
+                 {"cells", rows.h5ad.n_obs},
+                 {"genes", sim.params().genes},
+                 {"edges", sim.params().W.nnz()},
+                 {"classes", sim.classes().size()},
+                 {"batches", sim.batch_names().size()},
+                 {"nonzero_counts", nnz},
+                 {"control_attractors", sim.control_attractors().size()},
+                 {"solver", sim.tally().to_json()}};
+    provenance.set("summary", summary);
+    summary["wall_seconds"] = provenance.elapsed_seconds();
+    if (comm.is_root()) {
+      provenance.write(args.output, "ok");
+      if (ctx.json) {
+        std::cout << summary.dump(2) << std::endl;
+      } else {
+        std::cout << "simulated " << rows.h5ad.n_obs << " cells x " << sim.params().genes << " genes ("
+                  << sim.classes().size() << " guide classes, " << sim.batch_names().size() << " batches) in "
+                  << summary["wall_seconds"].get<double>() << " s\n"
+                  << "  " << screen.string() << "\n";
+        if (outputs.contains("truth")) std::cout << "  " << truth.string() << "\n";
+        std::cout << "  " << (args.output / "provenance.json").string() << "\n";
+      }
+    }
+  } catch (const Error& e) {
+    if (comm.is_root()) {
+      try {
+        provenance.write(args.output, "failed", e.what());
+      } catch (const std::exception&) {
+      }
+    }
+    throw;
+  }
+  return 0;
+}
+
+}  // namespace perturbfit::cli

@@ -1,0 +1,86 @@
+#include "perturbfit/io/h5ad_writer.hpp"
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/io/hdf5.hpp"
+
+namespace perturbfit::io {
+
+namespace {
+
+void encoding(const H5File& f, const std::string& obj, const std::string& type, const std::string& version) {
+  f.attr_string(obj, "encoding-type", type);
+  f.attr_string(obj, "encoding-version", version);
+}
+
+void create_structure(const H5adBlock& b, const std::string& path, std::int64_t nnz) {
+  const auto n_obs = static_cast<hsize_t>(b.n_obs);
+  const H5File f = H5File::create_serial(path);
+  encoding(f, "/", "anndata", "0.1.0");
+  f.group("/X");
+  encoding(f, "/X", "csr_matrix", "0.1.0");
+  f.attr_int64s("/X", "shape", {b.n_obs, static_cast<std::int64_t>(b.var_names.size())});
+  f.create<std::int32_t>("/X/data", {static_cast<hsize_t>(nnz)});
+  f.create<std::int32_t>("/X/indices", {static_cast<hsize_t>(nnz)});
+  f.create<std::int64_t>("/X/indptr", {n_obs + 1});
+
+  f.group("/obs");
+  encoding(f, "/obs", "dataframe", "0.2.0");
+  f.attr_string("/obs", "_index", "_index");
+  f.attr_strings("/obs", "column-order", b.column_order);
+  f.write_strings("/obs/_index", b.obs_names);
+  encoding(f, "/obs/_index", "string-array", "0.2.0");
+  for (const auto& c : b.categorical) {
+    const std::string g = "/obs/" + c.name;
+    f.group(g);
+    encoding(f, g, "categorical", "0.2.0");
+    f.attr_bool(g, "ordered", false);
+    f.write_strings(g + "/categories", c.categories);
+    encoding(f, g + "/categories", "string-array", "0.2.0");
+    f.create<std::int32_t>(g + "/codes", {n_obs});
+    encoding(f, g + "/codes", "array", "0.2.0");
+  }
+  for (const auto& c : b.numeric) {
+    f.create<double>("/obs/" + c.name, {n_obs});
+    encoding(f, "/obs/" + c.name, "array", "0.2.0");
+  }
+  for (const auto& c : b.integer) {
+    f.create<std::int64_t>("/obs/" + c.name, {n_obs});
+    encoding(f, "/obs/" + c.name, "array", "0.2.0");
+  }
+
+  f.group("/var");
+  encoding(f, "/var", "dataframe", "0.2.0");
+  f.attr_string("/var", "_index", "_index");
+  f.attr_strings("/var", "column-order", {});
+  f.write_strings("/var/_index", b.var_names);
+  encoding(f, "/var/_index", "string-array", "0.2.0");
+  for (const char* g : {"/uns", "/obsm", "/varm", "/obsp", "/varp", "/layers"}) {
+    f.group(g);
+    encoding(f, g, "dict", "0.1.0");
+  }
+}
+
+}  // namespace
+
+void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& b) {
+  if (static_cast<std::int64_t>(b.indices.size()) != b.indptr.back() || b.indices.size() != b.data.size())
+    throw Error(ExitCode::kInternal, "write_h5ad: inconsistent CSR block");
+  const std::int64_t nnz_local = b.indptr.back();
+  const std::int64_t nnz = comm.sum(nnz_local), nnz_before = comm.exclusive_prefix_sum(nnz_local);
+  comm.run_on_root([&] { create_structure(b, path, nnz); });
+  comm.barrier();
+
+  const H5File f = H5File::open_parallel(path, comm.get());
+  f.write_rows("/X/data", nnz_before, b.data);
+  f.write_rows("/X/indices", nnz_before, b.indices);
+  std::vector<std::int64_t> indptr(b.indptr.begin(), b.indptr.end() - 1);
+  for (auto& v : indptr) v += nnz_before;
+  f.write_rows("/X/indptr", b.row_begin, indptr);
+  const bool last = comm.rank() == comm.size() - 1;
+  f.write_rows("/X/indptr", b.n_obs, last ? std::vector<std::int64_t>{nnz} : std::vector<std::int64_t>{});
+  for (const auto& c : b.categorical) f.write_rows("/obs/" + c.name + "/codes", b.row_begin, c.codes);
+  for (const auto& c : b.numeric) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
+  for (const auto& c : b.integer) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
+}
+
+}  // namespace perturbfit::io

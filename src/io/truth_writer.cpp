@@ -1,0 +1,105 @@
+#include "perturbfit/io/truth_writer.hpp"
+
+#include "perturbfit/io/hdf5.hpp"
+
+namespace perturbfit::io {
+
+namespace {
+
+std::string state_dataset(std::size_t s) { return "/states/snapshot" + std::to_string(s); }
+
+void create_structure(const simulate::Simulation& sim, const simulate::ScreenRows& rows, const std::string& path) {
+  const auto& p = sim.params();
+  const auto G = static_cast<hsize_t>(p.genes), K = static_cast<hsize_t>(p.media), h = static_cast<hsize_t>(p.neural_rank);
+  const H5File f = H5File::create_serial(path);
+  f.attr_string("/", "description",
+                "perturbfit ground truth: f_g = (1-kappa_g) v_g sigma((W x + U m + c)_g) + beta_g - gamma_g x_g "
+                "+ (A tanh(B x + C m + d))_g; cell i's latent state is /states/snapshot<cells/snapshot[i]>[cells/class[i]]");
+  f.attr_string("/", "model_kind", model::to_string(p.kind));
+  f.write_strings("/genes", p.gene_names);
+  f.group("/W");
+  f.attr_string("/W", "layout", "CSR, row = target gene, column = regulator");
+  f.write("/W/indptr", p.W.row_ptr);
+  f.write("/W/indices", std::vector<std::int32_t>(p.W.col.begin(), p.W.col.end()));
+  f.write("/W/data", p.W.val);
+  f.group("/parameters");
+  f.write("/parameters/v", p.v);
+  f.write("/parameters/beta", p.beta);
+  f.write("/parameters/gamma", p.gamma);
+  f.write("/parameters/c", p.c);
+  f.write("/parameters/U", p.U, {G, K});
+  f.write("/parameters/A", p.A, {G, h});
+  f.write("/parameters/B", p.B, {h, G});
+  f.write("/parameters/C", p.C, {h, K});
+  f.write("/parameters/d", p.d);
+  f.write("/parameters/fitness", p.fitness);
+  f.attr_double("/parameters", "growth_rate", p.growth_rate);
+
+  f.group("/control");
+  f.write("/control/steady_state", sim.control_state());
+  std::vector<double> attractors;
+  for (const auto& a : sim.control_attractors()) attractors.insert(attractors.end(), a.begin(), a.end());
+  f.write("/control/attractors", attractors, {sim.control_attractors().size(), G});
+
+  const auto& m = sim.measurement();
+  f.group("/measurement");
+  f.write("/measurement/dispersion", m.dispersion());
+  f.write("/measurement/dropout", m.dropout());
+  std::vector<double> offsets;
+  for (std::size_t b = 0; b < sim.batch_names().size(); ++b) {
+    const auto d = m.batch_offsets(static_cast<int>(b));
+    offsets.insert(offsets.end(), d.begin(), d.end());
+  }
+  f.write("/measurement/batch_offsets", offsets, {sim.batch_names().size(), G});
+  f.write_strings("/measurement/batch_names", sim.batch_names());
+
+  f.group("/classes");
+  std::vector<std::string> pert, guide;
+  std::vector<std::int32_t> knock_ptr{0}, knock_gene;
+  std::vector<double> knock_kappa;
+  for (const auto& c : sim.classes()) {
+    pert.push_back(c.perturbation);
+    guide.push_back(c.guide);
+    for (const auto& [g, k] : c.knock) knock_gene.push_back(g), knock_kappa.push_back(k);
+    knock_ptr.push_back(static_cast<std::int32_t>(knock_gene.size()));
+  }
+  f.write_strings("/classes/perturbation", pert);
+  f.write_strings("/classes/guide", guide);
+  f.write("/classes/knock_ptr", knock_ptr);
+  f.write("/classes/knock_gene", knock_gene);
+  f.write("/classes/knock_kappa", knock_kappa);
+
+  f.group("/states");
+  const auto& snaps = sim.snapshots();
+  for (std::size_t s = 0; s < snaps.size(); ++s) {
+    const hsize_t n_classes = snaps[s].before_perturbation ? 1 : sim.classes().size();
+    f.create<double>(state_dataset(s), {n_classes, G});
+    f.attr_double(state_dataset(s), "time", snaps[s].time);
+    f.attr_string(state_dataset(s), "medium", snaps[s].medium);
+  }
+  f.group("/cells");
+  const auto n_obs = static_cast<hsize_t>(rows.h5ad.n_obs);
+  f.create<std::int32_t>("/cells/class", {n_obs});
+  f.create<std::int32_t>("/cells/snapshot", {n_obs});
+  f.create<double>("/cells/size_factor", {n_obs});
+}
+
+}  // namespace
+
+void write_truth(const simulate::Simulation& sim, const simulate::ScreenRows& rows, const std::string& path) {
+  const auto& comm = sim.comm();
+  comm.run_on_root([&] { create_structure(sim, rows, path); });
+  comm.barrier();
+  const H5File f = H5File::open_parallel(path, comm.get());
+  const auto& snaps = sim.snapshots();
+  for (std::size_t s = 0; s < snaps.size(); ++s) {
+    std::vector<double> flat;
+    for (const auto& x : snaps[s].owned_states) flat.insert(flat.end(), x.begin(), x.end());
+    f.write_rows(state_dataset(s), static_cast<std::int64_t>(snaps[s].owned.begin), flat);
+  }
+  f.write_rows("/cells/class", rows.h5ad.row_begin, rows.cell_class);
+  f.write_rows("/cells/snapshot", rows.h5ad.row_begin, rows.cell_snapshot);
+  f.write_rows("/cells/size_factor", rows.h5ad.row_begin, rows.size_factor);
+}
+
+}  // namespace perturbfit::io

@@ -1,0 +1,161 @@
+#include "perturbfit/model/vector_field.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace perturbfit::model {
+
+double logistic(double s) { return s >= 0 ? 1.0 / (1.0 + std::exp(-s)) : std::exp(s) / (1.0 + std::exp(s)); }
+
+double Condition::kappa_at(double kappa, double t) const {
+  if (tau <= 0.0 || std::isinf(t)) return kappa;
+  return t <= 0.0 ? 0.0 : kappa * (1.0 - std::exp(-t / tau));
+}
+
+VectorField::VectorField(const ModelParameters& params) : p_(params) {
+  // Pattern = W's pattern plus every diagonal entry, so the assembled Jacobian has room
+  // for -gamma even where W has no self-loop.
+  const int G = p_.genes;
+  std::vector<int> r, c;
+  for (int i = 0; i < G; ++i) {
+    for (auto k = p_.W.row_ptr[static_cast<std::size_t>(i)]; k < p_.W.row_ptr[static_cast<std::size_t>(i) + 1]; ++k)
+      r.push_back(i), c.push_back(p_.W.col[static_cast<std::size_t>(k)]);
+    r.push_back(i), c.push_back(i);
+  }
+  pattern_ = CsrMatrix::from_triplets(G, G, r, c, std::vector<double>(r.size(), 0.0));
+  w_to_pattern_.resize(static_cast<std::size_t>(p_.W.nnz()));
+  diag_pos_.resize(static_cast<std::size_t>(G));
+  for (int i = 0; i < G; ++i) {
+    const auto b = pattern_.row_ptr[static_cast<std::size_t>(i)], e = pattern_.row_ptr[static_cast<std::size_t>(i) + 1];
+    auto find = [&](int col) {
+      const auto it = std::lower_bound(pattern_.col.begin() + b, pattern_.col.begin() + e, col);
+      return static_cast<std::int64_t>(it - pattern_.col.begin());
+    };
+    diag_pos_[static_cast<std::size_t>(i)] = find(i);
+    for (auto k = p_.W.row_ptr[static_cast<std::size_t>(i)]; k < p_.W.row_ptr[static_cast<std::size_t>(i) + 1]; ++k)
+      w_to_pattern_[static_cast<std::size_t>(k)] = find(p_.W.col[static_cast<std::size_t>(k)]);
+  }
+}
+
+void VectorField::kappa_vector(const Condition& cond, double t, std::vector<double>& kappa) const {
+  kappa.assign(static_cast<std::size_t>(p_.genes), 0.0);
+  for (const auto& [g, k] : cond.knock) kappa[static_cast<std::size_t>(g)] = cond.kappa_at(k, t);
+}
+
+// u = B x + C m + d (h values)
+void VectorField::hidden_input(const double* x, const Condition& cond, std::vector<double>& u) const {
+  const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media),
+             h = static_cast<std::size_t>(p_.neural_rank);
+  u.assign(h, 0.0);
+  for (std::size_t r = 0; r < h; ++r) {
+    double s = p_.d[r];
+    for (std::size_t g = 0; g < G; ++g) s += p_.B[r * G + g] * x[g];
+    for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) s += p_.C[r * K + k] * cond.medium[k];
+    u[r] = s;
+  }
+}
+
+void VectorField::evaluate(const double* x, const Condition& cond, double t, double* f) const {
+  const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media),
+             h = static_cast<std::size_t>(p_.neural_rank);
+  if (p_.kind != ModelKind::kNeural) {
+    std::vector<double> kappa;
+    kappa_vector(cond, t, kappa);
+    p_.W.multiply(x, f);  // f holds s = W x for now
+    for (std::size_t g = 0; g < G; ++g) {
+      double s = f[g] + p_.c[g];
+      for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) s += p_.U[g * K + k] * cond.medium[k];
+      f[g] = (1.0 - kappa[g]) * p_.v[g] * logistic(s) + p_.beta[g] - p_.gamma[g] * x[g];
+    }
+  } else {
+    for (std::size_t g = 0; g < G; ++g) f[g] = -p_.gamma[g] * x[g];
+  }
+  if (has_low_rank()) {
+    std::vector<double> u;
+    hidden_input(x, cond, u);
+    for (auto& ur : u) ur = std::tanh(ur);
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t r = 0; r < h; ++r) f[g] += p_.A[g * h + r] * u[r];
+  }
+}
+
+void VectorField::linearize(const double* x, const Condition& cond, double t, Linearization& lin) const {
+  const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media);
+  lin.a.assign(G, 0.0);
+  if (p_.kind != ModelKind::kNeural) {
+    std::vector<double> kappa, s(G);
+    kappa_vector(cond, t, kappa);
+    p_.W.multiply(x, s.data());
+    for (std::size_t g = 0; g < G; ++g) {
+      double sg = s[g] + p_.c[g];
+      for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) sg += p_.U[g * K + k] * cond.medium[k];
+      const double sig = logistic(sg);
+      lin.a[g] = (1.0 - kappa[g]) * p_.v[g] * sig * (1.0 - sig);
+    }
+  }
+  lin.z.clear();
+  if (has_low_rank()) {
+    hidden_input(x, cond, lin.z);
+    for (auto& zr : lin.z) {
+      const double th = std::tanh(zr);
+      zr = 1.0 - th * th;
+    }
+  }
+}
+
+void VectorField::jvp(const Linearization& lin, const double* v, double* out) const {
+  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank);
+  p_.W.multiply(v, out);
+  for (std::size_t g = 0; g < G; ++g) out[g] = lin.a[g] * out[g] - p_.gamma[g] * v[g];
+  if (has_low_rank()) {
+    std::vector<double> bv(h, 0.0);
+    for (std::size_t r = 0; r < h; ++r) {
+      for (std::size_t g = 0; g < G; ++g) bv[r] += p_.B[r * G + g] * v[g];
+      bv[r] *= lin.z[r];
+    }
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t r = 0; r < h; ++r) out[g] += p_.A[g * h + r] * bv[r];
+  }
+}
+
+void VectorField::jtvp(const Linearization& lin, const double* v, double* out) const {
+  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank);
+  std::vector<double> av(G);
+  for (std::size_t g = 0; g < G; ++g) av[g] = lin.a[g] * v[g];
+  p_.W.multiply_transpose(av.data(), out);
+  for (std::size_t g = 0; g < G; ++g) out[g] -= p_.gamma[g] * v[g];
+  if (has_low_rank()) {
+    std::vector<double> atv(h, 0.0);
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t r = 0; r < h; ++r) atv[r] += p_.A[g * h + r] * v[g];
+    for (std::size_t r = 0; r < h; ++r) {
+      const double w = lin.z[r] * atv[r];
+      for (std::size_t g = 0; g < G; ++g) out[g] += p_.B[r * G + g] * w;
+    }
+  }
+}
+
+void VectorField::jacobian_diagonal(const Linearization& lin, double* diag) const {
+  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank);
+  for (std::size_t g = 0; g < G; ++g) {
+    double wgg = 0.0;
+    for (auto k = p_.W.row_ptr[g]; k < p_.W.row_ptr[g + 1]; ++k)
+      if (static_cast<std::size_t>(p_.W.col[static_cast<std::size_t>(k)]) == g) wgg += p_.W.val[static_cast<std::size_t>(k)];
+    diag[g] = lin.a[g] * wgg - p_.gamma[g];
+    if (has_low_rank())
+      for (std::size_t r = 0; r < h; ++r) diag[g] += p_.A[g * h + r] * lin.z[r] * p_.B[r * G + g];
+  }
+}
+
+void VectorField::sparse_values(const Linearization& lin, std::vector<double>& values) const {
+  values.assign(pattern_.val.size(), 0.0);
+  const auto G = static_cast<std::size_t>(p_.genes);
+  for (std::size_t g = 0; g < G; ++g) {
+    for (auto k = p_.W.row_ptr[g]; k < p_.W.row_ptr[g + 1]; ++k)
+      values[static_cast<std::size_t>(w_to_pattern_[static_cast<std::size_t>(k)])] += lin.a[g] * p_.W.val[static_cast<std::size_t>(k)];
+    values[static_cast<std::size_t>(diag_pos_[g])] -= p_.gamma[g];
+  }
+}
+
+}  // namespace perturbfit::model

@@ -1,0 +1,344 @@
+#include "perturbfit/simulate/simulation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "perturbfit/config/deck.hpp"
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/core/random.hpp"
+
+namespace perturbfit::simulate {
+
+using nlohmann::json;
+using config::step_get;
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string step_where(int i, const json& step) {
+  return "protocol step " + std::to_string(i) + " (" + step.at("step").get<std::string>() + ")";
+}
+
+LibraryOptions library_options(const json& s) {
+  LibraryOptions o;
+  o.singles = step_get<int>(s, "singles");
+  o.pairs = step_get<int>(s, "pairs");
+  o.targets = step_get<std::vector<std::string>>(s, "targets");
+  o.combinations = step_get<std::vector<std::string>>(s, "combinations");
+  o.guides_per_target = step_get<int>(s, "guides_per_target");
+  o.control_guides = step_get<int>(s, "control_guides");
+  o.controls_fraction = step_get<double>(s, "controls_fraction");
+  o.kappa = step_get<double>(s, "kappa");
+  o.kappa_sd = step_get<double>(s, "kappa_sd");
+  o.tau = step_get<double>(s, "tau");
+  o.moi = step_get<double>(s, "moi");
+  o.control_label = step_get<std::string>(s, "control_label");
+  return o;
+}
+
+// Normalised weights from log weights (max-shifted so that nothing overflows).
+std::vector<double> normalised(const std::vector<double>& log_w) {
+  double top = -kInf;
+  for (double l : log_w) top = std::max(top, l);
+  if (!std::isfinite(top)) throw NumericalError("every population class has died out (all weights are zero)");
+  std::vector<double> w(log_w.size());
+  double total = 0.0;
+  for (std::size_t i = 0; i < w.size(); ++i) total += (w[i] = std::exp(log_w[i] - top));
+  for (auto& x : w) x /= total;
+  return w;
+}
+
+std::vector<double> cumulative(const std::vector<double>& w) {
+  std::vector<double> c(w.size());
+  double run = 0.0;
+  for (std::size_t i = 0; i < w.size(); ++i) c[i] = (run += w[i]);
+  c.back() = 1.0;
+  return c;
+}
+
+std::int32_t draw_class(const std::vector<double>& cum, double u) {
+  auto it = std::upper_bound(cum.begin(), cum.end(), u);
+  if (it == cum.end()) --it;
+  return static_cast<std::int32_t>(it - cum.begin());
+}
+}  // namespace
+
+json SolveTally::to_json() const {
+  return {{"steady_state_solves", solves},  {"newton", newton},           {"cvodes_fallback", fallback},
+          {"failed", failed},               {"unstable", unstable},       {"newton_iterations", newton_iterations},
+          {"ode_integrations", ode_integrations}, {"ode_steps", ode_steps}};
+}
+
+Simulation::Simulation(parallel::Comm comm, model::ModelParameters params, SimulationSettings settings,
+                       const Reporter& reporter)
+    : comm_(comm), params_(std::move(params)), field_(params_), settings_(std::move(settings)), reporter_(reporter) {
+  params_.validate();
+  steady_ = std::make_unique<solvers::SteadyStateSolver>(field_, settings_.steady);
+  ode_ = std::make_unique<solvers::OdeIntegrator>(field_, settings_.steady.ode);
+  medium_.assign(static_cast<std::size_t>(params_.media), 0.0);
+}
+
+Simulation::~Simulation() = default;
+
+void Simulation::validate(const json& protocol) const {
+  bool medium_seen = params_.media == 0, perturbed = false, measured = false;
+  for (std::size_t i = 0; i < protocol.size(); ++i) {
+    const json& s = protocol[i];
+    const std::string kind = s.at("step"), where = step_where(static_cast<int>(i), s);
+    if (kind == "medium") {
+      const auto values = step_get<std::vector<double>>(s, "values");
+      if (!values.empty() && static_cast<int>(values.size()) != params_.media)
+        throw UsageError(where + ": values has " + std::to_string(values.size()) + " entries but the model has " +
+                         std::to_string(params_.media) + " medium inputs (network.media)");
+      medium_seen = true;
+      continue;
+    }
+    if (!medium_seen)
+      throw UsageError(where + " comes before any medium step, but the model has " + std::to_string(params_.media) +
+                       " medium input(s) (network.media): add a step = \"medium\" before it, or set network.media = 0");
+    if (kind == "evolve" || kind == "expand") {
+      const double dt = step_get<double>(s, "dt");
+      if (!(dt > 0.0) || !std::isfinite(dt))
+        throw UsageError(where + ": dt must be a positive, finite time, got " + std::to_string(dt));
+    } else if (kind == "perturb") {
+      if (perturbed) throw UsageError(where + ": a protocol may have only one perturb step");
+      perturbed = true;
+      build_library(library_options(s), params_, settings_.seed, where);
+    } else if (kind == "passage") {
+      if (step_get<int>(s, "cells") < 1) throw UsageError(where + ": cells must be >= 1");
+    } else if (kind == "measure") {
+      const int cells = step_get<int>(s, "cells"), batches = step_get<int>(s, "batches");
+      if (cells < 1) throw UsageError(where + ": cells must be >= 1");
+      if (batches < 1 || batches > cells) throw UsageError(where + ": batches must be in [1, cells]");
+      if (!(step_get<double>(s, "depth") > 0.0)) throw UsageError(where + ": depth must be > 0");
+      measured = true;
+    }
+  }
+  if (!measured) throw UsageError("the protocol never measures: add a [[protocol]] step = \"measure\"");
+}
+
+void Simulation::run(const json& protocol) {
+  validate(protocol);
+  for (std::size_t i = 0; i < protocol.size(); ++i) {
+    const json& s = protocol[i];
+    const std::string kind = s.at("step"), where = step_where(static_cast<int>(i), s);
+    reporter_.info(where);
+    if (kind != "medium") ensure_initial_state(where);
+    if (kind == "medium") step_medium(s);
+    else if (kind == "perturb") step_perturb(s, where);
+    else if (kind == "evolve") step_advance(step_get<double>(s, "dt"), "evolve");
+    else if (kind == "expand") step_advance(step_get<double>(s, "dt"), "expand");
+    else if (kind == "equilibrate") step_equilibrate();
+    else if (kind == "passage") step_passage(step_get<int>(s, "cells"), static_cast<int>(i));
+    else if (kind == "measure") step_measure(s, static_cast<int>(i));
+  }
+}
+
+model::Condition Simulation::condition_of(std::size_t cls) const {
+  model::Condition c;
+  c.medium = medium_;
+  c.tau = tau_;
+  if (perturbed_) c.knock = classes_[cls].knock;
+  return c;
+}
+
+void Simulation::reduce_tally(const SolveTally& local) {
+  std::vector<std::int64_t> v{local.solves,     local.newton,           local.fallback,         local.failed,
+                              local.unstable,   local.newton_iterations, local.ode_integrations, local.ode_steps};
+  comm_.sum_in_place(v);
+  tally_.solves += v[0], tally_.newton += v[1], tally_.fallback += v[2], tally_.failed += v[3];
+  tally_.unstable += v[4], tally_.newton_iterations += v[5], tally_.ode_integrations += v[6], tally_.ode_steps += v[7];
+}
+
+// Cells start at the control steady state of the first medium (MODEL.md section 4). Every
+// rank computes it (one G-sized solve) so that no broadcast is needed before the perturbation.
+void Simulation::ensure_initial_state(const std::string& where) {
+  if (initialised_) return;
+  const auto& p = params_;
+  const auto G = static_cast<std::size_t>(p.genes);
+  model::Condition cond;
+  cond.medium = medium_;
+  std::vector<double> x(G);
+  for (std::size_t g = 0; g < G; ++g) x[g] = (p.beta[g] + 0.5 * p.v[g]) / p.gamma[g];
+  const auto report = steady_->solve(cond, x);
+  if (!report.converged)
+    throw NumericalError(where + ": the control steady state did not converge (||f|| = " +
+                         std::to_string(report.residual_norm) + ", " + report.snes_reason +
+                         "); raise solver.fallback_time or solver.steady_max_it, or lower network.contraction");
+  if (!report.stable && report.stability_method != "skipped")
+    reporter_.warn("the control steady state is unstable (leading eigenvalue ~ " +
+                   std::to_string(report.leading_eigenvalue) + "); cells will drift away from it");
+  attractors_ = {x};
+  // Multistart: look for other attractors of the control condition.
+  for (int k = 0; k < settings_.multistart; ++k) {
+    RandomStream rs(settings_.seed, StreamDomain::kStart, static_cast<std::uint64_t>(k));
+    std::vector<double> y(G);
+    for (std::size_t g = 0; g < G; ++g) y[g] = 2.0 * rs.uniform() * (p.beta[g] + p.v[g]) / p.gamma[g];
+    const auto r = steady_->solve(cond, y);
+    if (!r.converged || (!r.stable && r.stability_method != "skipped")) continue;
+    bool known = false;
+    for (const auto& a : attractors_) {
+      double d = 0.0, n = 0.0;
+      for (std::size_t g = 0; g < G; ++g) d += (a[g] - y[g]) * (a[g] - y[g]), n += a[g] * a[g];
+      if (std::sqrt(d) <= 1e-6 * (1.0 + std::sqrt(n))) known = true;
+    }
+    if (!known) attractors_.push_back(y);
+  }
+  if (attractors_.size() > 1)
+    reporter_.warn("the control condition has " + std::to_string(attractors_.size()) +
+                   " stable attractors (found from " + std::to_string(settings_.multistart + 1) +
+                   " starts): the 'unique attractor' assumption fails; cells start in the first one");
+  control_state_ = x;
+  double total = 0.0;
+  for (double v : x) total += std::max(0.0, v);
+  measurement_ = std::make_unique<MeasurementModel>(settings_.measurement, p.genes, total);
+  classes_ = {PopulationClass{"unperturbed", "none", {}, 0.0, true}};
+  owned_ = {0, 1};  // every rank holds the single unperturbed class until the perturbation
+  states_ = {x};
+  owned_log_weights_ = {0.0};
+  initialised_ = true;
+}
+
+void Simulation::step_medium(const json& s) {
+  const auto values = step_get<std::vector<double>>(s, "values");
+  medium_.assign(static_cast<std::size_t>(params_.media), 0.0);
+  std::copy(values.begin(), values.end(), medium_.begin());
+  medium_name_ = step_get<std::string>(s, "name");
+  medium_set_ = true;
+}
+
+void Simulation::step_perturb(const json& s, const std::string& where) {
+  const std::vector<double> pre = states_.at(0);
+  const double pre_log_weight = owned_log_weights_.at(0);
+  classes_ = build_library(library_options(s), params_, settings_.seed, where);
+  tau_ = step_get<double>(s, "tau");
+  perturbed_ = true;
+  time_since_perturbation_ = 0.0;
+  owned_ = parallel::block_range(classes_.size(), comm_.size(), comm_.rank());
+  states_.assign(owned_.size(), pre);
+  owned_log_weights_.clear();
+  for (std::size_t c = owned_.begin; c < owned_.end; ++c)
+    owned_log_weights_.push_back(pre_log_weight + classes_[c].log_weight);
+  std::size_t n_control = 0;
+  for (const auto& c : classes_) n_control += c.control ? 1 : 0;
+  reporter_.info("library: " + std::to_string(classes_.size()) + " guide classes (" + std::to_string(n_control) +
+                 " control), split over " + std::to_string(comm_.size()) + " rank(s)");
+}
+
+void Simulation::step_advance(double dt, const std::string& what) {
+  SolveTally local;
+  Progress progress(reporter_, what + " dt=" + std::to_string(dt), states_.size());
+  std::string failure;
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    const std::size_t cls = owned_.begin + i;
+    const auto report = ode_->integrate(condition_of(cls), perturbed_ ? time_since_perturbation_ : 0.0, dt,
+                                        states_[i], &owned_log_weights_[i]);
+    ++local.ode_integrations;
+    local.ode_steps += report.steps;
+    if (!report.ok && failure.empty()) failure = classes_[cls].guide + ": " + report.message;
+    progress.update(i + 1);
+  }
+  progress.finish();
+  const std::int64_t failed = comm_.sum(static_cast<std::int64_t>(failure.empty() ? 0 : 1));
+  reduce_tally(local);
+  if (failed > 0)
+    throw NumericalError(what + ": time integration failed on " + std::to_string(failed) +
+                         " rank(s)" + (failure.empty() ? "" : " (e.g. class " + failure + ")") +
+                         "; raise solver.ode_max_steps or loosen solver.ode_rtol");
+  if (perturbed_) time_since_perturbation_ += dt;
+}
+
+void Simulation::step_equilibrate() {
+  SolveTally local;
+  Progress progress(reporter_, "equilibrate", states_.size());
+  std::string first_failure;
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    const std::size_t cls = owned_.begin + i;
+    const auto r = steady_->solve(condition_of(cls), states_[i]);
+    ++local.solves;
+    local.newton_iterations += r.newton_iterations;
+    if (r.method == "newton") ++local.newton;
+    if (r.method == "cvodes+newton") ++local.fallback;
+    if (!r.converged) {
+      ++local.failed;
+      if (first_failure.empty())
+        first_failure = classes_[cls].guide + " (||f|| = " + std::to_string(r.residual_norm) + ")";
+    }
+    if (r.converged && r.stability_method != "skipped" && !r.stable) ++local.unstable;
+    progress.update(i + 1);
+  }
+  progress.finish();
+  const std::int64_t failed_before = tally_.failed, unstable_before = tally_.unstable;
+  reduce_tally(local);
+  const std::int64_t failed = tally_.failed - failed_before, unstable = tally_.unstable - unstable_before;
+  reporter_.info("equilibrate: " + std::to_string(tally_.solves) + " steady-state solves so far; this step: " +
+                 std::to_string(failed) + " failed, " + std::to_string(unstable) + " unstable");
+  if (failed > 0) {
+    const std::string example = comm_.broadcast(first_failure);
+    throw NumericalError("equilibrate: " + std::to_string(failed) + " steady state(s) did not converge" +
+                         (example.empty() ? "" : " (e.g. guide " + example + " on rank 0)") +
+                         "; raise solver.steady_max_it or solver.fallback_time, or pass -snes_monitor to see why");
+  }
+  if (unstable > 0)
+    reporter_.warn(std::to_string(unstable) + " steady state(s) are unstable: those perturbations do not map to a "
+                   "stable attractor (MODEL.md section 6)");
+  if (perturbed_) time_since_perturbation_ = kInf;
+}
+
+std::vector<double> Simulation::gathered_log_weights() const {
+  if (!perturbed_) return owned_log_weights_;
+  return comm_.all_gather(owned_log_weights_);
+}
+
+void Simulation::step_passage(int cells, int step_index) {
+  const auto w = normalised(gathered_log_weights());
+  const auto cum = cumulative(w);
+  std::vector<std::int64_t> counts(w.size(), 0);
+  RandomStream rs(settings_.seed, StreamDomain::kPassage, static_cast<std::uint64_t>(step_index));
+  for (int i = 0; i < cells; ++i) ++counts[static_cast<std::size_t>(draw_class(cum, rs.uniform()))];
+  std::size_t extinct = 0;
+  for (std::size_t i = 0; i < owned_log_weights_.size(); ++i) {
+    const auto n = counts[owned_.begin + i];
+    owned_log_weights_[i] = n > 0 ? std::log(static_cast<double>(n)) : -kInf;
+  }
+  for (auto n : counts) extinct += n == 0 ? 1 : 0;
+  reporter_.info("passage: " + std::to_string(cells) + " cells kept; " + std::to_string(extinct) + " of " +
+                 std::to_string(counts.size()) + " classes lost");
+}
+
+void Simulation::step_measure(const json& s, int step_index) {
+  MeasureSnapshot snap;
+  snap.step_index = step_index;
+  snap.first_cell_id = cells_drawn_;
+  snap.batches = step_get<int>(s, "batches");
+  snap.first_batch = static_cast<int>(batch_names_.size());
+  snap.depth = step_get<double>(s, "depth");
+  snap.time = perturbed_ ? time_since_perturbation_ : 0.0;
+  snap.medium = medium_name_;
+  const auto cum = cumulative(normalised(gathered_log_weights()));
+  const int n = step_get<int>(s, "cells");
+  snap.cell_class.resize(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    RandomStream rs(settings_.seed, StreamDomain::kCellDraw, static_cast<std::uint64_t>(cells_drawn_ + i));
+    snap.cell_class[static_cast<std::size_t>(i)] = draw_class(cum, rs.uniform());
+  }
+  const std::string prefix = step_get<std::string>(s, "batch_prefix");
+  for (int b = 0; b < snap.batches; ++b) batch_names_.push_back(prefix + std::to_string(snap.first_batch + b));
+  // Before the perturbation all ranks hold the one class, but only rank 0 measures it.
+  snap.before_perturbation = !perturbed_;
+  snap.owned = perturbed_ ? owned_ : (comm_.is_root() ? parallel::Range{0, 1} : parallel::Range{0, 0});
+  if (snap.owned.size() > 0) snap.owned_states = states_;
+  cells_drawn_ += n;
+  snapshots_.push_back(std::move(snap));
+}
+
+std::vector<double> Simulation::gather_states() const {
+  if (!perturbed_) return states_.empty() ? std::vector<double>{} : states_[0];
+  std::vector<double> flat;
+  for (const auto& x : states_) flat.insert(flat.end(), x.begin(), x.end());
+  return comm_.all_gather(flat);
+}
+
+}  // namespace perturbfit::simulate
