@@ -7,6 +7,7 @@ execute_process(COMMAND id -u OUTPUT_VARIABLE _uid OUTPUT_STRIP_TRAILING_WHITESP
 if(_uid STREQUAL "0")
   list(APPEND PERTURBFIT_MPIEXEC_FLAGS --allow-run-as-root)
 endif()
+string(REPLACE ";" " " PERTURBFIT_MPIEXEC_FLAGS_STR "${PERTURBFIT_MPIEXEC_FLAGS}")
 # Interop tests need Debian's interpreter, which has anndata/h5py/scipy.
 set(PERTURBFIT_PYTHON /usr/bin/python3 CACHE FILEPATH "Python with anndata, h5py and scipy")
 

@@ -1,5 +1,7 @@
 #include "perturbfit/io/h5ad_writer.hpp"
 
+#include <limits>
+
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/io/hdf5.hpp"
 
@@ -12,6 +14,15 @@ void encoding(const H5File& f, const std::string& obj, const std::string& type, 
   f.attr_string(obj, "encoding-version", version);
 }
 
+// scipy (and so anndata) needs indices and indptr of one integer type: int32 while the
+// number of stored counts fits, int64 beyond.
+bool wide_index(std::int64_t nnz) { return nnz > std::numeric_limits<std::int32_t>::max(); }
+
+template <class T>
+std::vector<T> narrow(const std::vector<std::int64_t>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
 void create_structure(const H5adBlock& b, const std::string& path, std::int64_t nnz) {
   const auto n_obs = static_cast<hsize_t>(b.n_obs);
   const H5File f = H5File::create_serial(path);
@@ -20,8 +31,13 @@ void create_structure(const H5adBlock& b, const std::string& path, std::int64_t 
   encoding(f, "/X", "csr_matrix", "0.1.0");
   f.attr_int64s("/X", "shape", {b.n_obs, static_cast<std::int64_t>(b.var_names.size())});
   f.create<std::int32_t>("/X/data", {static_cast<hsize_t>(nnz)});
-  f.create<std::int32_t>("/X/indices", {static_cast<hsize_t>(nnz)});
-  f.create<std::int64_t>("/X/indptr", {n_obs + 1});
+  if (wide_index(nnz)) {
+    f.create<std::int64_t>("/X/indices", {static_cast<hsize_t>(nnz)});
+    f.create<std::int64_t>("/X/indptr", {n_obs + 1});
+  } else {
+    f.create<std::int32_t>("/X/indices", {static_cast<hsize_t>(nnz)});
+    f.create<std::int32_t>("/X/indptr", {n_obs + 1});
+  }
 
   f.group("/obs");
   encoding(f, "/obs", "dataframe", "0.2.0");
@@ -72,12 +88,19 @@ void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adB
 
   const H5File f = H5File::open_parallel(path, comm.get());
   f.write_rows("/X/data", nnz_before, b.data);
-  f.write_rows("/X/indices", nnz_before, b.indices);
   std::vector<std::int64_t> indptr(b.indptr.begin(), b.indptr.end() - 1);
   for (auto& v : indptr) v += nnz_before;
-  f.write_rows("/X/indptr", b.row_begin, indptr);
   const bool last = comm.rank() == comm.size() - 1;
-  f.write_rows("/X/indptr", b.n_obs, last ? std::vector<std::int64_t>{nnz} : std::vector<std::int64_t>{});
+  const std::vector<std::int64_t> tail = last ? std::vector<std::int64_t>{nnz} : std::vector<std::int64_t>{};
+  if (wide_index(nnz)) {
+    f.write_rows("/X/indices", nnz_before, std::vector<std::int64_t>(b.indices.begin(), b.indices.end()));
+    f.write_rows("/X/indptr", b.row_begin, indptr);
+    f.write_rows("/X/indptr", b.n_obs, tail);
+  } else {
+    f.write_rows("/X/indices", nnz_before, b.indices);
+    f.write_rows("/X/indptr", b.row_begin, narrow<std::int32_t>(indptr));
+    f.write_rows("/X/indptr", b.n_obs, narrow<std::int32_t>(tail));
+  }
   for (const auto& c : b.categorical) f.write_rows("/obs/" + c.name + "/codes", b.row_begin, c.codes);
   for (const auto& c : b.numeric) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
   for (const auto& c : b.integer) f.write_rows("/obs/" + c.name, b.row_begin, c.values);

@@ -125,9 +125,11 @@ void Simulation::run(const json& protocol) {
     const json& s = protocol[i];
     const std::string kind = s.at("step"), where = step_where(static_cast<int>(i), s);
     reporter_.info(where);
-    if (kind != "medium") ensure_initial_state(where);
+    // Cells start at the control steady state of the first medium (or of m = 0 if K = 0).
     if (kind == "medium") step_medium(s);
-    else if (kind == "perturb") step_perturb(s, where);
+    if (kind != "medium" || !initialised_) ensure_initial_state(where);
+    if (kind == "medium") continue;
+    if (kind == "perturb") step_perturb(s, where);
     else if (kind == "evolve") step_advance(step_get<double>(s, "dt"), "evolve");
     else if (kind == "expand") step_advance(step_get<double>(s, "dt"), "expand");
     else if (kind == "equilibrate") step_equilibrate();

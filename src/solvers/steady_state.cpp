@@ -268,14 +268,15 @@ PetscErrorCode cayley_power(Impl& s, SteadyStateReport& report) {
   PetscReal nrm;
   PetscCall(VecNormalize(v, &nrm));
   const int iters = std::max(2, s.opt.stability_iterations);
-  double log_growth = 0.0;
+  double log_growth = 0.0, rayleigh = 0.0;
   int counted = 0;
   for (int k = 0; k < iters; ++k) {
     PetscCall(apply_jacobian(s, v, w));
     PetscCall(VecAYPX(w, s.stab_half_h, v));  // w = v + (h/2) J v
-    PetscCall(KSPSolve(s.stab_ksp, w, y));
+    PetscCall(KSPSolve(s.stab_ksp, w, y));     // y = C v
     PetscCall(VecNorm(y, NORM_2, &nrm));
     if (!(nrm > 0.0)) break;
+    PetscCall(VecDot(y, v, &rayleigh));
     if (k >= iters / 2) log_growth += std::log(nrm), ++counted;
     PetscCall(VecScale(y, 1.0 / nrm));
     PetscCall(VecCopy(y, v));
@@ -283,7 +284,12 @@ PetscErrorCode cayley_power(Impl& s, SteadyStateReport& report) {
   const double rho = counted > 0 ? std::exp(log_growth / counted) : 0.0;
   report.stability_method = "cayley-power";
   report.stable = rho < 1.0;
-  report.leading_eigenvalue = (rho - 1.0) / (rho + 1.0) / s.stab_half_h;
+  // Invert mu = (1 + h l/2) / (1 - h l/2). When the iteration has settled on a real
+  // eigenvector the Rayleigh quotient is the signed mu; otherwise (a complex pair) only
+  // |mu| is known, which still fixes the sign of Re(l).
+  const bool real_mode = std::fabs(std::fabs(rayleigh) - nrm) <= 1e-3 * nrm;
+  const double mu = real_mode ? rayleigh : rho;
+  report.leading_eigenvalue = (mu - 1.0) / (mu + 1.0) / s.stab_half_h;
   PetscFunctionReturn(0);
 }
 

@@ -35,7 +35,8 @@ struct SteadyStateReport {
   // Stability of x*: "gershgorin" (certified by row sums), "cayley-power" (estimated), "skipped".
   std::string stability_method = "skipped";
   bool stable = false;
-  double leading_eigenvalue = 0.0;  // real part estimate of the rightmost eigenvalue (cayley-power)
+  // cayley-power only: the rightmost eigenvalue when it is real; its sign is always right
+  double leading_eigenvalue = 0.0;
 };
 
 class SteadyStateSolver {

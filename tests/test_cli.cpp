@@ -1,0 +1,106 @@
+// The command-line contract, exercised through the real executable.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_support.hpp"
+
+using perturbfit::test_support::run_command;
+
+namespace {
+const std::string kExe = PERTURBFIT_EXE;
+const std::string kSmall = std::string(PERTURBFIT_TEST_DATA) + "/small.toml";
+}  // namespace
+
+TEST(Cli, HelpListsTheCommands) {
+  const auto r = run_command(kExe + " --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* cmd : {"simulate", "version", "reference"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  const auto s = run_command(kExe + " simulate --help");
+  EXPECT_EQ(s.exit_code, 0);
+  EXPECT_NE(s.out.find("--set"), std::string::npos);
+}
+
+TEST(Cli, VersionJsonIsMachineReadable) {
+  const auto r = run_command(kExe + " version --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("name"), "perturbfit");
+  EXPECT_TRUE(j.at("libraries").contains("petsc"));
+  EXPECT_NE(j.at("libraries").at("sundials").get<std::string>().find("6.4"), std::string::npos);
+}
+
+TEST(Cli, NoCommandOrUnknownCommandIsAUsageError) {
+  EXPECT_EQ(run_command(kExe).exit_code, 2);
+  const auto r = run_command(kExe + " simulat");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("perturbfit: error:"), std::string::npos);
+}
+
+TEST(Cli, MissingDeckFileExitsTwoWithAClearMessage) {
+  const auto r = run_command(kExe + " simulate /nonexistent/deck.toml");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("perturbfit: error: cannot open deck '/nonexistent/deck.toml': no such file"), std::string::npos)
+      << r.err;
+}
+
+TEST(Cli, BadDeckKeyExitsTwoNamingTheNearestKey) {
+  const auto dir = perturbfit::test_support::temp_dir("badkey");
+  std::ofstream(dir + "/bad.toml") << "[network]\ngenez = 10\n";
+  const auto r = run_command(kExe + " simulate " + dir + "/bad.toml -o " + dir + "/out");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown key 'network.genez'; did you mean 'network.genes'?"), std::string::npos) << r.err;
+  // printed once
+  EXPECT_EQ(r.err.find("perturbfit: error:"), r.err.rfind("perturbfit: error:"));
+  const auto o = run_command(kExe + " simulate " + kSmall + " --set network.genez=3 -o " + dir + "/out");
+  EXPECT_EQ(o.exit_code, 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, BadProtocolExitsTwo) {
+  const auto dir = perturbfit::test_support::temp_dir("badprotocol");
+  const auto r = run_command(kExe + " simulate " + kSmall + " --set protocol.2.dt=-1 -o " + dir + "/out");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("protocol step 2 (evolve): dt must be a positive"), std::string::npos) << r.err;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, SimulateWritesOutputsProvenanceAndJsonSummary) {
+  const auto dir = perturbfit::test_support::temp_dir("simulate");
+  const auto r = run_command(kExe + " simulate " + kSmall + " --json --set run.seed=5 -o " + dir +
+                             " -snes_type newtonls -ksp_type gmres");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(r.out);  // stdout is pure JSON
+  EXPECT_EQ(summary.at("status"), "ok");
+  EXPECT_EQ(summary.at("cells"), 3000);
+  EXPECT_EQ(summary.at("solver").at("failed"), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/screen.h5ad"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/truth.h5"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/screen.h5ad.partial"));
+  const auto prov = nlohmann::json::parse(perturbfit::test_support::read_text(dir + "/provenance.json"));
+  EXPECT_EQ(prov.at("status"), "ok");
+  EXPECT_EQ(prov.at("deck").at("run").at("seed"), 5);  // after overrides
+  EXPECT_EQ(prov.at("ranks"), 1);
+  EXPECT_TRUE(prov.at("libraries").contains("hdf5"));
+  EXPECT_GT(prov.at("wall_seconds").get<double>(), 0.0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, NumericalFailureExitsFourAndRecordsIt) {
+  const auto dir = perturbfit::test_support::temp_dir("numfail");
+  // One Newton step and no fallback cannot reach the tolerance from the default start.
+  const auto r = run_command(kExe + " simulate " + kSmall +
+                             " --set solver.steady_max_it=1 --set solver.fallback=none --set solver.steady_atol=1e-14 -o " + dir);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("did not converge"), std::string::npos) << r.err;
+  const auto prov = nlohmann::json::parse(perturbfit::test_support::read_text(dir + "/provenance.json"));
+  EXPECT_EQ(prov.at("status"), "failed");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, UnwritableOutputExitsFive) {
+  const auto r = run_command(kExe + " simulate " + kSmall + " -o /proc/perturbfit-cannot-write-here");
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+}

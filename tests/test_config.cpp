@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include "perturbfit/config/deck.hpp"
+#include "perturbfit/config/schema.hpp"
+#include "perturbfit/core/error.hpp"
+
+using perturbfit::UsageError;
+using perturbfit::config::Deck;
+
+namespace {
+std::string error_of(const std::string& toml, const std::vector<std::string>& overrides = {}) {
+  try {
+    Deck::parse(toml, "deck.toml", overrides);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Deck, FillsDocumentedDefaults) {
+  const Deck d = Deck::parse("[network]\ngenes = 50\n", "deck.toml");
+  EXPECT_EQ(d.get<int>("network.genes"), 50);
+  EXPECT_EQ(d.get<std::string>("model.kind"), "mechanistic");
+  EXPECT_DOUBLE_EQ(d.get<double>("network.contraction"), 0.8);
+  EXPECT_TRUE(d.protocol().empty());
+}
+
+TEST(Deck, UnknownKeyNamesTheNearestValidOne) {
+  const auto msg = error_of("[network]\ngene = 50\n");
+  EXPECT_NE(msg.find("unknown key 'network.gene'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'network.genes'"), std::string::npos) << msg;
+}
+
+TEST(Deck, UnknownSectionAndStepAreErrors) {
+  EXPECT_NE(error_of("[netwrok]\ngenes = 5\n").find("did you mean 'network'"), std::string::npos);
+  EXPECT_NE(error_of("[[protocol]]\nstep = \"evolv\"\ndt = 1.0\n").find("did you mean 'evolve'"), std::string::npos);
+  EXPECT_NE(error_of("[[protocol]]\nstep = \"evolve\"\ndtt = 1.0\n").find("did you mean 'protocol.0.dt'"),
+            std::string::npos);
+}
+
+TEST(Deck, RequiredStepKeyAndTypes) {
+  EXPECT_NE(error_of("[[protocol]]\nstep = \"evolve\"\n").find("'protocol.0.dt' is required"), std::string::npos);
+  EXPECT_NE(error_of("[network]\ngenes = \"many\"\n").find("must be integer"), std::string::npos);
+  // integers are accepted where numbers are expected
+  EXPECT_DOUBLE_EQ(Deck::parse("[network]\ncontraction = 1\n", "d").get<double>("network.contraction"), 1.0);
+}
+
+TEST(Deck, OverridesApplyAndAreValidated) {
+  const std::string toml = "[[protocol]]\nstep = \"evolve\"\ndt = 1.0\n";
+  const Deck d = Deck::parse(toml, "d", {"network.genes=77", "model.kind=hybrid", "protocol.0.dt=2.5"});
+  EXPECT_EQ(d.get<int>("network.genes"), 77);
+  EXPECT_EQ(d.get<std::string>("model.kind"), "hybrid");
+  EXPECT_DOUBLE_EQ(perturbfit::config::step_get<double>(d.protocol()[0], "dt"), 2.5);
+  EXPECT_NE(error_of(toml, {"network.genez=3"}).find("did you mean 'network.genes'"), std::string::npos);
+  EXPECT_NE(error_of(toml, {"protocol.4.dt=3"}).find("no protocol step 4"), std::string::npos);
+  EXPECT_NE(error_of(toml, {"nodot"}).find("--set expects"), std::string::npos);
+}
+
+TEST(Deck, SyntaxErrorIsAUsageError) { EXPECT_NE(error_of("[network\n").find("cannot parse"), std::string::npos); }
+
+TEST(Deck, MissingFileIsAUsageError) {
+  try {
+    Deck::load("/nonexistent/deck.toml");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no such file"), std::string::npos);
+  }
+}
+
+TEST(Deck, QuickstartDeckIsValid) {
+  const Deck d = Deck::load(std::string(PERTURBFIT_SOURCE_DIR) + "/inputs/quickstart.toml");
+  EXPECT_EQ(d.get<int>("network.genes"), 200);
+  EXPECT_EQ(d.protocol().size(), 5u);
+}
+
+TEST(Schema, ReferenceMentionsEveryKey) {
+  const std::string md = perturbfit::config::deck_reference_markdown();
+  for (const auto& s : perturbfit::config::deck_sections())
+    for (const auto& k : s.keys) EXPECT_NE(md.find("`" + k.key + "`"), std::string::npos) << k.key;
+}
+
+TEST(EditDistance, Basics) {
+  EXPECT_EQ(perturbfit::config::edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(perturbfit::config::nearest("genez", {"genes", "media", "seed"}), "genes");
+}
