@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/config/schema.hpp"
 #include "perturbfit/core/error.hpp"
@@ -83,4 +86,12 @@ TEST(Schema, ReferenceMentionsEveryKey) {
 TEST(EditDistance, Basics) {
   EXPECT_EQ(perturbfit::config::edit_distance("kitten", "sitting"), 3u);
   EXPECT_EQ(perturbfit::config::nearest("genez", {"genes", "media", "seed"}), "genes");
+}
+
+TEST(Schema, DocsDeckReferenceIsUpToDate) {
+  std::ifstream in(std::string(PERTURBFIT_SOURCE_DIR) + "/docs/deck.md");
+  std::stringstream s;
+  s << in.rdbuf();
+  EXPECT_EQ(s.str(), perturbfit::config::deck_reference_markdown())
+      << "regenerate it: build/src/perturbfit reference > docs/deck.md";
 }

@@ -94,13 +94,13 @@ TEST(SteadyState, FallsBackToIntegrationWhenNewtonIsCutShort) {
   const auto p = test_support::small_model(model::ModelKind::kMechanistic, 30, 0, 1);
   const model::VectorField f(p);
   solvers::SteadyStateOptions o;
-  o.max_iterations = 1;  // Newton alone cannot reach 1e-9 from far away in one step
+  o.max_iterations = 3;  // too few for Newton from far away, enough to polish an integrated state
   solvers::SteadyStateSolver solver(f, o);
   model::Condition cond;
   cond.medium = {0.0};
   std::vector<double> x(30, 10.0);
   const auto r = solver.solve(cond, x);
-  ASSERT_TRUE(r.converged);
+  ASSERT_TRUE(r.converged) << r.method << " " << r.residual_norm << " " << r.snes_reason << " " << r.newton_iterations;
   EXPECT_EQ(r.method, "cvodes+newton");
   EXPECT_LE(r.residual_norm, o.atol);
   o.fallback = false;

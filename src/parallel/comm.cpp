@@ -50,6 +50,12 @@ std::int64_t Comm::max(std::int64_t local) const {
   return out;
 }
 
+double Comm::max(double local) const {
+  double out = 0;
+  check(MPI_Allreduce(&local, &out, 1, MPI_DOUBLE, MPI_MAX, comm_), "MPI_Allreduce");
+  return out;
+}
+
 std::int64_t Comm::exclusive_prefix_sum(std::int64_t local) const {
   std::int64_t out = 0;
   check(MPI_Exscan(&local, &out, 1, MPI_INT64_T, MPI_SUM, comm_), "MPI_Exscan");

@@ -1,0 +1,140 @@
+// Steady states of P single knockdowns of a G-gene network with nnz(W) edges, split over
+// the ranks (issue 3's benchmark). Newton (PETSc SNES, the production path) is timed on
+// every perturbation; the reference, CVODES integration to the attractor, on a sample.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include "perturbfit/cli/provenance.hpp"
+#include "perturbfit/cli/runtime.hpp"
+#include "perturbfit/model/generators.hpp"
+#include "perturbfit/parallel/comm.hpp"
+#include "perturbfit/parallel/decomposition.hpp"
+#include "perturbfit/solvers/steady_state.hpp"
+
+using namespace perturbfit;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  int genes = 5000, perturbations = 5000, reference_sample = 20;
+  long nnz = 100000;
+  std::string out;
+  CLI::App app("steady-state benchmark");
+  app.add_option("--genes", genes);
+  app.add_option("--nnz", nnz, "target number of edges in W");
+  app.add_option("--perturbations", perturbations);
+  app.add_option("--reference-sample", reference_sample, "perturbations per rank solved by the CVODES reference");
+  app.add_option("--out", out, "JSON file (rank 0)");
+  app.allow_extras();  // PETSc options
+  CLI11_PARSE(app, argc, argv);
+  cli::PetscRuntime runtime(std::vector<std::string>(argv, argv + argc));
+  const parallel::Comm comm(runtime.world());
+
+  model::GeneratorOptions g;
+  g.genes = genes;
+  g.mean_in_degree = static_cast<double>(nnz) / genes;
+  g.media = 0;
+  g.seed = 1;
+  const auto params = model::generate_model(g);
+  const model::VectorField field(params);
+  solvers::SteadyStateOptions opt;
+  solvers::SteadyStateSolver solver(field, opt);
+  const model::Condition control;
+  std::vector<double> x0(static_cast<std::size_t>(genes), 1.0);
+  if (!solver.solve(control, x0).converged) throw std::runtime_error("control steady state failed");
+
+  // Time of one pass over W: a plain SpMV, and batched (16 vectors per pass).
+  std::vector<double> y(x0.size()), xs(x0.size() * 16, 1.0), ys(x0.size() * 16);
+  auto t = Clock::now();
+  const int reps = 200;
+  for (int r = 0; r < reps; ++r) params.W.multiply(x0.data(), y.data());
+  const double spmv = seconds_since(t) / reps;
+  t = Clock::now();
+  for (int r = 0; r < reps / 4; ++r) params.W.multiply_many(xs.data(), ys.data(), 16);
+  const double spmm16 = seconds_since(t) / (reps / 4);
+
+  const auto mine = parallel::block_range(static_cast<std::size_t>(perturbations), comm.size(), comm.rank());
+  std::int64_t newton_its = 0, linear_its = 0, failed = 0, fallback = 0, certified = 0, unstable = 0;
+  std::vector<std::vector<double>> solutions;
+  comm.barrier();
+  t = Clock::now();
+  for (std::size_t p = mine.begin; p < mine.end; ++p) {
+    model::Condition c;
+    c.knock = {{static_cast<int>(p % static_cast<std::size_t>(genes)), 0.85}};
+    std::vector<double> x = x0;
+    const auto r = solver.solve(c, x);
+    newton_its += r.newton_iterations;
+    linear_its += r.linear_iterations;
+    failed += r.converged ? 0 : 1;
+    fallback += r.method == "cvodes+newton";
+    certified += r.stability_method == "gershgorin";
+    unstable += (r.converged && !r.stable) ? 1 : 0;
+    if (solutions.size() < static_cast<std::size_t>(reference_sample)) solutions.push_back(x);
+  }
+  const double local_newton = seconds_since(t);
+  comm.barrier();
+  const double wall_newton = seconds_since(t);
+
+  // Reference: integrate to t = 60 (60 decay times of the median gene) with CVODES.
+  solvers::OdeIntegrator ode(field, opt.ode);
+  double ref_time = 0, ref_err = 0;
+  std::int64_t ref_n = 0;
+  t = Clock::now();
+  for (std::size_t k = 0; k < solutions.size(); ++k) {
+    model::Condition c;
+    c.knock = {{static_cast<int>((mine.begin + k) % static_cast<std::size_t>(genes)), 0.85}};
+    std::vector<double> x = x0;
+    ode.integrate(c, 0.0, 60.0, x);
+    double d = 0, n = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) d += (x[i] - solutions[k][i]) * (x[i] - solutions[k][i]), n += x[i] * x[i];
+    ref_err = std::max(ref_err, std::sqrt(d / n));
+    ++ref_n;
+  }
+  ref_time = seconds_since(t);
+
+  std::vector<std::int64_t> sums{newton_its, linear_its, failed, fallback, certified, unstable, ref_n};
+  comm.sum_in_place(sums);
+  const double ref_total = comm.sum(ref_time), ref_err_max = comm.max(ref_err);
+  const double slowest = comm.max(local_newton);
+  if (comm.is_root()) {
+    const double per_solve = wall_newton * comm.size() / perturbations;
+    nlohmann::json j{
+        {"benchmark", "steady_state"},
+        {"command", std::vector<std::string>(argv, argv + argc)},
+        {"ranks", comm.size()},
+        {"genes", genes},
+        {"nnz_W", params.W.nnz()},
+        {"perturbations", perturbations},
+        {"wall_seconds", wall_newton},
+        {"slowest_rank_seconds", slowest},
+        {"seconds_per_solve_per_rank", per_solve},
+        {"newton_iterations_total", sums[0]},
+        {"newton_iterations_per_solve", static_cast<double>(sums[0]) / perturbations},
+        {"linear_iterations_per_solve", static_cast<double>(sums[1]) / perturbations},
+        {"failed", sums[2]},
+        {"cvodes_fallbacks", sums[3]},
+        {"stability_certified_by_gershgorin", sums[4]},
+        {"unstable", sums[5]},
+        {"seconds_per_pass_over_W", spmv},
+        {"seconds_per_pass_over_W_serving_16_vectors", spmm16},
+        {"passes_over_W_per_solve_equivalent", per_solve / spmv},
+        {"reference",
+         {{"method", "CVODES BDF + GMRES integration to t = 60 from the control state"},
+          {"solves", sums[6]},
+          {"seconds_per_solve", sums[6] ? ref_total / static_cast<double>(sums[6]) : 0.0},
+          {"max_relative_difference_to_newton", ref_err_max},
+          {"speedup_of_newton", sums[6] ? (ref_total / static_cast<double>(sums[6])) / per_solve : 0.0}}},
+        {"libraries", cli::library_versions()},
+        {"date", cli::utc_now()}};
+    std::cout << j.dump(2) << std::endl;
+    if (!out.empty()) cli::write_file_atomically(out, j.dump(2) + "\n");
+  }
+  return 0;
+}
