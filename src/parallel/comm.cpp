@@ -32,29 +32,19 @@ Comm::Comm(MPI_Comm comm) : comm_(comm) {
 
 void Comm::barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier"); }
 
-double Comm::sum(double local) const {
-  double out = 0;
-  check(MPI_Allreduce(&local, &out, 1, MPI_DOUBLE, MPI_SUM, comm_), "MPI_Allreduce");
+namespace {
+template <class T>
+T allreduce(T local, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
+  T out{};
+  check(MPI_Allreduce(&local, &out, 1, type, op, comm), "MPI_Allreduce");
   return out;
 }
+}  // namespace
 
-std::int64_t Comm::sum(std::int64_t local) const {
-  std::int64_t out = 0;
-  check(MPI_Allreduce(&local, &out, 1, MPI_INT64_T, MPI_SUM, comm_), "MPI_Allreduce");
-  return out;
-}
-
-std::int64_t Comm::max(std::int64_t local) const {
-  std::int64_t out = 0;
-  check(MPI_Allreduce(&local, &out, 1, MPI_INT64_T, MPI_MAX, comm_), "MPI_Allreduce");
-  return out;
-}
-
-double Comm::max(double local) const {
-  double out = 0;
-  check(MPI_Allreduce(&local, &out, 1, MPI_DOUBLE, MPI_MAX, comm_), "MPI_Allreduce");
-  return out;
-}
+double Comm::sum(double local) const { return allreduce(local, MPI_DOUBLE, MPI_SUM, comm_); }
+std::int64_t Comm::sum(std::int64_t local) const { return allreduce(local, MPI_INT64_T, MPI_SUM, comm_); }
+std::int64_t Comm::max(std::int64_t local) const { return allreduce(local, MPI_INT64_T, MPI_MAX, comm_); }
+double Comm::max(double local) const { return allreduce(local, MPI_DOUBLE, MPI_MAX, comm_); }
 
 std::int64_t Comm::exclusive_prefix_sum(std::int64_t local) const {
   std::int64_t out = 0;

@@ -122,19 +122,28 @@ PetscErrorCode create_sparse_matrix(const model::CsrMatrix& pattern, Mat* P) {
   PetscFunctionReturn(0);
 }
 
+// P: the assembled sparse part on W's pattern. A: the exact operator, which is P itself
+// for the mechanistic model and a shell applying `mult` when there is a low-rank term.
+PetscErrorCode create_operator(Impl& s, PetscErrorCode (*mult)(Mat, Vec, Vec), MatHandle& P, MatHandle& A) {
+  PetscFunctionBeginUser;
+  const PetscInt G = s.field.size();
+  PetscCall(create_sparse_matrix(s.field.sparse_pattern(), P.address()));
+  if (s.field.has_low_rank()) {
+    PetscCall(MatCreateShell(PETSC_COMM_SELF, G, G, G, G, &s, A.address()));
+    PetscCall(MatShellSetOperation(A, MATOP_MULT, reinterpret_cast<void (*)(void)>(mult)));
+  } else {
+    PetscCall(PetscObjectReference(reinterpret_cast<PetscObject>(P.get())));
+    *A.address() = P.get();
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode setup(Impl& s) {
   PetscFunctionBeginUser;
   const PetscInt G = s.field.size();
   PetscCall(VecCreateSeq(PETSC_COMM_SELF, G, s.x.address()));
   PetscCall(VecDuplicate(s.x, s.r.address()));
-  PetscCall(create_sparse_matrix(s.field.sparse_pattern(), s.P.address()));
-  if (s.field.has_low_rank()) {
-    PetscCall(MatCreateShell(PETSC_COMM_SELF, G, G, G, G, &s, s.A.address()));
-    PetscCall(MatShellSetOperation(s.A, MATOP_MULT, reinterpret_cast<void (*)(void)>(jacobian_mult)));
-  } else {
-    PetscCall(PetscObjectReference(reinterpret_cast<PetscObject>(s.P.get())));
-    *s.A.address() = s.P.get();
-  }
+  PetscCall(create_operator(s, jacobian_mult, s.P, s.A));
   PetscCall(SNESCreate(PETSC_COMM_SELF, s.snes.address()));
   PetscCall(SNESSetType(s.snes, SNESNEWTONLS));
   PetscCall(SNESSetFunction(s.snes, s.r, residual, &s));
@@ -215,17 +224,9 @@ bool gershgorin_certifies(const Impl& s) {
 
 PetscErrorCode setup_stability(Impl& s) {
   PetscFunctionBeginUser;
-  const PetscInt G = s.field.size();
   const auto& gamma = s.field.params().gamma;
   s.stab_half_h = 1.0 / (std::accumulate(gamma.begin(), gamma.end(), 0.0) / static_cast<double>(gamma.size()));
-  PetscCall(create_sparse_matrix(s.field.sparse_pattern(), s.stab_P.address()));
-  if (s.field.has_low_rank()) {
-    PetscCall(MatCreateShell(PETSC_COMM_SELF, G, G, G, G, &s, s.stab_A.address()));
-    PetscCall(MatShellSetOperation(s.stab_A, MATOP_MULT, reinterpret_cast<void (*)(void)>(cayley_mult)));
-  } else {
-    PetscCall(PetscObjectReference(reinterpret_cast<PetscObject>(s.stab_P.get())));
-    *s.stab_A.address() = s.stab_P.get();
-  }
+  PetscCall(create_operator(s, cayley_mult, s.stab_P, s.stab_A));
   PetscCall(KSPCreate(PETSC_COMM_SELF, s.stab_ksp.address()));
   PetscCall(KSPSetOptionsPrefix(s.stab_ksp, "stability_"));
   PetscCall(KSPSetType(s.stab_ksp, KSPGMRES));
