@@ -46,6 +46,16 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   simulate->add_option("-o,--output", sim.output, "output directory (created if missing)")->capture_default_str();
   add_common(simulate, json, quiet);
+  InspectArgs ins;
+  auto* inspect = app.add_subcommand("inspect", "read, validate and summarise a screen (.h5ad): sizes, perturbations, "
+                                                "controls per batch, groups, targets not in var, design warnings");
+  inspect->add_option("file", ins.file, "the screen (.h5ad)")->required();
+  inspect->add_option("--deck", ins.deck, "a deck whose [data] section names the obs columns and options");
+  inspect->add_option("--set", ins.overrides, "override a deck key, e.g. data.batch_key=lane");
+  inspect->add_option("--layer", ins.layer, "read counts from layers/<name> (\"raw\" for raw/X)");
+  inspect->add_flag("--strict", ins.strict, "fail (exit 3) on design problems, as fit will: batches without controls, "
+                                            "targets not in var, empty groups");
+  add_common(inspect, json, quiet);
 
   std::vector<std::string> own = args.own;
   std::reverse(own.begin(), own.end());
@@ -77,6 +87,7 @@ int main(int argc, char** argv) {
     if (*version) return run_version(ctx);
     if (*reference) return run_reference(ctx);
     if (*simulate) return run_simulate(ctx, sim);
+    if (*inspect) return run_inspect(ctx, ins);
   } catch (const Error& e) {
     print_error(comm, e.what());
     return static_cast<int>(e.code());

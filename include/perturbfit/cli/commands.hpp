@@ -22,7 +22,16 @@ struct SimulateArgs {
   std::filesystem::path output = "out";
 };
 
+struct InspectArgs {
+  std::string file;
+  std::string deck;  // optional: column names and options from its [data] section
+  std::vector<std::string> overrides;
+  std::string layer;
+  bool strict = false;  // validate as fit does: design problems are errors, not warnings
+};
+
 int run_version(const CommandContext& ctx);
+int run_inspect(const CommandContext& ctx, const InspectArgs& args);
 int run_reference(const CommandContext& ctx);
 int run_simulate(const CommandContext& ctx, const SimulateArgs& args);
 

@@ -1,0 +1,119 @@
+// A screen read from an .h5ad file, validated, and distributed so that each rank owns
+// whole perturbations (all their cells, in every batch), balanced by cell count; and the
+// per-group sufficient statistics of the Gaussian pseudo-bulk loss (MODEL.md sections 8, 9).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "perturbfit/config/deck.hpp"
+#include "perturbfit/core/reporter.hpp"
+#include "perturbfit/io/h5ad_reader.hpp"
+#include "perturbfit/parallel/comm.hpp"
+#include "perturbfit/parallel/decomposition.hpp"
+
+namespace perturbfit::data {
+
+struct DataOptions {
+  std::string path, layer;
+  std::string perturbation_key = "perturbation", separator = "+";
+  std::vector<std::string> control_labels{"control", "non-targeting", "ctrl", "NT"};
+  std::string batch_key = "batch", time_key = "time", medium_key = "medium";
+  std::string genes_file;
+  int top_variable = 0;
+  std::string likelihood = "gaussian";
+  std::string missing_targets = "error";
+  bool allow_uncontrolled_batches = false;
+  bool allow_empty_groups = false;
+  int min_cells_per_group = 20;
+  // inspect: report design problems (missing controls, targets, empty groups) instead of failing
+  bool report_only = false;
+};
+// `path` and `layer` from the command line win over the deck's.
+DataOptions data_options(const config::Deck& deck, const std::string& path, const std::string& layer);
+
+struct Perturbation {
+  std::string label;                 // as in the file; all control labels merge into one
+  std::vector<std::string> targets;  // split on the separator; empty for controls
+  std::vector<int> target_genes;     // index in genes(), -1 if not measured
+  bool control = false;
+  bool excluded = false;             // dropped (missing targets with missing_targets = skip)
+  std::int64_t cells = 0;
+};
+
+struct Group {
+  int perturbation = 0, batch = 0, time = 0, medium = 0;
+  std::int64_t cells = 0;
+  int control_group = -1;  // same batch, time and medium; -1 if that batch has no controls
+};
+
+// Sums over the cells of each group of log-normalised expression z = log1p(y / s) and its
+// square, per gene; s = the cell's total counts / the mean total over all cells.
+struct GroupStatistics {
+  std::vector<int> groups;             // group ids held here (owned groups, then control groups)
+  std::vector<double> size_factor_sum; // per held group
+  std::vector<double> sum, sum_sq;     // held groups x genes, row-major
+  int genes = 0;
+  const double* sum_row(std::size_t held) const { return sum.data() + held * static_cast<std::size_t>(genes); }
+  const double* sum_sq_row(std::size_t held) const { return sum_sq.data() + held * static_cast<std::size_t>(genes); }
+  int find(int group) const;  // index into groups, or -1
+};
+
+class ScreenData {
+ public:
+  // Collective over comm. Throws DataError (exit 3) naming file, column and value.
+  ScreenData(const parallel::Comm& comm, const DataOptions& options, const Reporter& reporter);
+
+  const io::MatrixLayout& matrix() const { return layout_; }
+  const std::vector<std::string>& genes() const { return genes_; }
+  const std::vector<Perturbation>& perturbations() const { return perturbations_; }
+  const std::vector<std::string>& batches() const { return batches_; }
+  const std::vector<std::string>& times() const { return times_; }
+  const std::vector<std::string>& media() const { return media_; }
+  const std::vector<Group>& groups() const { return groups_; }
+  const std::vector<std::string>& control_labels_found() const { return control_labels_found_; }
+  std::vector<std::string> batches_without_controls() const;
+  std::vector<std::string> targets_not_in_var() const;
+  const std::vector<std::string>& problems() const { return problems_; }  // report_only findings
+  std::int64_t cells() const { return layout_.rows; }
+  std::string column_encoding(const std::string& role) const;
+
+  // Ownership: perturbations [owned().begin, owned().end) and their cells.
+  parallel::Range owned() const { return owned_; }
+  const std::vector<std::int64_t>& local_rows() const { return local_rows_; }  // global row ids
+  const std::vector<std::int64_t>& local_indptr() const { return local_indptr_; }
+  const std::vector<std::int32_t>& local_cols() const { return local_cols_; }
+  const std::vector<double>& local_values() const { return local_values_; }
+  const std::vector<double>& local_size_factors() const { return local_size_factors_; }
+  double mean_total_counts() const { return mean_total_; }
+
+  // Statistics of the owned groups plus every control group (replicated on all ranks).
+  GroupStatistics statistics() const;
+
+ private:
+  void read_obs(const io::H5adReader& reader);
+  void classify_perturbations();
+  void build_groups();
+  void check_design();
+  void distribute(const io::H5adReader& reader);
+  void select_genes();
+  void fail(const std::string& message, bool design_problem);
+
+  parallel::Comm comm_;
+  DataOptions opt_;
+  const Reporter& reporter_;
+  io::MatrixLayout layout_;
+  std::vector<std::string> genes_, batches_, times_, media_, control_labels_found_, problems_;
+  std::vector<std::string> column_encodings_;  // perturbation, batch, time, medium
+  std::vector<Perturbation> perturbations_;
+  std::vector<std::int32_t> cell_perturbation_, cell_batch_, cell_time_, cell_medium_, cell_group_;
+  std::vector<Group> groups_;
+  std::vector<int> owner_of_perturbation_;
+  parallel::Range owned_;
+  std::vector<std::int64_t> local_rows_, local_indptr_{0};
+  std::vector<std::int32_t> local_cols_;
+  std::vector<double> local_values_, local_size_factors_;
+  double mean_total_ = 0.0;
+};
+
+}  // namespace perturbfit::data

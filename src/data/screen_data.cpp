@@ -1,0 +1,498 @@
+#include "perturbfit/data/screen_data.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/parallel/decomposition.hpp"
+
+namespace perturbfit::data {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v, std::size_t limit = 10) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size() && i < limit; ++i) s += (i ? ", " : "") + v[i];
+  if (v.size() > limit) s += ", ... (" + std::to_string(v.size()) + " in all)";
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// Sums that do not depend on how values are split over ranks: values are rounded to a
+// fixed-point grid (2^-scale_bits) and added as integers, which is exact and associative.
+void reproducible_sum(const parallel::Comm& comm, std::vector<double>& v, int scale_bits) {
+  const double scale = std::ldexp(1.0, scale_bits);
+  std::vector<std::int64_t> q(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) q[i] = std::llround(v[i] * scale);
+  comm.sum_in_place(q);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(q[i]) / scale;
+}
+
+template <class T>
+std::vector<T> exchange(const parallel::Comm& comm, const std::vector<std::vector<T>>& out, MPI_Datatype type) {
+  const int p = comm.size();
+  std::vector<int> send_counts(static_cast<std::size_t>(p)), recv_counts(static_cast<std::size_t>(p)),
+      sdispl(static_cast<std::size_t>(p)), rdispl(static_cast<std::size_t>(p));
+  std::vector<T> send;
+  for (int r = 0; r < p; ++r) {
+    sdispl[static_cast<std::size_t>(r)] = static_cast<int>(send.size());
+    send_counts[static_cast<std::size_t>(r)] = static_cast<int>(out[static_cast<std::size_t>(r)].size());
+    send.insert(send.end(), out[static_cast<std::size_t>(r)].begin(), out[static_cast<std::size_t>(r)].end());
+  }
+  MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm.get());
+  int total = 0;
+  for (int r = 0; r < p; ++r) rdispl[static_cast<std::size_t>(r)] = total, total += recv_counts[static_cast<std::size_t>(r)];
+  std::vector<T> recv(static_cast<std::size_t>(total));
+  MPI_Alltoallv(send.data(), send_counts.data(), sdispl.data(), type, recv.data(), recv_counts.data(), rdispl.data(), type,
+                comm.get());
+  return recv;
+}
+
+}  // namespace
+
+DataOptions data_options(const config::Deck& d, const std::string& path, const std::string& layer) {
+  DataOptions o;
+  o.path = path;
+  if (o.path.empty()) {
+    const auto p = d.get<std::string>("data.path");
+    if (p.empty()) throw UsageError("no screen given: pass FILE.h5ad or set data.path in the deck");
+    o.path = std::filesystem::path(p).is_absolute() ? p : (d.directory() / p).string();
+  }
+  o.layer = layer.empty() ? d.get<std::string>("data.layer") : layer;
+  o.perturbation_key = d.get<std::string>("data.perturbation_key");
+  o.control_labels = d.values().at("data").at("control_labels").get<std::vector<std::string>>();
+  o.separator = d.get<std::string>("data.separator");
+  o.batch_key = d.get<std::string>("data.batch_key");
+  o.time_key = d.get<std::string>("data.time_key");
+  o.medium_key = d.get<std::string>("data.medium_key");
+  o.genes_file = d.get<std::string>("data.genes_file");
+  if (!o.genes_file.empty() && !std::filesystem::path(o.genes_file).is_absolute())
+    o.genes_file = (d.directory() / o.genes_file).string();
+  o.top_variable = d.get<int>("data.top_variable");
+  o.likelihood = d.get<std::string>("data.likelihood");
+  o.missing_targets = d.get<std::string>("data.missing_targets");
+  o.allow_uncontrolled_batches = d.get<bool>("data.allow_uncontrolled_batches");
+  o.allow_empty_groups = d.get<bool>("data.allow_empty_groups");
+  o.min_cells_per_group = d.get<int>("data.min_cells_per_group");
+  if (o.likelihood != "gaussian" && o.likelihood != "nb")
+    throw UsageError("data.likelihood = '" + o.likelihood + "' is unknown; use gaussian or nb");
+  if (o.missing_targets != "error" && o.missing_targets != "skip")
+    throw UsageError("data.missing_targets = '" + o.missing_targets + "' is unknown; use error or skip");
+  if (o.separator.empty()) throw UsageError("data.separator must not be empty");
+  if (o.top_variable < 0) throw UsageError("data.top_variable must be >= 0");
+  return o;
+}
+
+int GroupStatistics::find(int group) const {
+  const auto it = std::find(groups.begin(), groups.end(), group);
+  return it == groups.end() ? -1 : static_cast<int>(it - groups.begin());
+}
+
+ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, const Reporter& reporter)
+    : comm_(comm), opt_(options), reporter_(reporter) {
+  const io::H5adReader reader(opt_.path, comm.get(), opt_.layer);
+  layout_ = reader.matrix();
+  genes_ = reader.var_names();
+  {
+    std::unordered_map<std::string, std::size_t> seen;
+    for (std::size_t j = 0; j < genes_.size(); ++j) {
+      auto [it, inserted] = seen.emplace(genes_[j], j);
+      if (!inserted)
+        throw DataError(opt_.path + ": var name '" + genes_[j] + "' appears twice (columns " + std::to_string(it->second) +
+                        " and " + std::to_string(j) + "); make var names unique (adata.var_names_make_unique())");
+    }
+  }
+  read_obs(reader);
+  classify_perturbations();
+  build_groups();
+  check_design();
+  distribute(reader);
+  select_genes();
+  // Targets are looked up in the final gene panel: a target the panel lacks is "not in var".
+  std::unordered_map<std::string, int> index;
+  for (std::size_t j = 0; j < genes_.size(); ++j) index[genes_[j]] = static_cast<int>(j);
+  const auto missing = targets_not_in_var();
+  for (auto& p : perturbations_) {
+    p.target_genes.clear();
+    for (const auto& t : p.targets) {
+      const auto it = index.find(t);
+      p.target_genes.push_back(it == index.end() ? -1 : it->second);
+      if (it == index.end() && opt_.missing_targets == "skip") p.excluded = true;
+    }
+  }
+  if (!missing.empty()) {
+    const std::string what = std::to_string(missing.size()) + " perturbation target(s) are not in var of " + opt_.path +
+                             ": " + join(missing);
+    if (opt_.missing_targets == "skip") reporter_.warn(what + "; their cells are skipped (data.missing_targets = skip)");
+    else fail(what + "; set data.missing_targets = \"skip\" to drop their cells", true);
+  }
+}
+
+void ScreenData::fail(const std::string& message, bool design_problem) {
+  if (opt_.report_only && design_problem) {
+    problems_.push_back(message);
+    return;
+  }
+  throw DataError(message);
+}
+
+std::string ScreenData::column_encoding(const std::string& role) const {
+  const std::vector<std::string> roles{"perturbation", "batch", "time", "medium"};
+  const auto it = std::find(roles.begin(), roles.end(), role);
+  return it == roles.end() ? "" : column_encodings_[static_cast<std::size_t>(it - roles.begin())];
+}
+
+void ScreenData::read_obs(const io::H5adReader& reader) {
+  const auto n = static_cast<std::size_t>(layout_.rows);
+  auto load = [&](const std::string& key, bool required, std::vector<std::string>& categories,
+                  std::vector<std::int32_t>& codes, const std::string& hint) {
+    if (key.empty() || (!required && !reader.has_obs_column(key))) {
+      categories = {"all"};
+      codes.assign(n, 0);
+      column_encodings_.push_back("absent");
+      return;
+    }
+    io::Column c;
+    try {
+      c = reader.obs_column(key);
+    } catch (const DataError& e) {
+      throw DataError(std::string(e.what()) + "; " + hint);
+    }
+    for (std::size_t i = 0; i < c.codes.size(); ++i)
+      if (c.codes[i] < 0)
+        throw DataError(opt_.path + ": obs column '" + key + "' has no value (NaN) for cell '" +
+                        reader.obs_names_slice(static_cast<std::int64_t>(i), 1).at(0) + "' (row " + std::to_string(i) + ")");
+    categories = std::move(c.categories);
+    codes = std::move(c.codes);
+    column_encodings_.push_back(c.encoding);
+  };
+  std::vector<std::string> pert_categories;
+  load(opt_.perturbation_key, true, pert_categories, cell_perturbation_, "set data.perturbation_key");
+  load(opt_.batch_key, true, batches_, cell_batch_, "set data.batch_key (\"\" treats all cells as one batch)");
+  load(opt_.time_key, false, times_, cell_time_, "");
+  load(opt_.medium_key, false, media_, cell_medium_, "");
+  // Perturbations are set up from the categories; cell codes are remapped in classify.
+  for (const auto& c : pert_categories) {
+    Perturbation p;
+    p.label = c;
+    perturbations_.push_back(p);
+  }
+}
+
+void ScreenData::classify_perturbations() {
+  const std::set<std::string> control_set(opt_.control_labels.begin(), opt_.control_labels.end());
+  std::vector<Perturbation> merged;
+  std::vector<int> remap(perturbations_.size(), -1);
+  // All control labels merge into one perturbation, placed first.
+  for (std::size_t c = 0; c < perturbations_.size(); ++c)
+    if (control_set.count(perturbations_[c].label)) {
+      if (merged.empty()) {
+        Perturbation ctrl;
+        ctrl.label = perturbations_[c].label;
+        ctrl.control = true;
+        merged.push_back(ctrl);
+      }
+      remap[c] = 0;
+      control_labels_found_.push_back(perturbations_[c].label);
+    }
+  if (merged.empty()) {
+    std::vector<std::string> labels;
+    for (const auto& p : perturbations_) labels.push_back(p.label);
+    throw DataError("none of the control labels [" + join(opt_.control_labels) + "] occurs in obs column '" +
+                    opt_.perturbation_key + "' of " + opt_.path + "; labels found: " + join(labels) +
+                    ". Set data.control_labels to the label(s) of your control cells");
+  }
+  for (std::size_t c = 0; c < perturbations_.size(); ++c) {
+    if (remap[c] >= 0) continue;
+    Perturbation p = perturbations_[c];
+    std::size_t start = 0;
+    for (;;) {
+      const auto pos = p.label.find(opt_.separator, start);
+      const std::string t = trim(p.label.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+      if (!t.empty()) p.targets.push_back(t);
+      if (pos == std::string::npos) break;
+      start = pos + opt_.separator.size();
+    }
+    remap[c] = static_cast<int>(merged.size());
+    merged.push_back(p);
+  }
+  perturbations_ = std::move(merged);
+  for (auto& code : cell_perturbation_) code = remap[static_cast<std::size_t>(code)];
+  for (auto code : cell_perturbation_) ++perturbations_[static_cast<std::size_t>(code)].cells;
+  std::vector<std::string> empty;
+  for (const auto& p : perturbations_)
+    if (p.cells == 0) empty.push_back(p.label);
+  if (!empty.empty() && !opt_.allow_empty_groups)
+    fail("obs column '" + opt_.perturbation_key + "' of " + opt_.path + " has " + std::to_string(empty.size()) +
+             " perturbation(s) without cells: " + join(empty) +
+             "; remove unused categories (adata.obs[...].cat.remove_unused_categories()) or set data.allow_empty_groups = true",
+         true);
+}
+
+void ScreenData::build_groups() {
+  const std::size_t n = cell_perturbation_.size();
+  std::map<std::tuple<int, int, int, int>, int> index;
+  for (std::size_t i = 0; i < n; ++i) index.emplace(std::make_tuple(cell_perturbation_[i], cell_batch_[i], cell_time_[i], cell_medium_[i]), 0);
+  int next = 0;
+  for (auto& [key, id] : index) {
+    id = next++;
+    Group g;
+    std::tie(g.perturbation, g.batch, g.time, g.medium) = key;
+    groups_.push_back(g);
+  }
+  cell_group_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int g = index.at(std::make_tuple(cell_perturbation_[i], cell_batch_[i], cell_time_[i], cell_medium_[i]));
+    cell_group_[i] = g;
+    ++groups_[static_cast<std::size_t>(g)].cells;
+  }
+  for (auto& g : groups_) {
+    const auto it = index.find(std::make_tuple(0, g.batch, g.time, g.medium));
+    g.control_group = it == index.end() ? -1 : it->second;
+  }
+}
+
+std::vector<std::string> ScreenData::batches_without_controls() const {
+  std::vector<std::int64_t> controls(batches_.size(), 0), cells(batches_.size(), 0);
+  for (const auto& g : groups_) {
+    cells[static_cast<std::size_t>(g.batch)] += g.cells;
+    if (perturbations_[static_cast<std::size_t>(g.perturbation)].control) controls[static_cast<std::size_t>(g.batch)] += g.cells;
+  }
+  std::vector<std::string> out;
+  for (std::size_t b = 0; b < batches_.size(); ++b)
+    if (cells[b] > 0 && controls[b] == 0) out.push_back(batches_[b]);
+  return out;
+}
+
+std::vector<std::string> ScreenData::targets_not_in_var() const {
+  std::set<std::string> panel(genes_.begin(), genes_.end()), missing;
+  for (const auto& p : perturbations_)
+    for (const auto& t : p.targets)
+      if (!panel.count(t)) missing.insert(t);
+  return {missing.begin(), missing.end()};
+}
+
+void ScreenData::check_design() {
+  const auto bad = batches_without_controls();
+  for (const auto& b : bad) {
+    const std::string msg = "batch '" + b + "' has no control cells; the batch offset is unidentifiable (MODEL.md section 9)";
+    if (opt_.allow_uncontrolled_batches)
+      reporter_.warn("!!! " + msg + ": its perturbations are contrasted with other batches' controls, a bias no number of cells removes");
+    else
+      fail(msg + ": add controls or set data.allow_uncontrolled_batches = true", true);
+  }
+}
+
+void ScreenData::distribute(const io::H5adReader& reader) {
+  const int P = comm_.size();
+  std::vector<double> weight;
+  for (const auto& p : perturbations_) weight.push_back(static_cast<double>(p.cells));
+  const auto ranges = parallel::weighted_block_ranges(weight, P);
+  owner_of_perturbation_.assign(perturbations_.size(), 0);
+  for (int r = 0; r < P; ++r)
+    for (std::size_t p = ranges[static_cast<std::size_t>(r)].begin; p < ranges[static_cast<std::size_t>(r)].end; ++p)
+      owner_of_perturbation_[p] = r;
+  owned_ = ranges[static_cast<std::size_t>(comm_.rank())];
+
+  io::MatrixSlice slice = reader.read_slice(comm_.rank(), P);
+  std::string problem;
+  const bool need_integer = opt_.likelihood == "nb";
+  for (std::size_t k = 0; k < slice.value.size() && problem.empty(); ++k) {
+    const double v = slice.value[k];
+    const char* what = !std::isfinite(v) ? "non-finite" : v < 0 ? "negative" : (need_integer && v != std::floor(v)) ? "non-integer" : nullptr;
+    if (what) {
+      problem = opt_.path + ": " + layout_.source + " has a " + what + " value (" + std::to_string(v) + ") at cell '" +
+                reader.obs_names_slice(slice.row[k], 1).at(0) + "' (row " + std::to_string(slice.row[k]) + "), gene '" +
+                genes_[static_cast<std::size_t>(slice.col[k])] + "'";
+      if (std::string(what) == "non-integer")
+        problem += "; data.likelihood = nb needs raw counts (use data.layer for a counts layer, or data.likelihood = gaussian)";
+      else
+        problem += "; counts must be finite and >= 0";
+    }
+  }
+  comm_.rethrow_any(problem, static_cast<int>(ExitCode::kData));
+
+  std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(P));
+  std::vector<std::vector<std::int32_t>> cols(static_cast<std::size_t>(P));
+  std::vector<std::vector<double>> vals(static_cast<std::size_t>(P));
+  for (std::size_t k = 0; k < slice.value.size(); ++k) {
+    const auto dest = static_cast<std::size_t>(
+        owner_of_perturbation_[static_cast<std::size_t>(cell_perturbation_[static_cast<std::size_t>(slice.row[k])])]);
+    rows[dest].push_back(slice.row[k]);
+    cols[dest].push_back(slice.col[k]);
+    vals[dest].push_back(slice.value[k]);
+  }
+  slice = {};  // release before receiving
+  auto r_rows = exchange(comm_, rows, MPI_INT64_T);
+  rows = {};
+  auto r_cols = exchange(comm_, cols, MPI_INT32_T);
+  cols = {};
+  auto r_vals = exchange(comm_, vals, MPI_DOUBLE);
+  vals = {};
+
+  // Local CSR over every owned cell (also those without counts), in global row order.
+  std::vector<std::size_t> order(r_rows.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return r_rows[a] != r_rows[b] ? r_rows[a] < r_rows[b] : r_cols[a] < r_cols[b];
+  });
+  for (std::size_t i = 0; i < cell_perturbation_.size(); ++i)
+    if (owned_.contains(static_cast<std::size_t>(cell_perturbation_[i]))) local_rows_.push_back(static_cast<std::int64_t>(i));
+  std::vector<double> totals(local_rows_.size(), 0.0);
+  std::size_t k = 0;
+  for (std::size_t r = 0; r < local_rows_.size(); ++r) {
+    for (; k < order.size() && r_rows[order[k]] == local_rows_[r]; ++k) {
+      const auto o = order[k];
+      if (!local_cols_.empty() && static_cast<std::int64_t>(local_cols_.size()) > local_indptr_.back() &&
+          local_cols_.back() == r_cols[o]) {
+        local_values_.back() += r_vals[o];  // duplicate entry: summed, as scipy does
+      } else {
+        local_cols_.push_back(r_cols[o]);
+        local_values_.push_back(r_vals[o]);
+      }
+      totals[r] += r_vals[o];
+    }
+    local_indptr_.push_back(static_cast<std::int64_t>(local_cols_.size()));
+  }
+  // Mean total counts, summed reproducibly so that size factors do not depend on the rank count.
+  std::vector<double> sums{std::accumulate(totals.begin(), totals.end(), 0.0)};
+  reproducible_sum(comm_, sums, 16);
+  mean_total_ = layout_.rows > 0 ? sums[0] / static_cast<double>(layout_.rows) : 0.0;
+  std::int64_t empty_cells = 0;
+  local_size_factors_.resize(totals.size());
+  for (std::size_t r = 0; r < totals.size(); ++r) {
+    local_size_factors_[r] = mean_total_ > 0 ? totals[r] / mean_total_ : 0.0;
+    empty_cells += totals[r] == 0.0;
+  }
+  empty_cells = comm_.sum(empty_cells);
+  if (empty_cells > 0) reporter_.warn(std::to_string(empty_cells) + " cell(s) have no counts; they count as cells but add nothing to the means");
+
+  // Gene subsetting by a list: drop columns while the data are still sparse.
+  if (!opt_.genes_file.empty()) {
+    std::ifstream in(opt_.genes_file);
+    if (!in) throw DataError("cannot open data.genes_file '" + opt_.genes_file + "'");
+    std::set<std::string> keep;
+    for (std::string line; std::getline(in, line);)
+      if (!trim(line).empty()) keep.insert(trim(line));
+    std::vector<int> map(genes_.size(), -1);
+    std::vector<std::string> kept;
+    for (std::size_t j = 0; j < genes_.size(); ++j)
+      if (keep.count(genes_[j])) map[j] = static_cast<int>(kept.size()), kept.push_back(genes_[j]);
+    if (kept.empty()) throw DataError("none of the genes in data.genes_file '" + opt_.genes_file + "' is in var of " + opt_.path);
+    std::vector<std::int64_t> indptr{0};
+    std::vector<std::int32_t> c2;
+    std::vector<double> v2;
+    for (std::size_t r = 0; r + 1 < local_indptr_.size(); ++r) {
+      for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) {
+        const int j = map[static_cast<std::size_t>(local_cols_[static_cast<std::size_t>(q)])];
+        if (j >= 0) c2.push_back(j), v2.push_back(local_values_[static_cast<std::size_t>(q)]);
+      }
+      indptr.push_back(static_cast<std::int64_t>(c2.size()));
+    }
+    local_indptr_ = std::move(indptr), local_cols_ = std::move(c2), local_values_ = std::move(v2), genes_ = std::move(kept);
+  }
+}
+
+void ScreenData::select_genes() {
+  const auto G = genes_.size();
+  if (opt_.top_variable <= 0 || static_cast<std::size_t>(opt_.top_variable) >= G) return;
+  std::vector<double> moments(2 * G, 0.0);
+  for (std::size_t r = 0; r < local_rows_.size(); ++r) {
+    const double s = local_size_factors_[r];
+    if (s <= 0) continue;
+    for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) {
+      const double z = std::log1p(local_values_[static_cast<std::size_t>(q)] / s);
+      const auto j = static_cast<std::size_t>(local_cols_[static_cast<std::size_t>(q)]);
+      moments[j] += z, moments[G + j] += z * z;
+    }
+  }
+  reproducible_sum(comm_, moments, 20);
+  const double n = static_cast<double>(layout_.rows);
+  std::vector<std::size_t> order(G);
+  std::iota(order.begin(), order.end(), 0);
+  auto variance = [&](std::size_t j) { return moments[G + j] / n - (moments[j] / n) * (moments[j] / n); };
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return variance(a) > variance(b); });
+  order.resize(static_cast<std::size_t>(opt_.top_variable));
+  std::sort(order.begin(), order.end());
+  std::vector<int> map(G, -1);
+  std::vector<std::string> kept;
+  for (std::size_t j : order) map[j] = static_cast<int>(kept.size()), kept.push_back(genes_[j]);
+  std::vector<std::int64_t> indptr{0};
+  std::vector<std::int32_t> c2;
+  std::vector<double> v2;
+  for (std::size_t r = 0; r + 1 < local_indptr_.size(); ++r) {
+    for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) {
+      const int j = map[static_cast<std::size_t>(local_cols_[static_cast<std::size_t>(q)])];
+      if (j >= 0) c2.push_back(j), v2.push_back(local_values_[static_cast<std::size_t>(q)]);
+    }
+    indptr.push_back(static_cast<std::int64_t>(c2.size()));
+  }
+  local_indptr_ = std::move(indptr), local_cols_ = std::move(c2), local_values_ = std::move(v2), genes_ = std::move(kept);
+  reporter_.info("kept the " + std::to_string(genes_.size()) + " most variable genes");
+}
+
+GroupStatistics ScreenData::statistics() const {
+  const auto G = genes_.size();
+  GroupStatistics st;
+  st.genes = static_cast<int>(G);
+  std::vector<int> controls;  // every control group, the same list on every rank
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    const auto p = static_cast<std::size_t>(groups_[g].perturbation);
+    if (owned_.contains(p) && !perturbations_[p].excluded) st.groups.push_back(static_cast<int>(g));
+    if (perturbations_[p].control) controls.push_back(static_cast<int>(g));
+  }
+  const bool own_controls = owned_.contains(0);
+  const std::size_t owned_groups = st.groups.size();
+  if (!own_controls) st.groups.insert(st.groups.end(), controls.begin(), controls.end());
+  st.size_factor_sum.assign(st.groups.size(), 0.0);
+  st.sum.assign(st.groups.size() * G, 0.0);
+  st.sum_sq.assign(st.groups.size() * G, 0.0);
+  std::vector<int> held(groups_.size(), -1);
+  for (std::size_t h = 0; h < owned_groups; ++h) held[static_cast<std::size_t>(st.groups[h])] = static_cast<int>(h);
+  for (std::size_t r = 0; r < local_rows_.size(); ++r) {
+    const int h = held[static_cast<std::size_t>(cell_group_[static_cast<std::size_t>(local_rows_[r])])];
+    const double s = local_size_factors_[r];
+    if (h < 0) continue;
+    st.size_factor_sum[static_cast<std::size_t>(h)] += s;
+    if (s <= 0) continue;
+    double* sum = st.sum.data() + static_cast<std::size_t>(h) * G;
+    double* sq = st.sum_sq.data() + static_cast<std::size_t>(h) * G;
+    for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) {
+      const double z = std::log1p(local_values_[static_cast<std::size_t>(q)] / s);
+      const auto j = static_cast<std::size_t>(local_cols_[static_cast<std::size_t>(q)]);
+      sum[j] += z, sq[j] += z * z;
+    }
+  }
+  // Control groups beside every group: the owner's rows are copied to all ranks (adding
+  // zeros elsewhere is exact, so every copy equals the owner's).
+  const std::size_t nc = controls.size(), width = 2 * G + 1;
+  std::vector<double> buf(nc * width, 0.0);
+  if (own_controls)
+    for (std::size_t c = 0; c < nc; ++c) {
+      const auto h = static_cast<std::size_t>(held[static_cast<std::size_t>(controls[c])]);
+      buf[c * width] = st.size_factor_sum[h];
+      std::copy_n(st.sum.data() + h * G, G, buf.data() + c * width + 1);
+      std::copy_n(st.sum_sq.data() + h * G, G, buf.data() + c * width + 1 + G);
+    }
+  comm_.sum_in_place(buf);
+  if (!own_controls)
+    for (std::size_t c = 0; c < nc; ++c) {
+      const std::size_t h = owned_groups + c;
+      st.size_factor_sum[h] = buf[c * width];
+      std::copy_n(buf.data() + c * width + 1, G, st.sum.data() + h * G);
+      std::copy_n(buf.data() + c * width + 1 + G, G, st.sum_sq.data() + h * G);
+    }
+  return st;
+}
+
+}  // namespace perturbfit::data
