@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   inspect->add_option("--layer", ins.layer, "read counts from layers/<name> (\"raw\" for raw/X)");
   inspect->add_flag("--strict", ins.strict, "fail (exit 3) on design problems, as fit will: batches without controls, "
                                             "targets not in var, empty groups");
+  inspect->add_option("--stats-out", ins.stats_out, "write the pseudo-bulk statistics per group to this HDF5 file");
   add_common(inspect, json, quiet);
 
   std::vector<std::string> own = args.own;

@@ -28,6 +28,7 @@ struct InspectArgs {
   std::vector<std::string> overrides;
   std::string layer;
   bool strict = false;  // validate as fit does: design problems are errors, not warnings
+  std::string stats_out;  // write the pseudo-bulk statistics here (HDF5)
 };
 
 int run_version(const CommandContext& ctx);
