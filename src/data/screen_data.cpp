@@ -4,12 +4,14 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <tuple>
 #include <unordered_map>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/io/corrupt_file_guard.hpp"
 #include "perturbfit/parallel/decomposition.hpp"
 
 namespace perturbfit::data {
@@ -100,8 +102,14 @@ int GroupStatistics::find(int group) const {
 
 ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, const Reporter& reporter)
     : comm_(comm), opt_(options), reporter_(reporter) {
+  // Metadata (layout, names, obs columns) is small: a read that takes far longer than its
+  // size warrants means a damaged file (see CorruptFileGuard).
+  auto metadata_guard = std::make_unique<io::CorruptFileGuard>(opt_.path, "its layout", 10);
   const io::H5adReader reader(opt_.path, comm.get(), opt_.layer);
   layout_ = reader.matrix();
+  metadata_guard.reset();
+  metadata_guard = std::make_unique<io::CorruptFileGuard>(
+      opt_.path, "its names and obs columns", 10 + static_cast<unsigned>((layout_.rows + layout_.cols) / 10000));
   genes_ = reader.var_names();
   {
     std::unordered_map<std::string, std::size_t> seen;
@@ -113,10 +121,14 @@ ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, c
     }
   }
   read_obs(reader);
+  metadata_guard.reset();
   classify_perturbations();
   build_groups();
   check_design();
-  distribute(reader);
+  {
+    const io::CorruptFileGuard matrix_guard(opt_.path, "the count matrix " + layout_.source, 0);
+    distribute(reader);
+  }
   select_genes();
   // Targets are looked up in the final gene panel: a target the panel lacks is "not in var".
   std::unordered_map<std::string, int> index;

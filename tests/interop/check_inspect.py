@@ -207,7 +207,7 @@ print("bad inputs checked")
 random.seed(1)
 base = open(files["csr"], "rb").read()
 outcomes = {}
-for trial in range(int(os.environ.get("PERTURBFIT_FUZZ_TRIALS", "0"))):
+for trial in range(int(os.environ.get("PERTURBFIT_FUZZ_TRIALS", "150"))):
     data = bytearray(base)
     for _ in range(random.choice([1, 4, 32])):
         pos = random.randrange(len(data))
@@ -216,7 +216,7 @@ for trial in range(int(os.environ.get("PERTURBFIT_FUZZ_TRIALS", "0"))):
     with open(path, "wb") as fh:
         fh.write(bytes(data))
     try:
-        r = run(["inspect", path, "-q", "--json"], timeout=30)
+        r = run(["inspect", path, "-q", "--json"], timeout=60)
         code = r.returncode
     except subprocess.TimeoutExpired:
         code = "hang"

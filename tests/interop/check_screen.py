@@ -61,4 +61,15 @@ with h5py.File(os.path.join(one, "truth.h5"), "r") as t:
     assert t["W/indptr"].shape == (41,)
     assert t["states/snapshot0"].shape[1] == 40
     assert t["cells/class"].shape == (3000,)
+# the simulator's output round-trips through the project's own reader
+import json
+r = subprocess.run([exe, "inspect", os.path.join(two, "screen.h5ad"), "--json", "-q"], capture_output=True, text=True)
+assert r.returncode == 0, r.stderr
+j = json.loads(r.stdout)
+assert j["cells"] == 3000 and j["genes"] == 40, j
+assert j["perturbations"]["single"] == 10 and j["perturbations"]["combinatorial"] == 3, j["perturbations"]
+assert j["perturbations"]["control_cells"] == int((pert == "control").sum())
+assert [b["control_cells"] for b in j["batches"]] == [int(((a.obs["batch"] == b) & (pert == "control")).sum())
+                                                       for b in ["batch0", "batch1", "batch2"]], j["batches"]
+assert j["targets"]["not_in_var"] == [] and j["batches_without_controls"] == []
 print(f"ok: {a.shape[0]} cells x {a.shape[1]} genes; sha256 {d1[:16]} at 1 and 2 ranks")
