@@ -33,6 +33,9 @@ VectorField::VectorField(const ModelParameters& params) : p_(params) {
       return static_cast<std::int64_t>(it - pattern_.col.begin());
     };
     diag_pos_[static_cast<std::size_t>(i)] = find(i);
+    w_diag_.push_back(0.0);
+    for (auto k = p_.W.row_ptr[static_cast<std::size_t>(i)]; k < p_.W.row_ptr[static_cast<std::size_t>(i) + 1]; ++k)
+      if (p_.W.col[static_cast<std::size_t>(k)] == i) w_diag_.back() += p_.W.val[static_cast<std::size_t>(k)];
     for (auto k = p_.W.row_ptr[static_cast<std::size_t>(i)]; k < p_.W.row_ptr[static_cast<std::size_t>(i) + 1]; ++k)
       w_to_pattern_[static_cast<std::size_t>(k)] = find(p_.W.col[static_cast<std::size_t>(k)]);
   }
@@ -156,6 +159,118 @@ void VectorField::sparse_values(const Linearization& lin, std::vector<double>& v
       values[static_cast<std::size_t>(w_to_pattern_[static_cast<std::size_t>(k)])] += lin.a[g] * p_.W.val[static_cast<std::size_t>(k)];
     values[static_cast<std::size_t>(diag_pos_[g])] -= p_.gamma[g];
   }
+}
+
+void VectorField::batch_inputs(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
+                               std::vector<double>& s, std::vector<double>& factor) const {
+  const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media), B = static_cast<std::size_t>(nb);
+  s.resize(G * B);
+  factor.assign(G * B, 1.0);
+  p_.W.multiply_many(X, s.data(), nb);  // the one pass over W for all columns
+#pragma omp parallel for schedule(static)
+  for (std::size_t g = 0; g < G; ++g)
+    for (std::size_t k = 0; k < B; ++k) {
+      double sg = s[g * B + k] + p_.c[g];
+      for (std::size_t q = 0; q < K && q < conds[k]->medium.size(); ++q) sg += p_.U[g * K + q] * conds[k]->medium[q];
+      s[g * B + k] = sg;
+    }
+  for (std::size_t k = 0; k < B; ++k)
+    for (const auto& [g, kappa] : conds[k]->knock) factor[static_cast<std::size_t>(g) * B + k] = 1.0 - conds[k]->kappa_at(kappa, t);
+}
+
+void VectorField::batch_hidden(const double* X, int nb, const std::vector<const Condition*>& conds, std::vector<double>& u) const {
+  const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media),
+             h = static_cast<std::size_t>(p_.neural_rank), B = static_cast<std::size_t>(nb);
+  u.assign(h * B, 0.0);
+  for (std::size_t r = 0; r < h; ++r) {
+    double* ur = u.data() + r * B;
+    for (std::size_t k = 0; k < B; ++k) {
+      ur[k] = p_.d[r];
+      for (std::size_t q = 0; q < K && q < conds[k]->medium.size(); ++q) ur[k] += p_.C[r * K + q] * conds[k]->medium[q];
+    }
+    for (std::size_t g = 0; g < G; ++g) {
+      const double b = p_.B[r * G + g];
+      for (std::size_t k = 0; k < B; ++k) ur[k] += b * X[g * B + k];
+    }
+  }
+}
+
+void VectorField::evaluate_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t, double* F) const {
+  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank), B = static_cast<std::size_t>(nb);
+  if (p_.kind != ModelKind::kNeural) {
+    std::vector<double> s, factor;
+    batch_inputs(X, nb, conds, t, s, factor);
+#pragma omp parallel for schedule(static)
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t k = 0; k < B; ++k)
+        F[g * B + k] = factor[g * B + k] * p_.v[g] * logistic(s[g * B + k]) + p_.beta[g] - p_.gamma[g] * X[g * B + k];
+  } else {
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t k = 0; k < B; ++k) F[g * B + k] = -p_.gamma[g] * X[g * B + k];
+  }
+  if (has_low_rank()) {
+    std::vector<double> u;
+    batch_hidden(X, nb, conds, u);
+    for (auto& x : u) x = std::tanh(x);
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t r = 0; r < h; ++r)
+        for (std::size_t k = 0; k < B; ++k) F[g * B + k] += p_.A[g * h + r] * u[r * B + k];
+  }
+}
+
+void VectorField::linearize_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
+                                  BatchLinearization& lin) const {
+  const auto G = static_cast<std::size_t>(p_.genes), B = static_cast<std::size_t>(nb);
+  lin.nb = nb;
+  lin.a.assign(G * B, 0.0);
+  if (p_.kind != ModelKind::kNeural) {
+    std::vector<double> s, factor;
+    batch_inputs(X, nb, conds, t, s, factor);
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t k = 0; k < B; ++k) {
+        const double sig = logistic(s[g * B + k]);
+        lin.a[g * B + k] = factor[g * B + k] * p_.v[g] * sig * (1.0 - sig);
+      }
+  }
+  lin.z.clear();
+  if (has_low_rank()) {
+    batch_hidden(X, nb, conds, lin.z);
+    for (auto& z : lin.z) {
+      const double th = std::tanh(z);
+      z = 1.0 - th * th;
+    }
+  }
+}
+
+void VectorField::jvp_batch(const BatchLinearization& lin, const double* V, double* out) const {
+  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank),
+             B = static_cast<std::size_t>(lin.nb);
+  p_.W.multiply_many(V, out, lin.nb);
+#pragma omp parallel for schedule(static)
+  for (std::size_t g = 0; g < G; ++g)
+    for (std::size_t k = 0; k < B; ++k) out[g * B + k] = lin.a[g * B + k] * out[g * B + k] - p_.gamma[g] * V[g * B + k];
+  if (has_low_rank()) {
+    std::vector<double> bv(h * B, 0.0);
+    for (std::size_t r = 0; r < h; ++r)
+      for (std::size_t g = 0; g < G; ++g)
+        for (std::size_t k = 0; k < B; ++k) bv[r * B + k] += p_.B[r * G + g] * V[g * B + k];
+    for (std::size_t i = 0; i < bv.size(); ++i) bv[i] *= lin.z[i];
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t r = 0; r < h; ++r)
+        for (std::size_t k = 0; k < B; ++k) out[g * B + k] += p_.A[g * h + r] * bv[r * B + k];
+  }
+}
+
+void VectorField::jacobian_diagonal_batch(const BatchLinearization& lin, double* diag) const {
+  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank),
+             B = static_cast<std::size_t>(lin.nb);
+  for (std::size_t g = 0; g < G; ++g)
+    for (std::size_t k = 0; k < B; ++k) {
+      double d = lin.a[g * B + k] * w_diag_[g] - p_.gamma[g];
+      if (has_low_rank())
+        for (std::size_t r = 0; r < h; ++r) d += p_.A[g * h + r] * lin.z[r * B + k] * p_.B[r * G + g];
+      diag[g * B + k] = d;
+    }
 }
 
 }  // namespace perturbfit::model

@@ -67,6 +67,8 @@ SimulationSettings simulation_settings(const config::Deck& d) {
   s.seed = static_cast<std::uint64_t>(d.get<long>("run.seed"));
   s.steady = steady_state_options(d);
   s.multistart = d.get<int>("solver.multistart");
+  s.batch_size = d.get<int>("solver.batch_size");
+  if (s.batch_size < 0) throw UsageError("solver.batch_size must be >= 0");
   s.measurement.dispersion = d.get<double>("measure.dispersion");
   s.measurement.dispersion_sd = d.get<double>("measure.dispersion_sd");
   s.measurement.dropout = d.get<double>("measure.dropout");

@@ -66,7 +66,7 @@ std::int32_t draw_class(const std::vector<double>& cum, double u) {
 }  // namespace
 
 json SolveTally::to_json() const {
-  return {{"steady_state_solves", solves},  {"newton", newton},           {"cvodes_fallback", fallback},
+  return {{"steady_state_solves", solves},  {"batched_newton", batched}, {"newton", newton},           {"cvodes_fallback", fallback},
           {"failed", failed},               {"unstable", unstable},       {"newton_iterations", newton_iterations},
           {"ode_integrations", ode_integrations}, {"ode_steps", ode_steps}};
 }
@@ -76,6 +76,7 @@ Simulation::Simulation(parallel::Comm comm, model::ModelParameters params, Simul
     : comm_(comm), params_(std::move(params)), field_(params_), settings_(std::move(settings)), reporter_(reporter) {
   params_.validate();
   steady_ = std::make_unique<solvers::SteadyStateSolver>(field_, settings_.steady);
+  batched_ = std::make_unique<solvers::BatchedSteadyStateSolver>(field_, settings_.steady);
   ode_ = std::make_unique<solvers::OdeIntegrator>(field_, settings_.steady.ode);
   medium_.assign(static_cast<std::size_t>(params_.media), 0.0);
 }
@@ -147,11 +148,11 @@ model::Condition Simulation::condition_of(std::size_t cls) const {
 }
 
 void Simulation::reduce_tally(const SolveTally& local) {
-  std::vector<std::int64_t> v{local.solves,     local.newton,           local.fallback,         local.failed,
-                              local.unstable,   local.newton_iterations, local.ode_integrations, local.ode_steps};
+  std::vector<std::int64_t> v{local.solves,   local.newton,           local.fallback,         local.failed,   local.unstable,
+                              local.batched, local.newton_iterations, local.ode_integrations, local.ode_steps};
   comm_.sum_in_place(v);
-  tally_.solves += v[0], tally_.newton += v[1], tally_.fallback += v[2], tally_.failed += v[3];
-  tally_.unstable += v[4], tally_.newton_iterations += v[5], tally_.ode_integrations += v[6], tally_.ode_steps += v[7];
+  tally_.solves += v[0], tally_.newton += v[1], tally_.fallback += v[2], tally_.failed += v[3], tally_.unstable += v[4];
+  tally_.batched += v[5], tally_.newton_iterations += v[6], tally_.ode_integrations += v[7], tally_.ode_steps += v[8];
 }
 
 // Cells start at the control steady state of the first medium (MODEL.md section 4). Every
@@ -256,11 +257,30 @@ void Simulation::step_equilibrate() {
   SolveTally local;
   Progress progress(reporter_, "equilibrate", states_.size());
   std::string first_failure;
+  // First the batched Newton-GMRES (one pass over W per product for the whole batch), then
+  // SNES with its CVODES fallback for any column it could not finish.
+  std::vector<model::Condition> conds;
+  for (std::size_t i = 0; i < states_.size(); ++i) conds.push_back(condition_of(owned_.begin + i));
+  std::vector<solvers::BatchedColumnReport> batched(states_.size());
+  if (settings_.batch_size > 0) {
+    std::vector<const model::Condition*> cp;
+    for (const auto& c : conds) cp.push_back(&c);
+    batched = batched_->solve(cp, states_, settings_.batch_size);
+  }
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const std::size_t cls = owned_.begin + i;
-    const auto r = steady_->solve(condition_of(cls), states_[i]);
+    solvers::SteadyStateReport r;
+    if (batched[i].converged) {
+      r.converged = true;
+      r.method = "batched-newton";
+      r.newton_iterations = batched[i].newton_iterations;
+      steady_->assess_stability(conds[i], states_[i], r);
+    } else {
+      r = steady_->solve(conds[i], states_[i]);
+    }
     ++local.solves;
     local.newton_iterations += r.newton_iterations;
+    if (r.method == "batched-newton") ++local.batched;
     if (r.method == "newton") ++local.newton;
     if (r.method == "cvodes+newton") ++local.fallback;
     if (!r.converged) {

@@ -43,14 +43,33 @@ class VectorField {
   void sparse_values(const Linearization& lin, std::vector<double>& values) const;
   bool has_low_rank() const { return p_.neural_rank > 0 && p_.kind != ModelKind::kMechanistic; }
 
+  // Batched forms: nb states stored interleaved (X[g * nb + k] is gene g of column k), so
+  // that one pass over W serves all nb columns (CsrMatrix::multiply_many).
+  struct BatchLinearization {
+    int nb = 0;
+    std::vector<double> a;  // G x nb
+    std::vector<double> z;  // h x nb
+  };
+  void evaluate_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t, double* F) const;
+  void linearize_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
+                       BatchLinearization& lin) const;
+  void jvp_batch(const BatchLinearization& lin, const double* V, double* out) const;
+  void jacobian_diagonal_batch(const BatchLinearization& lin, double* diag) const;
+
  private:
   void kappa_vector(const Condition& cond, double t, std::vector<double>& kappa) const;
+  // s = W X + U m + c and the production factor (1 - kappa), both G x nb
+  void batch_inputs(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
+                    std::vector<double>& s, std::vector<double>& factor) const;
+  // u = B x + C m + d, h x nb
+  void batch_hidden(const double* X, int nb, const std::vector<const Condition*>& conds, std::vector<double>& u) const;
   void hidden_input(const double* x, const Condition& cond, std::vector<double>& u) const;
 
   const ModelParameters& p_;
   CsrMatrix pattern_;                     // W's pattern plus the diagonal
   std::vector<std::int64_t> w_to_pattern_;  // position of each W entry in pattern_
   std::vector<std::int64_t> diag_pos_;      // position of (g, g) in pattern_
+  std::vector<double> w_diag_;              // W_gg
 };
 
 double logistic(double s);

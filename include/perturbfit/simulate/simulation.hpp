@@ -19,6 +19,7 @@
 #include "perturbfit/parallel/decomposition.hpp"
 #include "perturbfit/simulate/guide_library.hpp"
 #include "perturbfit/simulate/measurement.hpp"
+#include "perturbfit/solvers/batched_steady_state.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
 
 namespace perturbfit::simulate {
@@ -27,12 +28,13 @@ struct SimulationSettings {
   std::uint64_t seed = 1;
   solvers::SteadyStateOptions steady;
   int multistart = 4;
+  int batch_size = 32;  // 0: SNES per perturbation
   MeasurementOptions measurement;
 };
 
 // Counts of how steady states were reached, summed over ranks.
 struct SolveTally {
-  std::int64_t solves = 0, newton = 0, fallback = 0, failed = 0, unstable = 0, newton_iterations = 0;
+  std::int64_t solves = 0, batched = 0, newton = 0, fallback = 0, failed = 0, unstable = 0, newton_iterations = 0;
   std::int64_t ode_integrations = 0, ode_steps = 0;
   nlohmann::json to_json() const;
 };
@@ -97,6 +99,7 @@ class Simulation {
   SimulationSettings settings_;
   const Reporter& reporter_;
   std::unique_ptr<solvers::SteadyStateSolver> steady_;
+  std::unique_ptr<solvers::BatchedSteadyStateSolver> batched_;
   std::unique_ptr<solvers::OdeIntegrator> ode_;
   std::unique_ptr<MeasurementModel> measurement_;
 

@@ -1,0 +1,42 @@
+// Steady states of many perturbations at once: Newton with GMRES run in lockstep over a
+// batch of columns, so every Jacobian product and residual is one pass over W serving the
+// whole batch (CsrMatrix::multiply_many); vector work is threaded over genes with OpenMP.
+// Jacobi-preconditioned (right), backtracking line search per column. Columns that do not
+// converge are reported, never silently returned: callers fall back to SteadyStateSolver
+// (SNES + CVODES), which owns the stability test and the hard cases.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/solvers/steady_state.hpp"
+
+namespace perturbfit::solvers {
+
+struct BatchedColumnReport {
+  bool converged = false;
+  int newton_iterations = 0;
+  int krylov_iterations = 0;
+  double residual_norm = 0.0;
+};
+
+class BatchedSteadyStateSolver {
+ public:
+  BatchedSteadyStateSolver(const model::VectorField& field, const SteadyStateOptions& options, int krylov_dim = 30);
+
+  // xs[k]: initial guess in, steady state out. At most a batch's worth of columns at once;
+  // larger inputs are processed in chunks of `batch` columns.
+  std::vector<BatchedColumnReport> solve(const std::vector<const model::Condition*>& conds,
+                                         std::vector<std::vector<double>>& xs, int batch = 32);
+  std::int64_t passes_over_w() const { return passes_; }  // batched products, each serving a whole batch
+
+ private:
+  void solve_chunk(const std::vector<const model::Condition*>& conds, std::vector<std::vector<double>*>& xs,
+                   std::vector<BatchedColumnReport>& reports);
+  const model::VectorField& field_;
+  SteadyStateOptions opt_;
+  int m_;
+  std::int64_t passes_ = 0;
+};
+
+}  // namespace perturbfit::solvers
