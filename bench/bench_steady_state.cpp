@@ -13,6 +13,7 @@
 #include "perturbfit/model/generators.hpp"
 #include "perturbfit/parallel/comm.hpp"
 #include "perturbfit/parallel/decomposition.hpp"
+#include "perturbfit/solvers/batched_steady_state.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
 
 using namespace perturbfit;
@@ -23,7 +24,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 }  // namespace
 
 int main(int argc, char** argv) {
-  int genes = 5000, perturbations = 5000, reference_sample = 20;
+  int genes = 5000, perturbations = 5000, reference_sample = 20, batch = 32;
   long nnz = 100000;
   std::string out;
   CLI::App app("steady-state benchmark");
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   app.add_option("--nnz", nnz, "target number of edges in W");
   app.add_option("--perturbations", perturbations);
   app.add_option("--reference-sample", reference_sample, "perturbations per rank solved by the CVODES reference");
+  app.add_option("--batch", batch, "columns per batch of the batched solver");
   app.add_option("--out", out, "JSON file (rank 0)");
   app.allow_extras();  // PETSc options
   CLI11_PARSE(app, argc, argv);
@@ -82,6 +84,34 @@ int main(int argc, char** argv) {
   comm.barrier();
   const double wall_newton = seconds_since(t);
 
+  // The batched Newton-GMRES (one pass over W serves `batch` perturbations) on the same share.
+  std::vector<model::Condition> conds;
+  for (std::size_t p = mine.begin; p < mine.end; ++p) {
+    model::Condition c;
+    c.knock = {{static_cast<int>(p % static_cast<std::size_t>(genes)), 0.85}};
+    conds.push_back(c);
+  }
+  std::vector<const model::Condition*> cp;
+  for (const auto& c : conds) cp.push_back(&c);
+  std::vector<std::vector<double>> xb(conds.size(), x0);
+  solvers::BatchedSteadyStateSolver batched(field, opt);
+  comm.barrier();
+  t = Clock::now();
+  const auto breports = batched.solve(cp, xb, batch);
+  std::int64_t b_failed = 0, b_newton = 0, b_krylov = 0;
+  for (const auto& r : breports) b_failed += !r.converged, b_newton += r.newton_iterations, b_krylov += r.krylov_iterations;
+  comm.barrier();
+  const double wall_batched = seconds_since(t);
+  double b_diff = 0;
+  for (std::size_t k = 0; k < solutions.size(); ++k) {
+    double d = 0, n = 0;
+    for (std::size_t i = 0; i < x0.size(); ++i) d += (xb[k][i] - solutions[k][i]) * (xb[k][i] - solutions[k][i]), n += xb[k][i] * xb[k][i];
+    b_diff = std::max(b_diff, std::sqrt(d / n));
+  }
+  std::vector<std::int64_t> bsums{b_failed, b_newton, b_krylov, batched.passes_over_w()};
+  comm.sum_in_place(bsums);
+  b_diff = comm.max(b_diff);
+
   // Reference: integrate to t = 60 (60 decay times of the median gene) with CVODES.
   solvers::OdeIntegrator ode(field, opt.ode);
   double ref_time = 0, ref_err = 0;
@@ -125,6 +155,16 @@ int main(int argc, char** argv) {
         {"seconds_per_pass_over_W", spmv},
         {"seconds_per_pass_over_W_serving_16_vectors", spmm16},
         {"passes_over_W_per_solve_equivalent", per_solve / spmv},
+        {"batched",
+         {{"method", "lockstep Newton-GMRES, Jacobi, one pass over W per product for the whole batch"},
+          {"batch", batch},
+          {"wall_seconds", wall_batched},
+          {"failed", bsums[0]},
+          {"newton_iterations_per_solve", static_cast<double>(bsums[1]) / perturbations},
+          {"krylov_iterations_per_solve", static_cast<double>(bsums[2]) / perturbations},
+          {"batched_passes_over_W", bsums[3]},
+          {"max_relative_difference_to_snes", b_diff},
+          {"speedup_over_snes", wall_newton / wall_batched}}},
         {"reference",
          {{"method", "CVODES BDF + GMRES integration to t = 60 from the control state"},
           {"solves", sums[6]},

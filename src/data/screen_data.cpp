@@ -40,26 +40,6 @@ void reproducible_sum(const parallel::Comm& comm, std::vector<double>& v, int sc
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(q[i]) / scale;
 }
 
-template <class T>
-std::vector<T> exchange(const parallel::Comm& comm, const std::vector<std::vector<T>>& out, MPI_Datatype type) {
-  const int p = comm.size();
-  std::vector<int> send_counts(static_cast<std::size_t>(p)), recv_counts(static_cast<std::size_t>(p)),
-      sdispl(static_cast<std::size_t>(p)), rdispl(static_cast<std::size_t>(p));
-  std::vector<T> send;
-  for (int r = 0; r < p; ++r) {
-    sdispl[static_cast<std::size_t>(r)] = static_cast<int>(send.size());
-    send_counts[static_cast<std::size_t>(r)] = static_cast<int>(out[static_cast<std::size_t>(r)].size());
-    send.insert(send.end(), out[static_cast<std::size_t>(r)].begin(), out[static_cast<std::size_t>(r)].end());
-  }
-  MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm.get());
-  int total = 0;
-  for (int r = 0; r < p; ++r) rdispl[static_cast<std::size_t>(r)] = total, total += recv_counts[static_cast<std::size_t>(r)];
-  std::vector<T> recv(static_cast<std::size_t>(total));
-  MPI_Alltoallv(send.data(), send_counts.data(), sdispl.data(), type, recv.data(), recv_counts.data(), rdispl.data(), type,
-                comm.get());
-  return recv;
-}
-
 }  // namespace
 
 DataOptions data_options(const config::Deck& d, const std::string& path, const std::string& layer) {
@@ -305,6 +285,57 @@ void ScreenData::check_design() {
   }
 }
 
+namespace {
+
+// One round of the streamed redistribution: entries go to the rank that owns their cell.
+// Every rank calls it the same number of times; `more` says whether this rank still reads.
+struct Exchange {
+  const parallel::Comm& comm;
+  std::vector<int> send_counts, recv_counts, sdispl, rdispl;
+  std::vector<std::int64_t> srow, rrow;
+  std::vector<std::int32_t> scol, rcol;
+  std::vector<double> sval, rval;
+
+  void release() {
+    srow = {}, rrow = {}, scol = {}, rcol = {}, sval = {}, rval = {};
+  }
+
+  // Returns whether any rank had data this round.
+  template <class DestOf>
+  bool round(const io::MatrixSlice& s, bool more, const DestOf& dest_of) {
+    const auto P = static_cast<std::size_t>(comm.size());
+    int any = more ? 1 : 0, global = 0;
+    MPI_Allreduce(&any, &global, 1, MPI_INT, MPI_MAX, comm.get());
+    if (!global) return false;
+    send_counts.assign(P, 0);
+    std::vector<int> dest(s.row.size());
+    for (std::size_t k = 0; k < s.row.size(); ++k) ++send_counts[static_cast<std::size_t>(dest[k] = dest_of(s.row[k]))];
+    sdispl.assign(P, 0);
+    for (std::size_t r = 1; r < P; ++r) sdispl[r] = sdispl[r - 1] + send_counts[r - 1];
+    srow.resize(s.row.size()), scol.resize(s.row.size()), sval.resize(s.row.size());
+    std::vector<int> fill(sdispl);
+    for (std::size_t k = 0; k < s.row.size(); ++k) {
+      const auto at = static_cast<std::size_t>(fill[static_cast<std::size_t>(dest[k])]++);
+      srow[at] = s.row[k], scol[at] = s.col[k], sval[at] = s.value[k];
+    }
+    recv_counts.assign(P, 0);
+    MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm.get());
+    rdispl.assign(P, 0);
+    for (std::size_t r = 1; r < P; ++r) rdispl[r] = rdispl[r - 1] + recv_counts[r - 1];
+    const auto total = static_cast<std::size_t>(rdispl[P - 1] + recv_counts[P - 1]);
+    rrow.resize(total), rcol.resize(total), rval.resize(total);
+    MPI_Alltoallv(srow.data(), send_counts.data(), sdispl.data(), MPI_INT64_T, rrow.data(), recv_counts.data(),
+                  rdispl.data(), MPI_INT64_T, comm.get());
+    MPI_Alltoallv(scol.data(), send_counts.data(), sdispl.data(), MPI_INT32_T, rcol.data(), recv_counts.data(),
+                  rdispl.data(), MPI_INT32_T, comm.get());
+    MPI_Alltoallv(sval.data(), send_counts.data(), sdispl.data(), MPI_DOUBLE, rval.data(), recv_counts.data(),
+                  rdispl.data(), MPI_DOUBLE, comm.get());
+    return true;
+  }
+};
+
+}  // namespace
+
 void ScreenData::distribute(const io::H5adReader& reader) {
   const int P = comm_.size();
   std::vector<double> weight;
@@ -316,66 +347,97 @@ void ScreenData::distribute(const io::H5adReader& reader) {
       owner_of_perturbation_[p] = r;
   owned_ = ranges[static_cast<std::size_t>(comm_.rank())];
 
-  io::MatrixSlice slice = reader.read_slice(comm_.rank(), P);
+  // The local CSR is allocated once, at its final size, from the per-row counts; entries
+  // are streamed in bounded chunks and placed directly: memory stays near one copy of
+  // this rank's share plus the chunk buffers.
+  constexpr std::int64_t kChunk = std::int64_t{1} << 20;
+  const auto counts = reader.row_counts(comm_, kChunk);
+  const auto N = cell_perturbation_.size();
+  std::vector<std::int32_t> local_index(N, -1);
+  for (std::size_t i = 0; i < N; ++i)
+    if (owned_.contains(static_cast<std::size_t>(cell_perturbation_[i]))) {
+      local_index[i] = static_cast<std::int32_t>(local_rows_.size());
+      local_rows_.push_back(static_cast<std::int64_t>(i));
+      local_indptr_.push_back(local_indptr_.back() + counts[i]);
+    }
+  local_cols_.resize(static_cast<std::size_t>(local_indptr_.back()));
+  local_values_.resize(local_cols_.size());
+  std::vector<std::int64_t> cursor(local_indptr_.begin(), local_indptr_.end() - 1);
+
   std::string problem;
   const bool need_integer = opt_.likelihood == "nb";
-  for (std::size_t k = 0; k < slice.value.size() && problem.empty(); ++k) {
-    const double v = slice.value[k];
-    const char* what = !std::isfinite(v) ? "non-finite" : v < 0 ? "negative" : (need_integer && v != std::floor(v)) ? "non-integer" : nullptr;
-    if (what) {
-      problem = opt_.path + ": " + layout_.source + " has a " + what + " value (" + std::to_string(v) + ") at cell '" +
-                reader.obs_names_slice(slice.row[k], 1).at(0) + "' (row " + std::to_string(slice.row[k]) + "), gene '" +
-                genes_[static_cast<std::size_t>(slice.col[k])] + "'";
-      if (std::string(what) == "non-integer")
-        problem += "; data.likelihood = nb needs raw counts (use data.layer for a counts layer, or data.likelihood = gaussian)";
-      else
-        problem += "; counts must be finite and >= 0";
+  Exchange ex{comm_, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  auto dest_of = [&](std::int64_t row) {
+    return owner_of_perturbation_[static_cast<std::size_t>(cell_perturbation_[static_cast<std::size_t>(row)])];
+  };
+  auto place = [&] {
+    for (std::size_t k = 0; k < ex.rrow.size(); ++k) {
+      const auto li = static_cast<std::size_t>(local_index[static_cast<std::size_t>(ex.rrow[k])]);
+      const auto at = cursor[li]++;
+      if (at >= local_indptr_[li + 1]) {
+        if (problem.empty()) problem = opt_.path + ": " + layout_.source + " has more stored values in row " + std::to_string(ex.rrow[k]) + " than its indptr says";
+        continue;
+      }
+      local_cols_[static_cast<std::size_t>(at)] = ex.rcol[k];
+      local_values_[static_cast<std::size_t>(at)] = ex.rval[k];
     }
+  };
+  auto check_values = [&](const io::MatrixSlice& sl) {
+    for (std::size_t k = 0; k < sl.value.size() && problem.empty(); ++k) {
+      const double v = sl.value[k];
+      const char* what = !std::isfinite(v) ? "non-finite" : v < 0 ? "negative" : (need_integer && v != std::floor(v)) ? "non-integer" : nullptr;
+      if (!what) continue;
+      problem = opt_.path + ": " + layout_.source + " has a " + what + " value (" + std::to_string(v) + ") at cell '" +
+                reader.obs_names_slice(sl.row[k], 1).at(0) + "' (row " + std::to_string(sl.row[k]) + "), gene '" +
+                genes_[static_cast<std::size_t>(sl.col[k])] + "'";
+      problem += std::string(what) == "non-integer"
+                     ? "; data.likelihood = nb needs raw counts (use data.layer for a counts layer, or data.likelihood = gaussian)"
+                     : "; counts must be finite and >= 0";
+    }
+  };
+  try {
+    reader.stream_share(comm_.rank(), P, kChunk, [&](const io::MatrixSlice& sl) {
+      check_values(sl);
+      ex.round(sl, true, dest_of);
+      place();
+    });
+  } catch (const Error& e) {
+    if (problem.empty()) problem = e.what();  // keep taking part in the rounds, then fail together
   }
+  const io::MatrixSlice none;
+  while (ex.round(none, false, dest_of)) place();
+  ex.release();
   comm_.rethrow_any(problem, static_cast<int>(ExitCode::kData));
 
-  std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(P));
-  std::vector<std::vector<std::int32_t>> cols(static_cast<std::size_t>(P));
-  std::vector<std::vector<double>> vals(static_cast<std::size_t>(P));
-  for (std::size_t k = 0; k < slice.value.size(); ++k) {
-    const auto dest = static_cast<std::size_t>(
-        owner_of_perturbation_[static_cast<std::size_t>(cell_perturbation_[static_cast<std::size_t>(slice.row[k])])]);
-    rows[dest].push_back(slice.row[k]);
-    cols[dest].push_back(slice.col[k]);
-    vals[dest].push_back(slice.value[k]);
-  }
-  slice = {};  // release before receiving
-  auto r_rows = exchange(comm_, rows, MPI_INT64_T);
-  rows = {};
-  auto r_cols = exchange(comm_, cols, MPI_INT32_T);
-  cols = {};
-  auto r_vals = exchange(comm_, vals, MPI_DOUBLE);
-  vals = {};
-
-  // Local CSR over every owned cell (also those without counts), in global row order.
-  std::vector<std::size_t> order(r_rows.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return r_rows[a] != r_rows[b] ? r_rows[a] < r_rows[b] : r_cols[a] < r_cols[b];
-  });
-  for (std::size_t i = 0; i < cell_perturbation_.size(); ++i)
-    if (owned_.contains(static_cast<std::size_t>(cell_perturbation_[i]))) local_rows_.push_back(static_cast<std::int64_t>(i));
-  std::vector<double> totals(local_rows_.size(), 0.0);
-  std::size_t k = 0;
-  for (std::size_t r = 0; r < local_rows_.size(); ++r) {
-    for (; k < order.size() && r_rows[order[k]] == local_rows_[r]; ++k) {
-      const auto o = order[k];
-      if (!local_cols_.empty() && static_cast<std::int64_t>(local_cols_.size()) > local_indptr_.back() &&
-          local_cols_.back() == r_cols[o]) {
-        local_values_.back() += r_vals[o];  // duplicate entry: summed, as scipy does
-      } else {
-        local_cols_.push_back(r_cols[o]);
-        local_values_.push_back(r_vals[o]);
-      }
-      totals[r] += r_vals[o];
+  // Columns in order within each row (sorted only where the file was not), duplicates summed.
+  std::int64_t write = 0;
+  for (std::size_t r = 0; r + 1 < local_indptr_.size(); ++r) {
+    const auto b = static_cast<std::size_t>(local_indptr_[r]), e = static_cast<std::size_t>(local_indptr_[r + 1]);
+    if (!std::is_sorted(local_cols_.begin() + static_cast<long>(b), local_cols_.begin() + static_cast<long>(e))) {
+      std::vector<std::pair<std::int32_t, double>> row;
+      for (std::size_t q = b; q < e; ++q) row.emplace_back(local_cols_[q], local_values_[q]);
+      std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+      for (std::size_t q = b; q < e; ++q) local_cols_[q] = row[q - b].first, local_values_[q] = row[q - b].second;
     }
-    local_indptr_.push_back(static_cast<std::int64_t>(local_cols_.size()));
+    const std::int64_t row_start = write;
+    for (std::size_t q = b; q < e; ++q) {
+      if (write > row_start && local_cols_[static_cast<std::size_t>(write - 1)] == local_cols_[q]) {
+        local_values_[static_cast<std::size_t>(write - 1)] += local_values_[q];  // duplicate, as scipy sums them
+      } else {
+        local_cols_[static_cast<std::size_t>(write)] = local_cols_[q];
+        local_values_[static_cast<std::size_t>(write)] = local_values_[q];
+        ++write;
+      }
+    }
+    local_indptr_[r] = row_start;
   }
+  local_indptr_.back() = write;
+  local_cols_.resize(static_cast<std::size_t>(write));
+  local_values_.resize(static_cast<std::size_t>(write));
+
+  std::vector<double> totals(local_rows_.size(), 0.0);
+  for (std::size_t r = 0; r < totals.size(); ++r)
+    for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) totals[r] += local_values_[static_cast<std::size_t>(q)];
   // Mean total counts, summed reproducibly so that size factors do not depend on the rank count.
   std::vector<double> sums{std::accumulate(totals.begin(), totals.end(), 0.0)};
   reproducible_sum(comm_, sums, 16);
@@ -389,7 +451,7 @@ void ScreenData::distribute(const io::H5adReader& reader) {
   empty_cells = comm_.sum(empty_cells);
   if (empty_cells > 0) reporter_.warn(std::to_string(empty_cells) + " cell(s) have no counts; they count as cells but add nothing to the means");
 
-  // Gene subsetting by a list: drop columns while the data are still sparse.
+  // Gene subsetting by a list, after the size factors (which use all genes).
   if (!opt_.genes_file.empty()) {
     std::ifstream in(opt_.genes_file);
     if (!in) throw DataError("cannot open data.genes_file '" + opt_.genes_file + "'");
@@ -401,18 +463,30 @@ void ScreenData::distribute(const io::H5adReader& reader) {
     for (std::size_t j = 0; j < genes_.size(); ++j)
       if (keep.count(genes_[j])) map[j] = static_cast<int>(kept.size()), kept.push_back(genes_[j]);
     if (kept.empty()) throw DataError("none of the genes in data.genes_file '" + opt_.genes_file + "' is in var of " + opt_.path);
-    std::vector<std::int64_t> indptr{0};
-    std::vector<std::int32_t> c2;
-    std::vector<double> v2;
-    for (std::size_t r = 0; r + 1 < local_indptr_.size(); ++r) {
-      for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) {
-        const int j = map[static_cast<std::size_t>(local_cols_[static_cast<std::size_t>(q)])];
-        if (j >= 0) c2.push_back(j), v2.push_back(local_values_[static_cast<std::size_t>(q)]);
-      }
-      indptr.push_back(static_cast<std::int64_t>(c2.size()));
-    }
-    local_indptr_ = std::move(indptr), local_cols_ = std::move(c2), local_values_ = std::move(v2), genes_ = std::move(kept);
+    filter_columns(map);
+    genes_ = std::move(kept);
   }
+}
+
+// Keeps the columns with map[j] >= 0, renumbered to map[j], in place.
+void ScreenData::filter_columns(const std::vector<int>& map) {
+  std::int64_t write = 0;
+  for (std::size_t r = 0; r + 1 < local_indptr_.size(); ++r) {
+    const auto b = local_indptr_[r], e = local_indptr_[r + 1];
+    local_indptr_[r] = write;
+    for (auto q = b; q < e; ++q) {
+      const int j = map[static_cast<std::size_t>(local_cols_[static_cast<std::size_t>(q)])];
+      if (j < 0) continue;
+      local_cols_[static_cast<std::size_t>(write)] = j;
+      local_values_[static_cast<std::size_t>(write)] = local_values_[static_cast<std::size_t>(q)];
+      ++write;
+    }
+  }
+  local_indptr_.back() = write;
+  local_cols_.resize(static_cast<std::size_t>(write));
+  local_values_.resize(static_cast<std::size_t>(write));
+  local_cols_.shrink_to_fit();
+  local_values_.shrink_to_fit();
 }
 
 void ScreenData::select_genes() {
@@ -439,17 +513,8 @@ void ScreenData::select_genes() {
   std::vector<int> map(G, -1);
   std::vector<std::string> kept;
   for (std::size_t j : order) map[j] = static_cast<int>(kept.size()), kept.push_back(genes_[j]);
-  std::vector<std::int64_t> indptr{0};
-  std::vector<std::int32_t> c2;
-  std::vector<double> v2;
-  for (std::size_t r = 0; r + 1 < local_indptr_.size(); ++r) {
-    for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) {
-      const int j = map[static_cast<std::size_t>(local_cols_[static_cast<std::size_t>(q)])];
-      if (j >= 0) c2.push_back(j), v2.push_back(local_values_[static_cast<std::size_t>(q)]);
-    }
-    indptr.push_back(static_cast<std::int64_t>(c2.size()));
-  }
-  local_indptr_ = std::move(indptr), local_cols_ = std::move(c2), local_values_ = std::move(v2), genes_ = std::move(kept);
+  filter_columns(map);
+  genes_ = std::move(kept);
   reporter_.info("kept the " + std::to_string(genes_.size()) + " most variable genes");
 }
 

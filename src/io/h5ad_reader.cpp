@@ -353,15 +353,20 @@ Column H5adReader::obs_column(const std::string& name) const {
   return c;
 }
 
-MatrixSlice H5adReader::read_slice(int rank, int nranks) const {
+std::int64_t H5adReader::stream_share(int rank, int nranks, std::int64_t chunk, const ChunkSink& sink) const {
   const auto& L = layout_;
   const std::string where = path_ + ": " + L.source;
   MatrixSlice s;
+  std::int64_t chunks = 0;
+  auto flush = [&] {
+    sink(s);
+    ++chunks;
+    s.row.clear(), s.col.clear(), s.value.clear();
+  };
   if (L.encoding == MatrixEncoding::kDense) {
-    // Independent reads in blocks of rows, so no rank holds more than a block densely.
     const Dataset d = open_dataset(file_, L.group, where);
     const auto range = parallel::block_range(static_cast<std::size_t>(L.rows), nranks, rank);
-    const std::int64_t block = std::max<std::int64_t>(1, (1 << 22) / std::max<std::int64_t>(L.cols, 1));
+    const std::int64_t block = std::max<std::int64_t>(1, chunk / std::max<std::int64_t>(L.cols, 1));
     for (auto r0 = static_cast<std::int64_t>(range.begin); r0 < static_cast<std::int64_t>(range.end); r0 += block) {
       const std::int64_t nr = std::min<std::int64_t>(block, static_cast<std::int64_t>(range.end) - r0);
       H5Id fspace(H5Dget_space(d.id), H5Sclose);
@@ -376,8 +381,9 @@ MatrixSlice H5adReader::read_slice(int rank, int nranks) const {
           const double v = buf[static_cast<std::size_t>(i * L.cols + j)];
           if (v != 0.0) s.row.push_back(r0 + i), s.col.push_back(static_cast<std::int32_t>(j)), s.value.push_back(v);
         }
+      flush();
     }
-    return s;
+    return chunks;
   }
   const bool csr = L.encoding == MatrixEncoding::kCsr;
   const std::int64_t major = csr ? L.rows : L.cols, minor = csr ? L.cols : L.rows;
@@ -394,24 +400,56 @@ MatrixSlice H5adReader::read_slice(int rank, int nranks) const {
     weight[static_cast<std::size_t>(i)] = static_cast<double>(indptr[static_cast<std::size_t>(i) + 1] - indptr[static_cast<std::size_t>(i)]) + 1.0;
   }
   const auto range = parallel::weighted_block_ranges(weight, nranks)[static_cast<std::size_t>(rank)];
-  const std::int64_t b = indptr[range.begin], e = indptr[range.end];
+  weight = {};
   const Dataset data_d = open_dataset(file_, L.group + "/data", where), idx_d = open_dataset(file_, L.group + "/indices", where);
   if (idx_d.length != L.nnz) throw DataError(where + "/indices and data differ in length");
-  s.value = read_range<double>(data_d, b, e - b, H5T_NATIVE_DOUBLE, where + "/data", true);
-  const auto idx = read_range<std::int64_t>(idx_d, b, e - b, H5T_NATIVE_INT64, where + "/indices", true);
-  s.row.resize(idx.size());
-  s.col.resize(idx.size());
-  for (std::size_t m = range.begin; m < range.end; ++m)
-    for (auto k = indptr[m]; k < indptr[m + 1]; ++k) {
-      const auto local = static_cast<std::size_t>(k - b);
-      const std::int64_t j = idx[local];
-      if (j < 0 || j >= minor)
-        throw DataError(where + "/indices[" + std::to_string(k) + "] = " + std::to_string(j) + " is out of range [0, " +
-                        std::to_string(minor) + ")");
-      s.row[local] = csr ? static_cast<std::int64_t>(m) : j;
-      s.col[local] = static_cast<std::int32_t>(csr ? j : static_cast<std::int64_t>(m));
-    }
-  return s;
+  // Chunks end at major boundaries (a row or column is never split), unless one alone is larger.
+  std::size_t m = range.begin;
+  while (m < range.end) {
+    std::size_t m_end = m + 1;
+    while (m_end < range.end && indptr[m_end + 1] - indptr[m] <= chunk) ++m_end;
+    const std::int64_t b = indptr[m], e = indptr[m_end];
+    s.value = read_range<double>(data_d, b, e - b, H5T_NATIVE_DOUBLE, where + "/data");
+    const auto idx = read_range<std::int64_t>(idx_d, b, e - b, H5T_NATIVE_INT64, where + "/indices");
+    s.row.resize(idx.size());
+    s.col.resize(idx.size());
+    for (std::size_t q = m; q < m_end; ++q)
+      for (auto k = indptr[q]; k < indptr[q + 1]; ++k) {
+        const auto local = static_cast<std::size_t>(k - b);
+        const std::int64_t j = idx[local];
+        if (j < 0 || j >= minor)
+          throw DataError(where + "/indices[" + std::to_string(k) + "] = " + std::to_string(j) + " is out of range [0, " +
+                          std::to_string(minor) + ")");
+        s.row[local] = csr ? static_cast<std::int64_t>(q) : j;
+        s.col[local] = static_cast<std::int32_t>(csr ? j : static_cast<std::int64_t>(q));
+      }
+    flush();
+    m = m_end;
+  }
+  return chunks;
+}
+
+std::vector<std::int64_t> H5adReader::row_counts(const parallel::Comm& comm, std::int64_t chunk) const {
+  const auto& L = layout_;
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(L.rows), 0);
+  if (L.encoding == MatrixEncoding::kCsr) {
+    const Dataset d = open_dataset(file_, L.group + "/indptr", path_);
+    if (d.length != L.rows + 1) throw DataError(path_ + ": " + L.source + "/indptr has the wrong length");
+    const auto indptr = read_range<std::int64_t>(d, 0, d.length, H5T_NATIVE_INT64, path_ + ": indptr");
+    for (std::size_t r = 0; r < counts.size(); ++r) counts[r] = indptr[r + 1] - indptr[r];
+    return counts;
+  }
+  std::string problem;
+  try {
+    stream_share(comm.rank(), comm.size(), chunk, [&](const MatrixSlice& s) {
+      for (auto r : s.row) ++counts[static_cast<std::size_t>(r)];
+    });
+  } catch (const Error& e) {
+    problem = e.what();
+  }
+  comm.rethrow_any(problem, static_cast<int>(ExitCode::kData));
+  comm.sum_in_place(counts);
+  return counts;
 }
 
 }  // namespace perturbfit::io

@@ -97,6 +97,7 @@ class ScreenData {
   void check_design();
   void distribute(const io::H5adReader& reader);
   void select_genes();
+  void filter_columns(const std::vector<int>& map);
   void fail(const std::string& message, bool design_problem);
 
   parallel::Comm comm_;

@@ -7,10 +7,12 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "perturbfit/io/hdf5.hpp"
+#include "perturbfit/parallel/comm.hpp"
 
 namespace perturbfit::io {
 
@@ -57,9 +59,14 @@ class H5adReader {
   bool has_obs_column(const std::string& name) const;
   Column obs_column(const std::string& name) const;  // DataError if absent
 
-  // Collective: this rank's share of the matrix. CSR and dense are split by rows
-  // (balanced by stored entries), CSC by columns. Checks indptr and indices.
-  MatrixSlice read_slice(int rank, int nranks) const;
+  // This rank's share of the matrix, streamed in chunks of at most `chunk` stored values
+  // (independent reads): CSR and dense are split by rows balanced by stored entries, CSC by
+  // columns. `sink` gets global row and column ids. Checks indptr and indices. Returns the
+  // number of chunks delivered.
+  using ChunkSink = std::function<void(const MatrixSlice&)>;
+  std::int64_t stream_share(int rank, int nranks, std::int64_t chunk, const ChunkSink& sink) const;
+  // Stored values per row: from indptr for CSR; counted by streaming (all ranks) otherwise.
+  std::vector<std::int64_t> row_counts(const parallel::Comm& comm, std::int64_t chunk) const;
 
  private:
   std::string path_;
