@@ -104,3 +104,15 @@ TEST(Cli, UnwritableOutputExitsFive) {
   const auto r = run_command(kExe + " simulate " + kSmall + " -o /proc/perturbfit-cannot-write-here");
   EXPECT_EQ(r.exit_code, 5) << r.err;
 }
+
+TEST(Cli, EvolveBeforeMediumAndUnknownGuideGeneExitTwo) {
+  const auto dir = perturbfit::test_support::temp_dir("badsteps");
+  std::ofstream(dir + "/early.toml") << "[[protocol]]\nstep = \"evolve\"\ndt = 1.0\n[[protocol]]\nstep = \"measure\"\ncells = 10\n";
+  auto r = run_command(kExe + " simulate " + dir + "/early.toml -o " + dir + "/out");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("protocol step 0 (evolve) comes before any medium step"), std::string::npos) << r.err;
+  r = run_command(kExe + " simulate " + kSmall + " --set 'protocol.1.targets=[\"GATA1\"]' -o " + dir + "/out");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("guide target 'GATA1' is not a gene of the model"), std::string::npos) << r.err;
+  std::filesystem::remove_all(dir);
+}

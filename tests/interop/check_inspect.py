@@ -78,6 +78,12 @@ with h5py.File(legacy, "r+") as f:
         f.create_dataset(f"obs/__categories/{col}", data=cats, dtype=h5py.string_dtype())
         f.create_dataset(f"obs/{col}", data=codes)
 files["legacy"] = legacy
+# raw/X holds the counts, X something else
+raw_path = os.path.join(out, "raw.h5ad")
+ad = anndata.AnnData(X=sp.csr_matrix(counts), obs=obs.copy(), var=var.copy(), dtype=np.float32)
+ad.raw = ad
+ad.X = sp.csr_matrix(np.zeros_like(counts))
+ad.write_h5ad(raw_path)
 
 expect_singles, expect_pairs = 6, 2
 for kind, path in files.items():
@@ -118,6 +124,32 @@ with h5py.File(s1) as a, h5py.File(s2) as b:
         check(np.allclose(a["sum_sq"][g], (z[m] ** 2).sum(0), rtol=1e-12, atol=1e-9), f"sum_sq of group {g}")
         check(a["groups/cells"][g] == m.sum(), f"cells of group {g}")
 print("statistics checked against scipy and across rank counts")
+
+# --- raw/X, and gene subsetting while streaming (a list file; the top-N most variable) ---
+r = run(["inspect", raw_path, "--layer", "raw", "--json", "-q"])
+check(r.returncode == 0 and json.loads(r.stdout)["matrix"]["source"] == "raw/X", f"raw/X: {r.returncode} {r.stderr}")
+genes_file = os.path.join(out, "genes.txt")
+with open(genes_file, "w") as fh:
+    fh.write("\n".join(["g0", "g1", "g7", "g29", "not_a_gene"]) + "\n")
+r = run(["inspect", files["csr"], "--json", "-q", "--set", f'data.genes_file="{genes_file}"'])
+j = json.loads(r.stdout) if r.returncode == 0 else {}
+check(j.get("genes") == 4, f"genes_file: {r.returncode} {j.get('genes')} {r.stderr}")
+# g2..g5 are targets outside the list: reported, not fatal, without --strict
+check(sorted(j.get("targets", {}).get("not_in_var", [])) == ["g2", "g3", "g4", "g5"], f"genes_file targets: {j.get('targets')}")
+top = os.path.join(out, "top.h5")
+for ranks in (1, 2):
+    r = run(["inspect", files["csr"], "-q", "--set", "data.top_variable=5", "--stats-out", top], ranks=ranks)
+    check(r.returncode == 0, f"top_variable at {ranks} ranks: {r.stderr}")
+    with h5py.File(top) as f:
+        kept = [g.decode() for g in f["genes"][:]]
+        c64 = counts.astype(np.float64)
+        s = c64.sum(1) / c64.sum(1).mean()
+        z = np.log1p(c64 / s[:, None])
+        expect = sorted(np.argsort(-z.var(0), kind="stable")[:5])
+        check(kept == [genes[i] for i in expect], f"top_variable genes at {ranks} ranks: {kept} vs {[genes[i] for i in expect]}")
+        check(f["sum"].shape[1] == 5, f"top_variable stats width {f['sum'].shape}")
+        check(np.allclose(f["sum"][:].sum(0), z[:, expect].sum(0), rtol=1e-10), "top_variable sums")
+print("raw/X and gene subsetting checked")
 
 
 # --- bad inputs: exit 3 and a message that names the problem ---

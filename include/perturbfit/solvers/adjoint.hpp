@@ -1,0 +1,39 @@
+// Gradients of a loss l(x*(theta)) of a steady state with respect to the model parameters,
+// by the implicit function theorem (MODEL.md section 8): solve (df/dx)^T lambda = dl/dx*
+// once (GMRES on the transposed sparse-plus-low-rank operator, Jacobi; options prefix
+// -adjoint_), then dl/dtheta = -lambda^T df/dtheta. Groundwork of the fit (issue 5).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "perturbfit/model/vector_field.hpp"
+
+namespace perturbfit::solvers {
+
+// Same layout as ModelParameters: W over its nonzeros, U (G x K), A (G x h), B (h x G),
+// C (h x K) row-major.
+struct ParameterGradient {
+  std::vector<double> W, U, c, v, beta, gamma, A, B, C, d;
+  explicit ParameterGradient(const model::ModelParameters& p);
+  void add(const ParameterGradient& other);
+};
+
+class SteadyStateAdjoint {
+ public:
+  explicit SteadyStateAdjoint(const model::VectorField& field, double rtol = 1e-12);
+  ~SteadyStateAdjoint();
+  SteadyStateAdjoint(const SteadyStateAdjoint&) = delete;
+  SteadyStateAdjoint& operator=(const SteadyStateAdjoint&) = delete;
+
+  // Adds dl/dtheta at the steady state x_star of cond to grad; returns the Krylov iterations.
+  // Throws NumericalError if the transposed solve does not converge.
+  int accumulate(const model::Condition& cond, const std::vector<double>& x_star, const std::vector<double>& dl_dx,
+                 ParameterGradient& grad);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace perturbfit::solvers

@@ -1,0 +1,151 @@
+#include "perturbfit/solvers/adjoint.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/core/petsc_check.hpp"
+#include "perturbfit/core/petsc_handle.hpp"
+
+namespace perturbfit::solvers {
+
+ParameterGradient::ParameterGradient(const model::ModelParameters& p)
+    : W(p.W.val.size(), 0.0), U(p.U.size(), 0.0), c(p.c.size(), 0.0), v(p.v.size(), 0.0), beta(p.beta.size(), 0.0),
+      gamma(p.gamma.size(), 0.0), A(p.A.size(), 0.0), B(p.B.size(), 0.0), C(p.C.size(), 0.0), d(p.d.size(), 0.0) {}
+
+void ParameterGradient::add(const ParameterGradient& o) {
+  auto acc = [](std::vector<double>& a, const std::vector<double>& b) {
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+  };
+  acc(W, o.W), acc(U, o.U), acc(c, o.c), acc(v, o.v), acc(beta, o.beta), acc(gamma, o.gamma);
+  acc(A, o.A), acc(B, o.B), acc(C, o.C), acc(d, o.d);
+}
+
+struct SteadyStateAdjoint::Impl {
+  const model::VectorField& field;
+  model::Linearization lin;
+  VecHandle rhs, lambda;
+  MatHandle op;  // (df/dx)^T as a shell
+  KspHandle ksp;
+  explicit Impl(const model::VectorField& f) : field(f) {}
+};
+
+namespace {
+using Impl = SteadyStateAdjoint::Impl;
+
+PetscErrorCode transpose_mult(Mat M, Vec x, Vec y) {
+  PetscFunctionBeginUser;
+  Impl* s;
+  PetscCall(MatShellGetContext(M, &s));
+  const PetscScalar* xx;
+  PetscScalar* yy;
+  PetscCall(VecGetArrayRead(x, &xx));
+  PetscCall(VecGetArray(y, &yy));
+  s->field.jtvp(s->lin, xx, yy);
+  PetscCall(VecRestoreArray(y, &yy));
+  PetscCall(VecRestoreArrayRead(x, &xx));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode diagonal(Mat M, Vec d) {  // the same for J and J^T: feeds -pc_type jacobi
+  PetscFunctionBeginUser;
+  Impl* s;
+  PetscCall(MatShellGetContext(M, &s));
+  PetscScalar* dd;
+  PetscCall(VecGetArray(d, &dd));
+  s->field.jacobian_diagonal(s->lin, dd);
+  PetscCall(VecRestoreArray(d, &dd));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode setup(Impl& s, double rtol) {
+  PetscFunctionBeginUser;
+  const PetscInt G = s.field.size();
+  PetscCall(VecCreateSeq(PETSC_COMM_SELF, G, s.rhs.address()));
+  PetscCall(VecDuplicate(s.rhs, s.lambda.address()));
+  PetscCall(MatCreateShell(PETSC_COMM_SELF, G, G, G, G, &s, s.op.address()));
+  PetscCall(MatShellSetOperation(s.op, MATOP_MULT, reinterpret_cast<void (*)(void)>(transpose_mult)));
+  PetscCall(MatShellSetOperation(s.op, MATOP_GET_DIAGONAL, reinterpret_cast<void (*)(void)>(diagonal)));
+  PetscCall(KSPCreate(PETSC_COMM_SELF, s.ksp.address()));
+  PetscCall(KSPSetOptionsPrefix(s.ksp, "adjoint_"));
+  PetscCall(KSPSetType(s.ksp, KSPGMRES));
+  PetscCall(KSPSetTolerances(s.ksp, rtol, 1e-300, PETSC_DEFAULT, 1000));
+  PC pc;
+  PetscCall(KSPGetPC(s.ksp, &pc));
+  PetscCall(PCSetType(pc, PCJACOBI));
+  PetscCall(KSPSetFromOptions(s.ksp));
+  PetscFunctionReturn(0);
+}
+}  // namespace
+
+SteadyStateAdjoint::SteadyStateAdjoint(const model::VectorField& field, double rtol) : impl_(std::make_unique<Impl>(field)) {
+  PF_PETSC(setup(*impl_, rtol));
+}
+
+SteadyStateAdjoint::~SteadyStateAdjoint() = default;
+
+int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vector<double>& x, const std::vector<double>& dl_dx,
+                                   ParameterGradient& grad) {
+  Impl& s = *impl_;
+  const auto& p = s.field.params();
+  const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media),
+             h = static_cast<std::size_t>(p.neural_rank);
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  s.field.linearize(x.data(), cond, kInf, s.lin);
+  PetscScalar* r;
+  PF_PETSC(VecGetArray(s.rhs, &r));
+  std::copy(dl_dx.begin(), dl_dx.end(), r);
+  PF_PETSC(VecRestoreArray(s.rhs, &r));
+  PF_PETSC(KSPSetOperators(s.ksp, s.op, s.op));
+  PF_PETSC(KSPSolve(s.ksp, s.rhs, s.lambda));
+  KSPConvergedReason reason;
+  PetscInt its = 0;
+  PF_PETSC(KSPGetConvergedReason(s.ksp, &reason));
+  PF_PETSC(KSPGetIterationNumber(s.ksp, &its));
+  if (reason < 0)
+    throw NumericalError(std::string("adjoint solve did not converge (") + KSPConvergedReasons[reason] +
+                         "); the steady state may be singular or unstable");
+  const PetscScalar* lam;
+  PF_PETSC(VecGetArrayRead(s.lambda, &lam));
+  // dl/dtheta = -lambda^T df/dtheta
+  if (p.kind != model::ModelKind::kNeural) {
+    std::vector<double> sx(G), kappa(G, 0.0);
+    p.W.multiply(x.data(), sx.data());
+    for (const auto& [g, k] : cond.knock) kappa[static_cast<std::size_t>(g)] = cond.kappa_at(k, kInf);
+    for (std::size_t g = 0; g < G; ++g) {
+      double sg = sx[g] + p.c[g];
+      for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q) sg += p.U[g * K + q] * cond.medium[q];
+      const double la = lam[g] * s.lin.a[g];
+      for (auto k = p.W.row_ptr[g]; k < p.W.row_ptr[g + 1]; ++k)
+        grad.W[static_cast<std::size_t>(k)] -= la * x[static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)])];
+      for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q) grad.U[g * K + q] -= la * cond.medium[q];
+      grad.c[g] -= la;
+      grad.v[g] -= lam[g] * (1.0 - kappa[g]) * model::logistic(sg);
+      grad.beta[g] -= lam[g];
+    }
+  }
+  for (std::size_t g = 0; g < G; ++g) grad.gamma[g] += lam[g] * x[g];
+  if (s.field.has_low_rank()) {
+    std::vector<double> u(h, 0.0), w(h, 0.0);  // w_r = (A^T lambda)_r * (1 - tanh^2 u_r)
+    for (std::size_t q = 0; q < h; ++q) {
+      u[q] = p.d[q];
+      for (std::size_t g = 0; g < G; ++g) u[q] += p.B[q * G + g] * x[g];
+      for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) u[q] += p.C[q * K + k] * cond.medium[k];
+    }
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t q = 0; q < h; ++q) {
+        grad.A[g * h + q] -= lam[g] * std::tanh(u[q]);
+        w[q] += lam[g] * p.A[g * h + q];
+      }
+    for (std::size_t q = 0; q < h; ++q) {
+      w[q] *= s.lin.z[q];
+      for (std::size_t g = 0; g < G; ++g) grad.B[q * G + g] -= w[q] * x[g];
+      for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) grad.C[q * K + k] -= w[q] * cond.medium[k];
+      grad.d[q] -= w[q];
+    }
+  }
+  PF_PETSC(VecRestoreArrayRead(s.lambda, &lam));
+  return static_cast<int>(its);
+}
+
+}  // namespace perturbfit::solvers
