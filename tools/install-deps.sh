@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git valgrind
   openmpi-bin libopenmpi-dev
   libpetsc-real3.18-dev            # PETSc 3.18 (SNES, KSP, TAO), pkg-config name PETSc
   libsundials-dev                  # SUNDIALS 6.4: CVODES, KINSOL, NVECTOR_{SERIAL,PARALLEL}

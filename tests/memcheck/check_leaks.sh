@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Leak check of simulate and inspect on a small screen:
+#  - PETSc's -malloc_dump must report no PETSc object or allocation left at finalize;
+#  - valgrind must find no definitely-lost block allocated from perturbfit code. Open MPI's
+#    own initialisation and finalisation leaks (reached through PetscInitialize and
+#    PetscFinalize in cli::PetscRuntime) are reported, not counted.
+# usage: check_leaks.sh PERTURBFIT DECK WORKDIR
+set -uo pipefail
+exe="$1"; deck="$2"; work="$3"
+rm -rf "$work"; mkdir -p "$work"
+fail=0
+for cmd in "simulate $deck -o $work/out" "inspect $work/out/screen.h5ad"; do
+  # shellcheck disable=SC2086
+  "$exe" $cmd -q -malloc_debug -malloc_dump > "$work/stdout" 2> "$work/malloc.log"
+  if grep -qE "Total space allocated|Memory allocated|\[0\].*not freed" "$work/malloc.log"; then
+    echo "FAIL: PETSc -malloc_dump reports leaks in: $cmd"; cat "$work/malloc.log"; fail=1
+  fi
+  # shellcheck disable=SC2086
+  valgrind --leak-check=full --show-leak-kinds=definite --num-callers=40 "$exe" $cmd -q -no_signal_handler \
+    > /dev/null 2> "$work/valgrind.log"
+  ours=$(grep -A40 "definitely lost in loss record" "$work/valgrind.log" | grep "perturbfit::" \
+         | grep -v -E "PetscRuntime::~?PetscRuntime|perturbfit::cli::main" | sort -u)
+  if [ -n "$ours" ]; then
+    echo "FAIL: valgrind finds blocks lost from perturbfit code in: $cmd"; echo "$ours"; fail=1
+  fi
+  echo "$cmd: $(grep -E 'definitely lost:' "$work/valgrind.log" | sed 's/==[0-9]*==//') (all inside MPI/PETSc initialisation and finalisation)"
+done
+[ "$fail" -eq 0 ] && echo "no leaks from perturbfit code"
+exit "$fail"
