@@ -77,6 +77,19 @@ void create_structure(const simulate::Simulation& sim, const simulate::ScreenRow
     f.attr_double(state_dataset(s), "time", snaps[s].time);
     f.attr_string(state_dataset(s), "medium", snaps[s].medium);
   }
+  if (sim.has_solve_reports()) {
+    const hsize_t n = sim.classes().size();
+    f.group("/solves");
+    f.attr_string("/solves", "description",
+                  "the last equilibrate step's steady-state report per class: method 0 batched-newton, 1 newton, "
+                  "2 cvodes+newton, 3 failed; stability 0 skipped, 1 gershgorin, 2 cayley-power");
+    f.create<std::int32_t>("/solves/method", {n});
+    f.create<std::int32_t>("/solves/newton_iterations", {n});
+    f.create<double>("/solves/residual_norm", {n});
+    f.create<std::int32_t>("/solves/stability_method", {n});
+    f.create<std::int8_t>("/solves/stable", {n});
+    f.create<double>("/solves/leading_eigenvalue", {n});
+  }
   f.group("/cells");
   const auto n_obs = static_cast<hsize_t>(rows.h5ad.n_obs);
   f.create<std::int32_t>("/cells/class", {n_obs});
@@ -96,6 +109,26 @@ void write_truth(const simulate::Simulation& sim, const simulate::ScreenRows& ro
     std::vector<double> flat;
     for (const auto& x : snaps[s].owned_states) flat.insert(flat.end(), x.begin(), x.end());
     f.write_rows(state_dataset(s), static_cast<std::int64_t>(snaps[s].owned.begin), flat);
+  }
+  if (sim.has_solve_reports()) {
+    std::vector<std::int32_t> method, its, stab;
+    std::vector<double> res, eig;
+    std::vector<std::int8_t> stable;
+    for (const auto& r : sim.owned_reports()) {
+      method.push_back(r.method == "batched-newton" ? 0 : r.method == "newton" ? 1 : r.method == "cvodes+newton" ? 2 : 3);
+      its.push_back(r.newton_iterations);
+      res.push_back(r.residual_norm);
+      stab.push_back(r.stability_method == "gershgorin" ? 1 : r.stability_method == "cayley-power" ? 2 : 0);
+      stable.push_back(r.stable ? 1 : 0);
+      eig.push_back(r.leading_eigenvalue);
+    }
+    const auto begin = static_cast<std::int64_t>(sim.owned().begin);
+    f.write_rows("/solves/method", begin, method);
+    f.write_rows("/solves/newton_iterations", begin, its);
+    f.write_rows("/solves/residual_norm", begin, res);
+    f.write_rows("/solves/stability_method", begin, stab);
+    f.write_rows("/solves/stable", begin, stable);
+    f.write_rows("/solves/leading_eigenvalue", begin, eig);
   }
   f.write_rows("/cells/class", rows.h5ad.row_begin, rows.cell_class);
   f.write_rows("/cells/snapshot", rows.h5ad.row_begin, rows.cell_snapshot);

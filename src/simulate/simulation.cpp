@@ -274,6 +274,7 @@ void Simulation::step_equilibrate() {
       r.converged = true;
       r.method = "batched-newton";
       r.newton_iterations = batched[i].newton_iterations;
+      r.residual_norm = batched[i].residual_norm;
       steady_->assess_stability(conds[i], states_[i], r);
     } else {
       r = steady_->solve(conds[i], states_[i]);
@@ -289,9 +290,14 @@ void Simulation::step_equilibrate() {
         first_failure = classes_[cls].guide + " (||f|| = " + std::to_string(r.residual_norm) + ")";
     }
     if (r.converged && r.stability_method != "skipped" && !r.stable) ++local.unstable;
+    if (perturbed_) {
+      if (reports_.size() != states_.size()) reports_.resize(states_.size());
+      reports_[i] = r;
+    }
     progress.update(i + 1);
   }
   progress.finish();
+  if (perturbed_) equilibrated_after_perturbation_ = true;  // on every rank, even one without classes
   const std::int64_t failed_before = tally_.failed, unstable_before = tally_.unstable;
   reduce_tally(local);
   const std::int64_t failed = tally_.failed - failed_before, unstable = tally_.unstable - unstable_before;

@@ -78,6 +78,9 @@ class Simulation {
   const std::vector<std::vector<double>>& control_attractors() const { return attractors_; }
   const MeasurementModel& measurement() const { return *measurement_; }
   const SolveTally& tally() const { return tally_; }
+  // Reports of the last equilibrate step after the perturbation, for the owned classes.
+  const std::vector<solvers::SteadyStateReport>& owned_reports() const { return reports_; }
+  bool has_solve_reports() const { return equilibrated_after_perturbation_; }  // the same on every rank
   const SimulationSettings& settings() const { return settings_; }
   const parallel::Comm& comm() const { return comm_; }
 
@@ -120,6 +123,8 @@ class Simulation {
   std::vector<std::string> batch_names_;
   std::int64_t cells_drawn_ = 0;
   SolveTally tally_;
+  std::vector<solvers::SteadyStateReport> reports_;
+  bool equilibrated_after_perturbation_ = false;
 };
 
 }  // namespace perturbfit::simulate
