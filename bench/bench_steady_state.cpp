@@ -8,6 +8,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "bench_common.hpp"
 #include "perturbfit/cli/provenance.hpp"
 #include "perturbfit/cli/runtime.hpp"
 #include "perturbfit/model/generators.hpp"
@@ -39,12 +40,7 @@ int main(int argc, char** argv) {
   cli::PetscRuntime runtime(std::vector<std::string>(argv, argv + argc));
   const parallel::Comm comm(runtime.world());
 
-  model::GeneratorOptions g;
-  g.genes = genes;
-  g.mean_in_degree = static_cast<double>(nnz) / genes;
-  g.media = 0;
-  g.seed = 1;
-  const auto params = model::generate_model(g);
+  const auto params = bench::benchmark_model(genes, nnz, 1);
   const model::VectorField field(params);
   solvers::SteadyStateOptions opt;
   solvers::SteadyStateSolver solver(field, opt);
@@ -63,13 +59,12 @@ int main(int argc, char** argv) {
   const double spmm16 = seconds_since(t) / (reps / 4);
 
   const auto mine = parallel::block_range(static_cast<std::size_t>(perturbations), comm.size(), comm.rank());
+  const auto conds = bench::single_knockdowns(mine, genes);
   std::int64_t newton_its = 0, linear_its = 0, failed = 0, fallback = 0, certified = 0, unstable = 0;
   std::vector<std::vector<double>> solutions;
   comm.barrier();
   t = Clock::now();
-  for (std::size_t p = mine.begin; p < mine.end; ++p) {
-    model::Condition c;
-    c.knock = {{static_cast<int>(p % static_cast<std::size_t>(genes)), 0.85}};
+  for (const auto& c : conds) {
     std::vector<double> x = x0;
     const auto r = solver.solve(c, x);
     newton_its += r.newton_iterations;
@@ -85,12 +80,6 @@ int main(int argc, char** argv) {
   const double wall_newton = seconds_since(t);
 
   // The batched Newton-GMRES (one pass over W serves `batch` perturbations) on the same share.
-  std::vector<model::Condition> conds;
-  for (std::size_t p = mine.begin; p < mine.end; ++p) {
-    model::Condition c;
-    c.knock = {{static_cast<int>(p % static_cast<std::size_t>(genes)), 0.85}};
-    conds.push_back(c);
-  }
   std::vector<const model::Condition*> cp;
   for (const auto& c : conds) cp.push_back(&c);
   std::vector<std::vector<double>> xb(conds.size(), x0);
@@ -118,10 +107,8 @@ int main(int argc, char** argv) {
   std::int64_t ref_n = 0;
   t = Clock::now();
   for (std::size_t k = 0; k < solutions.size(); ++k) {
-    model::Condition c;
-    c.knock = {{static_cast<int>((mine.begin + k) % static_cast<std::size_t>(genes)), 0.85}};
     std::vector<double> x = x0;
-    ode.integrate(c, 0.0, 60.0, x);
+    ode.integrate(conds[k], 0.0, 60.0, x);
     double d = 0, n = 0;
     for (std::size_t i = 0; i < x.size(); ++i) d += (x[i] - solutions[k][i]) * (x[i] - solutions[k][i]), n += x[i] * x[i];
     ref_err = std::max(ref_err, std::sqrt(d / n));

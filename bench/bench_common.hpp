@@ -1,0 +1,31 @@
+// Setup shared by the benchmarks: the G-gene random network with about nnz edges, and one
+// single knockdown (kappa = 0.85) per perturbation index, target = index mod G.
+#pragma once
+#include <vector>
+
+#include "perturbfit/model/generators.hpp"
+#include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/parallel/decomposition.hpp"
+
+namespace perturbfit::bench {
+
+inline model::ModelParameters benchmark_model(int genes, long nnz, std::uint64_t seed) {
+  model::GeneratorOptions g;
+  g.genes = genes;
+  g.mean_in_degree = static_cast<double>(nnz) / genes;
+  g.media = 0;
+  g.seed = seed;
+  return model::generate_model(g);
+}
+
+inline std::vector<model::Condition> single_knockdowns(parallel::Range range, int genes) {
+  std::vector<model::Condition> conds;
+  for (std::size_t p = range.begin; p < range.end; ++p) {
+    model::Condition c;
+    c.knock = {{static_cast<int>(p % static_cast<std::size_t>(genes)), 0.85}};
+    conds.push_back(c);
+  }
+  return conds;
+}
+
+}  // namespace perturbfit::bench

@@ -1,0 +1,148 @@
+// Baseline for issue 5's benchmark W1: one evaluation of a pseudo-bulk loss
+//   L = sum_p 1/2 ||x*(p) - y_p||^2
+// and its gradient with respect to all parameters (W, U, c, v, beta, gamma) by the
+// implicit function theorem, over P single knockdowns split across ranks; the gradient is
+// reduced with MPI_Allreduce. Steady states by the batched Newton-GMRES (SNES fallback),
+// adjoints by GMRES on the transposed operator. Reference in the same run: the same
+// evaluation with PETSc SNES for every steady state. Targets y_p are the steady states of a
+// perturbed copy of the model, so the loss is a realistic mismatch, not zero.
+// This is a measurement of the building blocks; the fit itself (issue 5) does not exist yet.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include "bench_common.hpp"
+#include "perturbfit/cli/provenance.hpp"
+#include "perturbfit/cli/runtime.hpp"
+#include "perturbfit/model/generators.hpp"
+#include "perturbfit/parallel/comm.hpp"
+#include "perturbfit/parallel/decomposition.hpp"
+#include "perturbfit/solvers/adjoint.hpp"
+#include "perturbfit/solvers/batched_steady_state.hpp"
+
+using namespace perturbfit;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Evaluation {
+  double loss = 0, seconds = 0, steady_seconds = 0, adjoint_seconds = 0;
+  std::int64_t adjoint_iterations = 0, fallbacks = 0;
+  std::vector<double> gradient;  // W values then U, c, v, beta, gamma
+};
+
+std::vector<double> flatten(const solvers::ParameterGradient& g) {
+  std::vector<double> out;
+  for (const auto* v : {&g.W, &g.U, &g.c, &g.v, &g.beta, &g.gamma}) out.insert(out.end(), v->begin(), v->end());
+  return out;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  int genes = 5000, perturbations = 5000, batch = 16;
+  long nnz = 100000;
+  std::string out;
+  CLI::App app("loss + gradient benchmark (W1 baseline)");
+  app.add_option("--genes", genes);
+  app.add_option("--nnz", nnz);
+  app.add_option("--perturbations", perturbations);
+  app.add_option("--batch", batch);
+  app.add_option("--out", out);
+  app.allow_extras();
+  CLI11_PARSE(app, argc, argv);
+  cli::PetscRuntime runtime(std::vector<std::string>(argv, argv + argc));
+  const parallel::Comm comm(runtime.world());
+
+  const auto params = bench::benchmark_model(genes, nnz, 1);
+  const auto truth = bench::benchmark_model(genes, nnz, 2);  // "observed" data from a different network
+  const model::VectorField field(params), truth_field(truth);
+  solvers::SteadyStateOptions opt;
+  opt.stability = solvers::StabilityMode::kSkip;  // a fit checks stability at the end, not every evaluation
+  const auto mine = parallel::block_range(static_cast<std::size_t>(perturbations), comm.size(), comm.rank());
+  const auto conds = bench::single_knockdowns(mine, genes);
+  std::vector<const model::Condition*> cp;
+  for (const auto& c : conds) cp.push_back(&c);
+
+  auto control_state = [&](const model::VectorField& f) {
+    solvers::SteadyStateSolver s(f, opt);
+    std::vector<double> x(static_cast<std::size_t>(genes), 1.0);
+    if (!s.solve(model::Condition{}, x).converged) throw std::runtime_error("control steady state failed");
+    return x;
+  };
+  std::vector<std::vector<double>> targets(conds.size(), control_state(truth_field));
+  solvers::BatchedSteadyStateSolver tb(truth_field, opt);
+  tb.solve(cp, targets, batch);
+  const auto x0 = control_state(field);
+
+  auto evaluate = [&](bool batched) {
+    Evaluation e;
+    comm.barrier();
+    const auto t0 = Clock::now();
+    std::vector<std::vector<double>> xs(conds.size(), x0);
+    solvers::SteadyStateSolver snes(field, opt);
+    if (batched) {
+      solvers::BatchedSteadyStateSolver b(field, opt);
+      const auto reports = b.solve(cp, xs, batch);
+      for (std::size_t k = 0; k < xs.size(); ++k)
+        if (!reports[k].converged) {
+          ++e.fallbacks;
+          xs[k] = x0;
+          snes.solve(conds[k], xs[k]);
+        }
+    } else {
+      for (std::size_t k = 0; k < xs.size(); ++k) snes.solve(conds[k], xs[k]);
+    }
+    e.steady_seconds = since(t0);
+    const auto t1 = Clock::now();
+    solvers::SteadyStateAdjoint adjoint(field, 1e-8);
+    solvers::ParameterGradient grad(params);
+    double loss = 0;
+    for (std::size_t k = 0; k < xs.size(); ++k) {
+      std::vector<double> r(xs[k].size());
+      for (std::size_t i = 0; i < r.size(); ++i) r[i] = xs[k][i] - targets[k][i], loss += 0.5 * r[i] * r[i];
+      e.adjoint_iterations += adjoint.accumulate(conds[k], xs[k], r, grad);
+    }
+    e.adjoint_seconds = since(t1);
+    e.gradient = flatten(grad);
+    comm.sum_in_place(e.gradient);
+    e.loss = comm.sum(loss);
+    comm.barrier();
+    e.seconds = since(t0);
+    e.adjoint_iterations = comm.sum(e.adjoint_iterations);
+    e.fallbacks = comm.sum(e.fallbacks);
+    e.steady_seconds = comm.max(e.steady_seconds);
+    e.adjoint_seconds = comm.max(e.adjoint_seconds);
+    return e;
+  };
+  const Evaluation batched = evaluate(true), reference = evaluate(false);
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < batched.gradient.size(); ++i)
+    diff += std::pow(batched.gradient[i] - reference.gradient[i], 2), norm += std::pow(reference.gradient[i], 2);
+  if (comm.is_root()) {
+    auto js = [&](const Evaluation& e) {
+      return nlohmann::json{{"wall_seconds", e.seconds},           {"steady_state_seconds", e.steady_seconds},
+                            {"adjoint_seconds", e.adjoint_seconds}, {"adjoint_gmres_iterations_per_perturbation",
+                                                                     static_cast<double>(e.adjoint_iterations) / perturbations},
+                            {"loss", e.loss},                       {"steady_state_fallbacks", e.fallbacks}};
+    };
+    nlohmann::json j{{"benchmark", "loss_gradient_W1_baseline"},
+                     {"ranks", comm.size()},
+                     {"genes", genes},
+                     {"nnz_W", params.W.nnz()},
+                     {"perturbations", perturbations},
+                     {"parameters", batched.gradient.size()},
+                     {"batched", js(batched)},
+                     {"reference_snes", js(reference)},
+                     {"relative_gradient_difference", std::sqrt(diff / norm)},
+                     {"target_seconds_at_2_ranks", 10.0},
+                     {"libraries", cli::library_versions()},
+                     {"date", cli::utc_now()}};
+    std::cout << j.dump(2) << std::endl;
+    if (!out.empty()) cli::write_file_atomically(out, j.dump(2) + "\n");
+  }
+  return 0;
+}
