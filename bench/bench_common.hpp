@@ -1,6 +1,7 @@
 // Setup shared by the benchmarks: the G-gene random network with about nnz edges, and one
 // single knockdown (kappa = 0.85) per perturbation index, target = index mod G.
 #pragma once
+#include <cmath>
 #include <vector>
 
 #include "perturbfit/model/generators.hpp"
@@ -16,6 +17,13 @@ inline model::ModelParameters benchmark_model(int genes, long nnz, std::uint64_t
   g.media = 0;
   g.seed = seed;
   return model::generate_model(g);
+}
+
+// ||a - b|| / ||b||
+inline double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  double d = 0, n = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) d += (a[i] - b[i]) * (a[i] - b[i]), n += b[i] * b[i];
+  return n > 0 ? std::sqrt(d / n) : std::sqrt(d);
 }
 
 inline std::vector<model::Condition> single_knockdowns(parallel::Range range, int genes) {

@@ -119,9 +119,7 @@ int main(int argc, char** argv) {
     return e;
   };
   const Evaluation batched = evaluate(true), reference = evaluate(false);
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < batched.gradient.size(); ++i)
-    diff += std::pow(batched.gradient[i] - reference.gradient[i], 2), norm += std::pow(reference.gradient[i], 2);
+  const double gradient_difference = bench::relative_difference(batched.gradient, reference.gradient);
   if (comm.is_root()) {
     auto js = [&](const Evaluation& e) {
       return nlohmann::json{{"wall_seconds", e.seconds},           {"steady_state_seconds", e.steady_seconds},
@@ -137,7 +135,7 @@ int main(int argc, char** argv) {
                      {"parameters", batched.gradient.size()},
                      {"batched", js(batched)},
                      {"reference_snes", js(reference)},
-                     {"relative_gradient_difference", std::sqrt(diff / norm)},
+                     {"relative_gradient_difference", gradient_difference},
                      {"target_seconds_at_2_ranks", 10.0},
                      {"libraries", cli::library_versions()},
                      {"date", cli::utc_now()}};

@@ -92,11 +92,7 @@ int main(int argc, char** argv) {
   comm.barrier();
   const double wall_batched = seconds_since(t);
   double b_diff = 0;
-  for (std::size_t k = 0; k < solutions.size(); ++k) {
-    double d = 0, n = 0;
-    for (std::size_t i = 0; i < x0.size(); ++i) d += (xb[k][i] - solutions[k][i]) * (xb[k][i] - solutions[k][i]), n += xb[k][i] * xb[k][i];
-    b_diff = std::max(b_diff, std::sqrt(d / n));
-  }
+  for (std::size_t k = 0; k < solutions.size(); ++k) b_diff = std::max(b_diff, bench::relative_difference(xb[k], solutions[k]));
   std::vector<std::int64_t> bsums{b_failed, b_newton, b_krylov, batched.passes_over_w()};
   comm.sum_in_place(bsums);
   b_diff = comm.max(b_diff);
@@ -109,9 +105,7 @@ int main(int argc, char** argv) {
   for (std::size_t k = 0; k < solutions.size(); ++k) {
     std::vector<double> x = x0;
     ode.integrate(conds[k], 0.0, 60.0, x);
-    double d = 0, n = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) d += (x[i] - solutions[k][i]) * (x[i] - solutions[k][i]), n += x[i] * x[i];
-    ref_err = std::max(ref_err, std::sqrt(d / n));
+    ref_err = std::max(ref_err, bench::relative_difference(solutions[k], x));
     ++ref_n;
   }
   ref_time = seconds_since(t);

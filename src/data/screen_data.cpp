@@ -75,11 +75,6 @@ DataOptions data_options(const config::Deck& d, const std::string& path, const s
   return o;
 }
 
-int GroupStatistics::find(int group) const {
-  const auto it = std::find(groups.begin(), groups.end(), group);
-  return it == groups.end() ? -1 : static_cast<int>(it - groups.begin());
-}
-
 ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, const Reporter& reporter)
     : comm_(comm), opt_(options), reporter_(reporter) {
   // Metadata (layout, names, obs columns) is small: a read that takes far longer than its

@@ -11,7 +11,6 @@ class Reporter {
   Reporter(bool is_root, bool quiet) : root_(is_root), quiet_(quiet) {}
   void info(const std::string& message) const;
   void warn(const std::string& message) const;
-  bool root() const { return root_; }
   bool quiet() const { return quiet_; }
 
  private:

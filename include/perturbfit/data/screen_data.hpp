@@ -56,7 +56,6 @@ struct GroupStatistics {
   int genes = 0;
   const double* sum_row(std::size_t held) const { return sum.data() + held * static_cast<std::size_t>(genes); }
   const double* sum_sq_row(std::size_t held) const { return sum_sq.data() + held * static_cast<std::size_t>(genes); }
-  int find(int group) const;  // index into groups, or -1
 };
 
 class ScreenData {

@@ -36,7 +36,6 @@ struct H5adBlock {
   std::vector<NumericColumn> numeric;
   std::vector<IntegerColumn> integer;
   std::vector<std::string> column_order;  // obs column order
-  std::int64_t local_rows() const { return static_cast<std::int64_t>(indptr.size()) - 1; }
 };
 
 void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& block);

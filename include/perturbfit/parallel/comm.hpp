@@ -21,7 +21,6 @@ class Comm {
   void barrier() const;
   double sum(double local) const;
   std::int64_t sum(std::int64_t local) const;
-  std::int64_t max(std::int64_t local) const;
   double max(double local) const;
   std::int64_t exclusive_prefix_sum(std::int64_t local) const;  // 0 on rank 0
   void sum_in_place(std::vector<double>& values) const;

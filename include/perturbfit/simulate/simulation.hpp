@@ -70,7 +70,6 @@ class Simulation {
   const model::ModelParameters& params() const { return params_; }
   const std::vector<PopulationClass>& classes() const { return classes_; }
   parallel::Range owned() const { return owned_; }
-  const std::vector<double>& owned_state(std::size_t cls) const { return states_.at(cls - owned_.begin); }
   std::vector<double> gather_states() const;  // classes x G, on every rank (for tests, small screens)
   const std::vector<MeasureSnapshot>& snapshots() const { return snapshots_; }
   const std::vector<std::string>& batch_names() const { return batch_names_; }
