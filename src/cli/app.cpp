@@ -58,6 +58,20 @@ int main(int argc, char** argv) {
   inspect->add_option("--stats-out", ins.stats_out, "write the pseudo-bulk statistics per group to this HDF5 file");
   add_common(inspect, json, quiet);
 
+  FitArgs fit;
+  auto* fitcmd = app.add_subcommand(
+      "fit", "fit the deck's model to a screen: OUTDIR/fit.h5, OUTDIR/metrics.json, OUTDIR/checkpoint.h5, "
+             "OUTDIR/provenance.json; SIGTERM or SIGUSR1 checkpoint and exit 0");
+  fitcmd->add_option("deck", fit.deck, "input deck (TOML); [fit] and [data] sections, see `perturbfit reference`")->required();
+  fitcmd->add_option("--data", fit.data, "the screen (.h5ad); default: the deck's data.path");
+  fitcmd->add_option("--layer", fit.layer, "read counts from layers/<name> (\"raw\" for raw/X)");
+  fitcmd->add_option("--set", fit.overrides, "override a deck key: section.key=value")->allow_extra_args(false);
+  fitcmd->add_option("-o,--output", fit.output, "output directory (created if missing)")->capture_default_str();
+  fitcmd->add_option("--restart", fit.restart, "continue the fit whose output directory this is, from its checkpoint.h5");
+  fitcmd->add_flag("--check-gradient", fit.check_gradient,
+                   "compare the adjoint gradient with central finite differences on random directions and exit");
+  add_common(fitcmd, json, quiet);
+
   std::vector<std::string> own = args.own;
   std::reverse(own.begin(), own.end());
   own.pop_back();  // argv[0]
@@ -89,6 +103,10 @@ int main(int argc, char** argv) {
     if (*reference) return run_reference(ctx);
     if (*simulate) return run_simulate(ctx, sim);
     if (*inspect) return run_inspect(ctx, ins);
+    if (*fitcmd) {
+      if (!fit.restart.empty() && fitcmd->count("--output") == 0) fit.output = fit.restart;
+      return run_fit(ctx, fit);
+    }
   } catch (const Error& e) {
     print_error(comm, e.what());
     return static_cast<int>(e.code());

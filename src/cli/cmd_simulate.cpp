@@ -18,15 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-void prepare_output(const parallel::Comm& comm, const fs::path& dir) {
-  comm.run_on_root([&] {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir))
-      throw IOError("cannot create output directory '" + dir.string() + "': " + (ec ? ec.message() : "not a directory"));
-  });
-}
-
 // Files are written under a temporary name and renamed once complete, so an interrupted
 // run never leaves a truncated screen.h5ad that looks finished.
 void publish(const parallel::Comm& comm, const fs::path& partial, const fs::path& final_path) {
@@ -47,9 +38,9 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
   provenance.set_deck(deck.values(), args.deck);
   const auto gen = simulate::generator_options(deck);
   const auto settings = simulate::simulation_settings(deck);
-  prepare_output(comm, args.output);
+  prepare_output_directory(comm, args.output);
 
-  try {
+  return run_recorded(comm, provenance, args.output, [&]() -> int {
     ctx.reporter.info("simulate: deck " + args.deck + ", " + std::to_string(comm.size()) + " rank(s), output " +
                       args.output.string());
     simulate::Simulation sim(comm, model::generate_model(gen), settings, ctx.reporter);
@@ -97,16 +88,8 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
         std::cout << "  " << (args.output / "provenance.json").string() << "\n";
       }
     }
-  } catch (const Error& e) {
-    if (comm.is_root()) {
-      try {
-        provenance.write(args.output, "failed", e.what());
-      } catch (const std::exception&) {
-      }
-    }
-    throw;
-  }
-  return 0;
+    return 0;
+  });
 }
 
 }  // namespace perturbfit::cli

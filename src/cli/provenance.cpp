@@ -97,4 +97,28 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   if (ec) throw IOError("cannot rename '" + tmp + "' to '" + path.string() + "': " + ec.message());
 }
 
+void prepare_output_directory(const parallel::Comm& comm, const std::filesystem::path& dir) {
+  comm.run_on_root([&] {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || !std::filesystem::is_directory(dir))
+      throw IOError("cannot create output directory '" + dir.string() + "': " + (ec ? ec.message() : "not a directory"));
+  });
+}
+
+int run_recorded(const parallel::Comm& comm, Provenance& provenance, const std::filesystem::path& dir,
+                 const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    if (comm.is_root()) {
+      try {
+        provenance.write(dir, "failed", e.what());
+      } catch (const std::exception&) {  // the original error matters more than a failed record
+      }
+    }
+    throw;
+  }
+}
+
 }  // namespace perturbfit::cli

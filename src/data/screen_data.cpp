@@ -529,6 +529,7 @@ GroupStatistics ScreenData::statistics() const {
   st.size_factor_sum.assign(st.groups.size(), 0.0);
   st.sum.assign(st.groups.size() * G, 0.0);
   st.sum_sq.assign(st.groups.size() * G, 0.0);
+  st.sum_linear.assign(st.groups.size() * G, 0.0);
   std::vector<int> held(groups_.size(), -1);
   for (std::size_t h = 0; h < owned_groups; ++h) held[static_cast<std::size_t>(st.groups[h])] = static_cast<int>(h);
   for (std::size_t r = 0; r < local_rows_.size(); ++r) {
@@ -539,15 +540,17 @@ GroupStatistics ScreenData::statistics() const {
     if (s <= 0) continue;
     double* sum = st.sum.data() + static_cast<std::size_t>(h) * G;
     double* sq = st.sum_sq.data() + static_cast<std::size_t>(h) * G;
+    double* lin = st.sum_linear.data() + static_cast<std::size_t>(h) * G;
     for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) {
-      const double z = std::log1p(local_values_[static_cast<std::size_t>(q)] / s);
+      const double y = local_values_[static_cast<std::size_t>(q)] / s;
+      const double z = std::log1p(y);
       const auto j = static_cast<std::size_t>(local_cols_[static_cast<std::size_t>(q)]);
-      sum[j] += z, sq[j] += z * z;
+      sum[j] += z, sq[j] += z * z, lin[j] += y;
     }
   }
   // Control groups beside every group: the owner's rows are copied to all ranks (adding
   // zeros elsewhere is exact, so every copy equals the owner's).
-  const std::size_t nc = controls.size(), width = 2 * G + 1;
+  const std::size_t nc = controls.size(), width = 3 * G + 1;
   std::vector<double> buf(nc * width, 0.0);
   if (own_controls)
     for (std::size_t c = 0; c < nc; ++c) {
@@ -555,6 +558,7 @@ GroupStatistics ScreenData::statistics() const {
       buf[c * width] = st.size_factor_sum[h];
       std::copy_n(st.sum.data() + h * G, G, buf.data() + c * width + 1);
       std::copy_n(st.sum_sq.data() + h * G, G, buf.data() + c * width + 1 + G);
+      std::copy_n(st.sum_linear.data() + h * G, G, buf.data() + c * width + 1 + 2 * G);
     }
   comm_.sum_in_place(buf);
   if (!own_controls)
@@ -563,6 +567,7 @@ GroupStatistics ScreenData::statistics() const {
       st.size_factor_sum[h] = buf[c * width];
       std::copy_n(buf.data() + c * width + 1, G, st.sum.data() + h * G);
       std::copy_n(buf.data() + c * width + 1 + G, G, st.sum_sq.data() + h * G);
+      std::copy_n(buf.data() + c * width + 1 + 2 * G, G, st.sum_linear.data() + h * G);
     }
   return st;
 }

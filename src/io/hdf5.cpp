@@ -1,5 +1,6 @@
 #include "perturbfit/io/hdf5.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 #include "perturbfit/core/error.hpp"
@@ -190,7 +191,38 @@ void H5File::write_rows(const std::string& name, std::int64_t row_begin, const s
     throw IOError("HDF5: cannot write rows of " + name + " in '" + path_ + "'");
 }
 
+template <class T>
+std::vector<T> H5File::read(const std::string& name) const {
+  if (H5Lexists(file_, name.c_str(), H5P_DEFAULT) <= 0) throw IOError("'" + path_ + "' has no dataset " + name);
+  H5Id d(check(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open dataset " + name, path_), H5Dclose);
+  H5Id space(H5Dget_space(d), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n < 0) throw IOError("HDF5: cannot size " + name + " in '" + path_ + "'");
+  std::vector<T> out(static_cast<std::size_t>(n));
+  if (n > 0 && H5Dread(d, h5_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    throw IOError("HDF5: cannot read " + name + " in '" + path_ + "'");
+  return out;
+}
+
+std::vector<std::string> H5File::read_strings(const std::string& name) const {
+  if (!exists(name)) throw IOError("'" + path_ + "' has no dataset " + name);
+  H5Id d(check(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open dataset " + name, path_), H5Dclose);
+  H5Id space(H5Dget_space(d), H5Sclose);
+  const auto n = static_cast<std::size_t>(std::max<hssize_t>(H5Sget_simple_extent_npoints(space), 0));
+  const H5Id mt = string_type();  // variable length, as write_strings writes them
+  std::vector<char*> p(n, nullptr);
+  if (n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0)
+    throw IOError("HDF5: cannot read strings " + name + " in '" + path_ + "' (variable-length strings expected)");
+  std::vector<std::string> out;
+  for (char* c : p) out.emplace_back(c ? c : "");
+  if (n > 0) H5Dvlen_reclaim(mt, space, H5P_DEFAULT, p.data());
+  return out;
+}
+
+bool H5File::exists(const std::string& name) const { return H5Lexists(file_, name.c_str(), H5P_DEFAULT) > 0; }
+
 #define PF_INSTANTIATE(T)                                                                                   \
+  template std::vector<T> H5File::read<T>(const std::string&) const;                                    \
   template void H5File::write<T>(const std::string&, const std::vector<T>&, std::vector<hsize_t>) const; \
   template void H5File::create<T>(const std::string&, std::vector<hsize_t>) const;                      \
   template void H5File::write_rows<T>(const std::string&, std::int64_t, const std::vector<T>&) const;

@@ -1,5 +1,6 @@
 #include "perturbfit/model/parameters.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "perturbfit/core/error.hpp"
@@ -46,6 +47,33 @@ void ModelParameters::validate() const {
     need(v[g] >= 0.0 && beta[g] >= 0.0, "v or beta of gene '" + gene_names[g] + "' is negative");
   }
   if (kind != ModelKind::kMechanistic) need(neural_rank > 0, "model.kind = " + std::string(to_string(kind)) + " needs model.neural_rank > 0");
+}
+
+namespace {
+template <class P, class F>
+void for_each_part(P& p, F&& f) {
+  f(p.W.val), f(p.U), f(p.c), f(p.v), f(p.beta), f(p.gamma), f(p.A), f(p.B), f(p.C), f(p.d);
+}
+}  // namespace
+
+std::size_t parameter_count(const ModelParameters& p) {
+  std::size_t n = 0;
+  for_each_part(p, [&](const auto& part) { n += part.size(); });
+  return n;
+}
+
+std::vector<double> pack_parameters(const ModelParameters& p) {
+  std::vector<double> out;
+  out.reserve(parameter_count(p));
+  for_each_part(p, [&](const auto& part) { out.insert(out.end(), part.begin(), part.end()); });
+  return out;
+}
+
+void unpack_parameters(const double* values, ModelParameters& p) {
+  for_each_part(p, [&](auto& part) {
+    std::copy_n(values, part.size(), part.begin());
+    values += part.size();
+  });
 }
 
 }  // namespace perturbfit::model

@@ -107,4 +107,13 @@ void Comm::rethrow_any(const std::string& local_message, int exit_code) const {
   throw Error(static_cast<ExitCode>(code), msg);
 }
 
+void Comm::replicated_sum_in_place(std::vector<double>& values) const {
+  const int n = static_cast<int>(values.size());
+  if (rank_ == 0)
+    check(MPI_Reduce(MPI_IN_PLACE, values.data(), n, MPI_DOUBLE, MPI_SUM, 0, comm_), "MPI_Reduce");
+  else
+    check(MPI_Reduce(values.data(), nullptr, n, MPI_DOUBLE, MPI_SUM, 0, comm_), "MPI_Reduce");
+  check(MPI_Bcast(values.data(), n, MPI_DOUBLE, 0, comm_), "MPI_Bcast");
+}
+
 }  // namespace perturbfit::parallel

@@ -1,5 +1,6 @@
 #include "perturbfit/solvers/adjoint.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -19,6 +20,19 @@ void ParameterGradient::add(const ParameterGradient& o) {
   };
   acc(W, o.W), acc(U, o.U), acc(c, o.c), acc(v, o.v), acc(beta, o.beta), acc(gamma, o.gamma);
   acc(A, o.A), acc(B, o.B), acc(C, o.C), acc(d, o.d);
+}
+
+std::vector<double> ParameterGradient::flatten() const {
+  std::vector<double> out;
+  for (const auto* part : {&W, &U, &c, &v, &beta, &gamma, &A, &B, &C, &d}) out.insert(out.end(), part->begin(), part->end());
+  return out;
+}
+
+void ParameterGradient::unflatten(const double* values) {
+  for (auto* part : {&W, &U, &c, &v, &beta, &gamma, &A, &B, &C, &d}) {
+    std::copy_n(values, part->size(), part->begin());
+    values += part->size();
+  }
 }
 
 struct SteadyStateAdjoint::Impl {
@@ -84,12 +98,9 @@ SteadyStateAdjoint::SteadyStateAdjoint(const model::VectorField& field, double r
 
 SteadyStateAdjoint::~SteadyStateAdjoint() = default;
 
-int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vector<double>& x, const std::vector<double>& dl_dx,
-                                   ParameterGradient& grad) {
+int SteadyStateAdjoint::solve(const model::Condition& cond, const std::vector<double>& x, const std::vector<double>& dl_dx,
+                              std::vector<double>& lambda) {
   Impl& s = *impl_;
-  const auto& p = s.field.params();
-  const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media),
-             h = static_cast<std::size_t>(p.neural_rank);
   constexpr double kInf = std::numeric_limits<double>::infinity();
   s.field.linearize(x.data(), cond, kInf, s.lin);
   PetscScalar* r;
@@ -107,7 +118,27 @@ int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vect
                          "); the steady state may be singular or unstable");
   const PetscScalar* lam;
   PF_PETSC(VecGetArrayRead(s.lambda, &lam));
-  // dl/dtheta = -lambda^T df/dtheta
+  lambda.assign(lam, lam + x.size());
+  PF_PETSC(VecRestoreArrayRead(s.lambda, &lam));
+  return static_cast<int>(its);
+}
+
+int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vector<double>& x, const std::vector<double>& dl_dx,
+                                   ParameterGradient& grad) {
+  std::vector<double> lambda;
+  const int its = solve(cond, x, dl_dx, lambda);
+  for (auto& l : lambda) l = -l;  // dl/dtheta = -lambda^T df/dtheta
+  add_parameter_vjp(impl_->field, cond, x, lambda, grad);
+  return its;
+}
+
+void add_parameter_vjp(const model::VectorField& field, const model::Condition& cond, const std::vector<double>& x,
+                       const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad) {
+  const auto& p = field.params();
+  const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media),
+             h = static_cast<std::size_t>(p.neural_rank);
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (knock_grad) knock_grad->assign(cond.knock.size(), 0.0);
   if (p.kind != model::ModelKind::kNeural) {
     std::vector<double> sx(G), kappa(G, 0.0);
     p.W.multiply(x.data(), sx.data());
@@ -115,18 +146,25 @@ int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vect
     for (std::size_t g = 0; g < G; ++g) {
       double sg = sx[g] + p.c[g];
       for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q) sg += p.U[g * K + q] * cond.medium[q];
-      const double la = lam[g] * s.lin.a[g];
+      sx[g] = model::logistic(sg);  // sigma(s_g) from here on
+      const double sig = sx[g];
+      const double wa = w[g] * (1.0 - kappa[g]) * p.v[g] * sig * (1.0 - sig);  // w_g * df_g/ds_g
       for (auto k = p.W.row_ptr[g]; k < p.W.row_ptr[g + 1]; ++k)
-        grad.W[static_cast<std::size_t>(k)] -= la * x[static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)])];
-      for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q) grad.U[g * K + q] -= la * cond.medium[q];
-      grad.c[g] -= la;
-      grad.v[g] -= lam[g] * (1.0 - kappa[g]) * model::logistic(sg);
-      grad.beta[g] -= lam[g];
+        grad.W[static_cast<std::size_t>(k)] += wa * x[static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)])];
+      for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q) grad.U[g * K + q] += wa * cond.medium[q];
+      grad.c[g] += wa;
+      grad.v[g] += w[g] * (1.0 - kappa[g]) * sig;
+      grad.beta[g] += w[g];
     }
+    if (knock_grad)
+      for (std::size_t i = 0; i < cond.knock.size(); ++i) {
+        const auto g = static_cast<std::size_t>(cond.knock[i].first);
+        (*knock_grad)[i] = -w[g] * p.v[g] * sx[g];  // w_g * df_g/dkappa_g
+      }
   }
-  for (std::size_t g = 0; g < G; ++g) grad.gamma[g] += lam[g] * x[g];
-  if (s.field.has_low_rank()) {
-    std::vector<double> u(h, 0.0), w(h, 0.0);  // w_r = (A^T lambda)_r * (1 - tanh^2 u_r)
+  for (std::size_t g = 0; g < G; ++g) grad.gamma[g] -= w[g] * x[g];
+  if (field.has_low_rank()) {
+    std::vector<double> u(h, 0.0), wz(h, 0.0);  // wz_r = (A^T w)_r * (1 - tanh^2 u_r)
     for (std::size_t q = 0; q < h; ++q) {
       u[q] = p.d[q];
       for (std::size_t g = 0; g < G; ++g) u[q] += p.B[q * G + g] * x[g];
@@ -134,18 +172,17 @@ int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vect
     }
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t q = 0; q < h; ++q) {
-        grad.A[g * h + q] -= lam[g] * std::tanh(u[q]);
-        w[q] += lam[g] * p.A[g * h + q];
+        grad.A[g * h + q] += w[g] * std::tanh(u[q]);
+        wz[q] += w[g] * p.A[g * h + q];
       }
     for (std::size_t q = 0; q < h; ++q) {
-      w[q] *= s.lin.z[q];
-      for (std::size_t g = 0; g < G; ++g) grad.B[q * G + g] -= w[q] * x[g];
-      for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) grad.C[q * K + k] -= w[q] * cond.medium[k];
-      grad.d[q] -= w[q];
+      const double t = std::tanh(u[q]);
+      wz[q] *= 1.0 - t * t;
+      for (std::size_t g = 0; g < G; ++g) grad.B[q * G + g] += wz[q] * x[g];
+      for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) grad.C[q * K + k] += wz[q] * cond.medium[k];
+      grad.d[q] += wz[q];
     }
   }
-  PF_PETSC(VecRestoreArrayRead(s.lambda, &lam));
-  return static_cast<int>(its);
 }
 
 }  // namespace perturbfit::solvers

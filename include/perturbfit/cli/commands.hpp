@@ -31,10 +31,20 @@ struct InspectArgs {
   std::string stats_out;  // write the pseudo-bulk statistics here (HDF5)
 };
 
+struct FitArgs {
+  std::string deck;
+  std::vector<std::string> overrides;
+  std::filesystem::path output = "out/fit";
+  std::string data, layer;              // the screen; default: the deck's data.path
+  std::filesystem::path restart;        // continue from restart/checkpoint.h5 (output defaults to it)
+  bool check_gradient = false;
+};
+
 int run_version(const CommandContext& ctx);
 int run_inspect(const CommandContext& ctx, const InspectArgs& args);
 int run_reference(const CommandContext& ctx);
 int run_simulate(const CommandContext& ctx, const SimulateArgs& args);
+int run_fit(const CommandContext& ctx, FitArgs args);
 
 // Entry point of the executable.
 int main(int argc, char** argv);

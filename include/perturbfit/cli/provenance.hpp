@@ -5,8 +5,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "perturbfit/parallel/comm.hpp"
 
 namespace perturbfit::cli {
 
@@ -26,6 +29,14 @@ class Provenance {
   nlohmann::json record_;
   std::chrono::steady_clock::time_point start_;
 };
+
+// Creates the output directory on the root (IOError, on every rank, if it cannot).
+void prepare_output_directory(const parallel::Comm& comm, const std::filesystem::path& dir);
+
+// Runs a command's body; if it throws a perturbfit Error, the root records status "failed"
+// with the message in dir/provenance.json before the error propagates.
+int run_recorded(const parallel::Comm& comm, Provenance& provenance, const std::filesystem::path& dir,
+                 const std::function<int()>& body);
 
 // Writes text to `path` through a temporary file and a rename, so a reader never sees half a file.
 void write_file_atomically(const std::filesystem::path& path, const std::string& text);

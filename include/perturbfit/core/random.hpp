@@ -20,6 +20,8 @@ enum class StreamDomain : std::uint64_t {
   kPassage = 9,      // bottleneck resampling
   kNeural = 10,      // neural correction weights
   kMeasureGene = 11, // per-gene dispersion and dropout
+  kSplit = 12,       // train / validation / test assignment of a perturbation
+  kFitDirection = 13,// random directions of the gradient check
 };
 
 class RandomStream {

@@ -47,15 +47,20 @@ struct Group {
   int control_group = -1;  // same batch, time and medium; -1 if that batch has no controls
 };
 
-// Sums over the cells of each group of log-normalised expression z = log1p(y / s) and its
-// square, per gene; s = the cell's total counts / the mean total over all cells.
+// Sums over the cells of each group of normalised expression y / s, of log-normalised
+// expression z = log1p(y / s) and of z^2, per gene; s = the cell's total counts / the mean
+// total over all cells.
 struct GroupStatistics {
   std::vector<int> groups;             // group ids held here (owned groups, then control groups)
   std::vector<double> size_factor_sum; // per held group
-  std::vector<double> sum, sum_sq;     // held groups x genes, row-major
+  std::vector<double> sum, sum_sq;     // held groups x genes, row-major (of z)
+  std::vector<double> sum_linear;      // held groups x genes (of y / s)
   int genes = 0;
   const double* sum_row(std::size_t held) const { return sum.data() + held * static_cast<std::size_t>(genes); }
   const double* sum_sq_row(std::size_t held) const { return sum_sq.data() + held * static_cast<std::size_t>(genes); }
+  const double* sum_linear_row(std::size_t held) const {
+    return sum_linear.data() + held * static_cast<std::size_t>(genes);
+  }
 };
 
 class ScreenData {

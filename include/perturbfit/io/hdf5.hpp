@@ -56,6 +56,11 @@ class H5File {
   void write_strings(const std::string& name, const std::vector<std::string>& values) const;
   template <class T>
   void write(const std::string& name, const std::vector<T>& values, std::vector<hsize_t> dims = {}) const;
+  // A whole numeric dataset, flattened (IOError if absent).
+  template <class T>
+  std::vector<T> read(const std::string& name) const;
+  std::vector<std::string> read_strings(const std::string& name) const;  // variable-length strings
+  bool exists(const std::string& name) const;  // one path component below an existing group
   // Creates a dataset, allocated now, to be filled later by collective writes.
   template <class T>
   void create(const std::string& name, std::vector<hsize_t> dims) const;

@@ -38,4 +38,10 @@ struct ModelParameters {
   void validate() const;
 };
 
+// The fitted parameters as one flat vector: W's nonzeros, U, c, v, beta, gamma, A, B, C, d.
+// W's pattern, the sizes and the names stay in the ModelParameters.
+std::size_t parameter_count(const ModelParameters& p);
+std::vector<double> pack_parameters(const ModelParameters& p);
+void unpack_parameters(const double* values, ModelParameters& p);
+
 }  // namespace perturbfit::model

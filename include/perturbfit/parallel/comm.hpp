@@ -25,6 +25,9 @@ class Comm {
   std::int64_t exclusive_prefix_sum(std::int64_t local) const;  // 0 on rank 0
   void sum_in_place(std::vector<double>& values) const;
   void sum_in_place(std::vector<std::int64_t>& values) const;
+  // Sum reduced on the root, then broadcast: every rank holds bit-identical values (an
+  // Allreduce does not promise that), so replicated optimisers stay in lockstep.
+  void replicated_sum_in_place(std::vector<double>& values) const;
   // Concatenates each rank's vector in rank order on every rank.
   std::vector<double> all_gather(const std::vector<double>& local) const;
   std::vector<int> all_gather(const std::vector<int>& local) const;

@@ -16,7 +16,14 @@ struct ParameterGradient {
   std::vector<double> W, U, c, v, beta, gamma, A, B, C, d;
   explicit ParameterGradient(const model::ModelParameters& p);
   void add(const ParameterGradient& other);
+  std::vector<double> flatten() const;  // the order of model::pack_parameters
+  void unflatten(const double* values);
 };
+
+// grad += w^T df/dtheta at (x, cond), t = infinity. If knock_grad is given, it receives
+// w_g * df_g/dkappa_g for each entry of cond.knock (the fit learns kappa).
+void add_parameter_vjp(const model::VectorField& field, const model::Condition& cond, const std::vector<double>& x,
+                       const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad = nullptr);
 
 class SteadyStateAdjoint {
  public:
@@ -25,6 +32,10 @@ class SteadyStateAdjoint {
   SteadyStateAdjoint(const SteadyStateAdjoint&) = delete;
   SteadyStateAdjoint& operator=(const SteadyStateAdjoint&) = delete;
 
+  // Solves (df/dx)^T lambda = dl_dx at x_star; returns the Krylov iterations. Throws
+  // NumericalError if the transposed solve does not converge.
+  int solve(const model::Condition& cond, const std::vector<double>& x_star, const std::vector<double>& dl_dx,
+            std::vector<double>& lambda);
   // Adds dl/dtheta at the steady state x_star of cond to grad; returns the Krylov iterations.
   // Throws NumericalError if the transposed solve does not converge.
   int accumulate(const model::Condition& cond, const std::vector<double>& x_star, const std::vector<double>& dl_dx,

@@ -1,0 +1,42 @@
+// What `perturbfit fit` does, read from the deck's [fit], [model], [solver] and [run]
+// sections (the schema in src/config/schema.cpp documents every key).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "perturbfit/config/deck.hpp"
+#include "perturbfit/model/parameters.hpp"
+#include "perturbfit/solvers/steady_state.hpp"
+
+namespace perturbfit::fit {
+
+enum class Optimizer { kLbfgs, kAdam };
+
+struct FitOptions {
+  model::ModelKind kind = model::ModelKind::kMechanistic;
+  int neural_rank = 0;
+  std::string support = "auto";
+  int all_max_genes = 500;
+  std::filesystem::path edge_list;
+  int knn = 10;
+  double validation_fraction = 0.1, test_fraction = 0.2;
+  std::uint64_t split_seed = 1, seed = 1;
+  double pseudocount = 0.1;
+  double lambda_ss = 0.0, lambda_l1 = 1e-4, l1_smoothing = 1e-3, lambda_l2 = 1e-6;
+  double kappa = 0.8, kappa_min = -10.0, kappa_max = 0.999;
+  bool learn_kappa = true, fit_decay = false;
+  Optimizer optimizer = Optimizer::kLbfgs;
+  int max_iterations = 200;
+  double gatol = 1e-7, learning_rate = 0.01;
+  int checkpoint_every = 10;
+  std::filesystem::path truth;
+  int batch_size = 32;  // batched steady-state solver columns
+  double adjoint_rtol = 1e-10;
+  int gradient_directions = 4;
+  solvers::SteadyStateOptions steady;
+};
+
+FitOptions fit_options(const config::Deck& deck);  // UsageError on inconsistent values
+
+}  // namespace perturbfit::fit

@@ -1,0 +1,190 @@
+// `perturbfit fit DECK -o OUT`: read the screen, build the model, minimise the loss of
+// MODEL.md section 8, evaluate on held-out perturbations against baselines, write fit.h5,
+// metrics.json, checkpoint.h5 and provenance.json.
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "perturbfit/cli/commands.hpp"
+#include "perturbfit/cli/provenance.hpp"
+#include "perturbfit/config/deck.hpp"
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/core/stop_signal.hpp"
+#include "perturbfit/data/screen_data.hpp"
+#include "perturbfit/fit/evaluation.hpp"
+#include "perturbfit/fit/gradient_check.hpp"
+#include "perturbfit/fit/optimizer.hpp"
+#include "perturbfit/fit/truth_recovery.hpp"
+#include "perturbfit/io/fit_output.hpp"
+
+namespace perturbfit::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Medium label -> model input m: the values of the deck's protocol `medium` step of that
+// name if there is one (a simulated screen's own deck), else one-hot over the labels
+// (no input at all when the screen has a single medium).
+std::vector<std::vector<double>> media_inputs(const config::Deck& deck, const std::vector<std::string>& labels) {
+  std::vector<std::vector<double>> out(labels.size());
+  std::size_t matched = 0, width = 0;
+  for (const auto& step : deck.protocol())
+    if (config::step_get<std::string>(step, "step") == "medium")
+      for (std::size_t i = 0; i < labels.size(); ++i)
+        if (config::step_get<std::string>(step, "name") == labels[i] && out[i].empty()) {
+          out[i] = config::step_get<std::vector<double>>(step, "values");
+          width = std::max(width, out[i].size());
+          ++matched;
+        }
+  if (matched == labels.size() && width > 0) {
+    for (auto& v : out) v.resize(width, 0.0);
+    return out;
+  }
+  if (labels.size() <= 1) return std::vector<std::vector<double>>(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    out[i].assign(labels.size(), 0.0);
+    out[i][i] = 1.0;
+  }
+  return out;
+}
+
+std::string fmt(const json& v) {
+  if (v.is_null()) return "n/a";
+  std::ostringstream os;
+  os << std::setprecision(4) << v.get<double>();
+  return os.str();
+}
+
+std::string metrics_table(const json& metrics, const std::string& subset) {
+  std::ostringstream os;
+  os << "held-out metrics (" << subset << "; effects = contrast with same-batch controls, log scale)\n";
+  os << "  " << std::left << std::setw(14) << "predictor" << std::setw(8) << "groups" << std::setw(12) << "MSE expr"
+     << std::setw(12) << "MSE effect" << std::setw(12) << "Pearson" << "Pearson top-20\n";
+  for (const auto& [name, subsets] : metrics.items()) {
+    if (!subsets.contains(subset)) continue;
+    const auto& m = subsets[subset];
+    os << "  " << std::left << std::setw(14) << name << std::setw(8) << m["groups"].get<long>() << std::setw(12)
+       << fmt(m["mse_expression"]) << std::setw(12) << fmt(m["mse_effect"]) << std::setw(12) << fmt(m["pearson_effect"])
+       << fmt(m["pearson_effect_top20"]) << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace
+
+int run_fit(const CommandContext& ctx, FitArgs args) {
+  const auto& comm = ctx.comm;
+  Provenance provenance("fit", ctx.argv, comm.size());
+  const config::Deck deck = config::Deck::load(args.deck, args.overrides);
+  provenance.set_deck(deck.values(), args.deck);
+  const auto options = fit::fit_options(deck);
+  const auto data_opt = data::data_options(deck, args.data, args.layer);
+  prepare_output_directory(comm, args.output);
+  const fs::path checkpoint_path = args.output / "checkpoint.h5";
+  const std::string optimizer = options.optimizer == fit::Optimizer::kAdam ? "adam" : "lbfgs";
+  return run_recorded(comm, provenance, args.output, [&]() -> int {
+    ctx.reporter.info("fit: deck " + args.deck + ", screen " + data_opt.path + ", " + std::to_string(comm.size()) +
+                      " rank(s), output " + args.output.string());
+    const data::ScreenData screen(comm, data_opt, ctx.reporter);
+    fit::FitProblem problem(comm, screen, options, media_inputs(deck, screen.media()), ctx.reporter);
+    std::array<std::int64_t, 3> split_counts{0, 0, 0};
+    for (std::size_t p = 0; p < screen.perturbations().size(); ++p)
+      if (!screen.perturbations()[p].control && !screen.perturbations()[p].excluded)
+        ++split_counts[static_cast<std::size_t>(problem.splits()[p])];
+    ctx.reporter.info("perturbations: " + std::to_string(split_counts[0]) + " train, " + std::to_string(split_counts[1]) +
+                      " validation, " + std::to_string(split_counts[2]) + " test; " + std::to_string(problem.size()) +
+                      " parameters; lambda_ss = " + std::to_string(options.lambda_ss));
+
+    if (args.check_gradient) {
+      const auto result = fit::check_gradient(problem, options.gradient_directions, 1e-5, ctx.reporter);
+      const bool pass = result["max_relative_error"].get<double>() < 1e-5;
+      if (comm.is_root()) {
+        write_file_atomically(args.output / "gradient_check.json", result.dump(2) + "\n");
+        if (ctx.json) std::cout << result.dump(2) << std::endl;
+        else
+          std::cout << "gradient check: max relative error " << result["max_relative_error"].get<double>() << " over "
+                    << options.gradient_directions << " directions (" << (pass ? "PASS" : "FAIL") << ", threshold 1e-5)\n";
+      }
+      return pass ? 0 : static_cast<int>(ExitCode::kNumerical);
+    }
+
+    fit::OptimizerState state;
+    if (!args.restart.empty()) {
+      state = io::read_checkpoint(args.restart / "checkpoint.h5", screen.genes(), optimizer);
+      ctx.reporter.info("restarting from " + (args.restart / "checkpoint.h5").string() + " at iteration " +
+                        std::to_string(state.iteration));
+    }
+    const StopSignal stop;
+    auto write_checkpoint = [&](const fit::OptimizerState& s) {
+      comm.run_on_root([&] { io::write_checkpoint(checkpoint_path, s, screen.genes(), optimizer); });
+    };
+    const auto result = fit::optimize(problem, state, comm, stop, write_checkpoint, ctx.reporter);
+    write_checkpoint(state);
+    if (result.interrupted) {
+      provenance.set("summary", json{{"command", "fit"}, {"status", "interrupted"}, {"iteration", state.iteration},
+                                     {"checkpoint", checkpoint_path.string()}});
+      if (comm.is_root()) {
+        provenance.write(args.output, "interrupted");
+        std::cout << "interrupted by signal " << stop.signal_number() << " at iteration " << state.iteration
+                  << "; checkpoint " << checkpoint_path.string() << "\n  continue with: perturbfit fit " << args.deck
+                  << " --restart " << args.output.string() << "\n";
+      }
+      return 0;
+    }
+
+    const auto final_loss = problem.evaluate(state.theta, nullptr);
+    const auto failed = problem.solve_all(true);
+    std::int64_t unstable = 0;
+    for (const auto& c : problem.conditions())
+      if (c.solved && !c.stable && (!c.control || comm.is_root())) ++unstable;
+    unstable = comm.sum(unstable);
+    if (failed > 0) ctx.reporter.warn(std::to_string(failed) + " steady states of the fitted model failed; their groups are left out of the metrics");
+    if (unstable > 0) ctx.reporter.warn(std::to_string(unstable) + " steady states of the fitted model are unstable (see fit.h5 steady_states)");
+    std::vector<fit::GroupPrediction> rows;
+    json metrics = fit::evaluate_predictions(problem, comm, rows);
+    json report{{"final_loss", {{"total", final_loss.total}, {"data", final_loss.data}, {"steady_state", final_loss.steady_state},
+                                {"l1", final_loss.l1}, {"l2", final_loss.l2}}},
+                {"optimizer", optimizer},
+                {"stop_reason", result.reason},
+                {"iterations", state.iteration},
+                {"kappa", problem.kappa()},
+                {"lambda_ss", options.lambda_ss},
+                {"perturbations", {{"train", split_counts[0]}, {"validation", split_counts[1]}, {"test", split_counts[2]}}},
+                {"parameters", problem.size()},
+                {"edges_in_support", problem.parameters().W.nnz()},
+                {"failed_steady_states", failed},
+                {"unstable_steady_states", unstable},
+                {"metrics", metrics}};
+    if (!options.truth.empty()) {
+      json truth;
+      comm.run_on_root([&] { truth = fit::truth_recovery(problem, options.truth); });
+      report["truth_recovery"] = truth;
+    }
+    io::write_fit(comm, args.output / "fit.h5", problem, state, rows, metrics.dump());
+    report["wall_seconds"] = provenance.elapsed_seconds();
+    provenance.set("summary", report);
+    if (comm.is_root()) {
+      write_file_atomically(args.output / "metrics.json", report.dump(2) + "\n");
+      provenance.write(args.output, "ok");
+      if (ctx.json) {
+        std::cout << report.dump(2) << std::endl;
+      } else {
+        std::cout << "fit: " << state.iteration << " iterations (" << result.reason << "), final loss "
+                  << std::setprecision(8) << final_loss.total << ", kappa " << std::setprecision(4) << problem.kappa()
+                  << ", " << report["wall_seconds"].get<double>() << " s\n"
+                  << metrics_table(metrics, "test");
+        if (report.contains("truth_recovery"))
+          std::cout << "truth recovery: AUPRC(W) " << fmt(report["truth_recovery"]["auprc_W"]) << " (random "
+                    << fmt(report["truth_recovery"]["auprc_W_random"]) << "), relative error W "
+                    << fmt(report["truth_recovery"]["relative_error_W"]) << "\n";
+        std::cout << "  " << (args.output / "fit.h5").string() << "\n  " << (args.output / "metrics.json").string() << "\n";
+      }
+    }
+    return 0;
+  });
+}
+
+}  // namespace perturbfit::cli

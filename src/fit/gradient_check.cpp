@@ -1,0 +1,60 @@
+#include "perturbfit/fit/gradient_check.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "perturbfit/core/random.hpp"
+
+namespace perturbfit::fit {
+
+nlohmann::json check_gradient(FitProblem& problem, int directions, double step, const Reporter& reporter) {
+  std::vector<double> lower, upper, theta = problem.initial_point(), grad;
+  problem.bounds(lower, upper);
+  const auto& opt = problem.options();
+  RandomStream rng(opt.seed, StreamDomain::kFitDirection, 0);
+  const std::size_t nw = problem.parameters().W.val.size();
+  // W on the scale of the data: inputs s = W x of order 1, so the point stays in the
+  // single-attractor regime (a random W of order 1 with x ~ 100 counts is multistable).
+  double x_mean = 0;
+  for (double x : problem.references().front().xtilde) x_mean += x / problem.genes();
+  const double in_degree = 1.0 + static_cast<double>(nw) / problem.genes();
+  for (std::size_t i = 0; i < nw; ++i) theta[i] = 0.5 * rng.normal() / (std::max(x_mean, 1e-3) * std::sqrt(in_degree));
+  for (std::size_t i = nw; i < theta.size(); ++i)
+    if (lower[i] < upper[i] && theta[i] != 0) theta[i] *= 1.0 + 0.1 * rng.normal();
+  const auto base = problem.evaluate(theta, &grad);
+  nlohmann::json rows = nlohmann::json::array();
+  double worst = 0;
+  for (int k = 0; k < directions; ++k) {
+    RandomStream dir(opt.seed, StreamDomain::kFitDirection, static_cast<std::uint64_t>(k) + 1);
+    std::vector<double> d(theta.size(), 0.0);
+    double norm = 0;
+    for (std::size_t i = 0; i < d.size(); ++i)
+      if (lower[i] < upper[i]) d[i] = dir.normal(), norm += d[i] * d[i];
+    norm = std::sqrt(norm);
+    double adjoint = 0;
+    for (std::size_t i = 0; i < d.size(); ++i) d[i] /= norm, adjoint += grad[i] * d[i];
+    auto shifted = [&](double h) {
+      std::vector<double> t(theta);
+      for (std::size_t i = 0; i < t.size(); ++i) t[i] += h * d[i];
+      return problem.evaluate(t, nullptr).total;
+    };
+    const double fd = (shifted(step) - shifted(-step)) / (2 * step);
+    const double err = std::abs(fd - adjoint) / std::max({std::abs(fd), std::abs(adjoint), 1e-300});
+    worst = std::max(worst, err);
+    std::ostringstream os;
+    os.precision(10);
+    os << "direction " << k << ": adjoint " << adjoint << "  finite difference " << fd;
+    os.precision(3);
+    os << "  relative error " << err;
+    reporter.info(os.str());
+    rows.push_back({{"direction", k}, {"adjoint", adjoint}, {"finite_difference", fd}, {"relative_error", err}});
+  }
+  return {{"loss", base.total},
+          {"loss_terms", {{"data", base.data}, {"steady_state", base.steady_state}, {"l1", base.l1}, {"l2", base.l2}}},
+          {"step", step},
+          {"directions", rows},
+          {"max_relative_error", worst},
+          {"parameters", theta.size()}};
+}
+
+}  // namespace perturbfit::fit

@@ -1,0 +1,250 @@
+#include "perturbfit/fit/optimizer.hpp"
+
+#include <petsctao.h>
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/core/petsc_check.hpp"
+#include "perturbfit/core/petsc_handle.hpp"
+#include "perturbfit/core/random.hpp"
+
+namespace perturbfit::fit {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double norm(const std::vector<double>& g) {
+  double s = 0;
+  for (double v : g) s += v * v;
+  return std::sqrt(s);
+}
+
+void progress(const Reporter& reporter, const IterationRecord& r, int max_iterations) {
+  std::ostringstream os;
+  os.precision(6);
+  os << "iteration " << r.iteration << "/" << max_iterations << "  loss " << r.loss << " (data " << r.data
+     << ", steady-state " << r.steady_state << ", penalty " << r.regulariser << ")  |grad| " << r.gradient_norm;
+  if (r.batch >= 0) os << "  batch " << r.batch;
+  if (r.failed_steady_states > 0) os << "  FAILED steady states " << r.failed_steady_states;
+  os.precision(3);
+  os << "  " << r.seconds << " s";
+  reporter.info(os.str());
+}
+
+IterationRecord record(int iteration, const LossValue& v, double gnorm, double seconds, std::int64_t batch) {
+  return IterationRecord{iteration, v.total, v.data, v.steady_state, v.l1 + v.l2, gnorm, seconds, v.failed_steady_states, batch};
+}
+
+struct TaoContext {
+  FitProblem& problem;
+  OptimizerState& state;
+  const parallel::Comm& comm;
+  const StopSignal& stop;
+  const CheckpointWriter& checkpoint;
+  const Reporter& reporter;
+  int first_iteration = 0;
+  LossValue last;
+  Clock::time_point start = Clock::now();
+  bool interrupted = false;
+  std::string error;  // an exception inside a PETSc callback, rethrown after TaoSolve
+};
+
+PetscErrorCode objective_and_gradient(Tao, Vec x, PetscReal* f, Vec g, void* ctx) {
+  PetscFunctionBeginUser;
+  auto* c = static_cast<TaoContext*>(ctx);
+  PetscInt n;
+  PetscCall(VecGetLocalSize(x, &n));
+  const PetscScalar* xx;
+  PetscCall(VecGetArrayRead(x, &xx));
+  std::vector<double> theta(xx, xx + n), grad;
+  PetscCall(VecRestoreArrayRead(x, &xx));
+  try {
+    c->last = c->problem.evaluate(theta, &grad);
+  } catch (const std::exception& e) {
+    c->error = e.what();
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER, "loss evaluation failed");
+  }
+  *f = c->last.total;
+  PetscScalar* gg;
+  PetscCall(VecGetArray(g, &gg));
+  std::copy(grad.begin(), grad.end(), gg);
+  PetscCall(VecRestoreArray(g, &gg));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode monitor(Tao tao, void* ctx) {
+  PetscFunctionBeginUser;
+  auto* c = static_cast<TaoContext*>(ctx);
+  PetscInt its;
+  PetscReal f, gnorm, cnorm, xdiff;
+  TaoConvergedReason reason;
+  PetscCall(TaoGetSolutionStatus(tao, &its, &f, &gnorm, &cnorm, &xdiff, &reason));
+  if (its == 0 && c->first_iteration > 0) PetscFunctionReturn(0);  // the restart point is already recorded
+  const double seconds = std::chrono::duration<double>(Clock::now() - c->start).count();
+  auto r = record(c->first_iteration + static_cast<int>(its), c->last, gnorm, seconds, -1);
+  r.loss = f;
+  c->state.history.push_back(r);
+  c->state.iteration = r.iteration;
+  Vec x;
+  PetscCall(TaoGetSolution(tao, &x));
+  const PetscScalar* xx;
+  PetscCall(VecGetArrayRead(x, &xx));
+  c->state.theta.assign(xx, xx + c->state.theta.size());
+  PetscCall(VecRestoreArrayRead(x, &xx));
+  progress(c->reporter, r, c->problem.options().max_iterations);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode converged(Tao tao, void* ctx) {
+  PetscFunctionBeginUser;
+  auto* c = static_cast<TaoContext*>(ctx);
+  PetscCall(TaoDefaultConvergenceTest(tao, nullptr));
+  if (c->stop.requested(c->comm)) {  // collective: every rank calls the test equally often
+    c->interrupted = true;
+    PetscCall(TaoSetConvergedReason(tao, TAO_CONVERGED_USER));
+  }
+  PetscFunctionReturn(0);
+}
+
+struct TaoHandle {
+  Tao tao = nullptr;
+  ~TaoHandle() {
+    if (tao) TaoDestroy(&tao);
+  }
+};
+
+// TAO runs in segments of checkpoint_every iterations, each a fresh TaoSolve from the last
+// checkpoint: the quasi-Newton memory (which TAO cannot save) restarts at every checkpoint
+// whether or not the run is interrupted, so a restarted run retraces the uninterrupted one.
+// On a signal the run stops at once and keeps the last checkpoint (the iterations of the
+// unfinished segment are recomputed after --restart).
+OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const StopSignal& stop,
+                       const CheckpointWriter& checkpoint, const Reporter& reporter) {
+  const auto& opt = problem.options();
+  const auto n = static_cast<PetscInt>(state.theta.size());
+  std::vector<double> lower, upper;
+  problem.bounds(lower, upper);
+  VecHandle x, xl, xu;
+  auto fill = [](Vec v, const std::vector<double>& values) {
+    PetscScalar* p;
+    PF_PETSC(VecGetArray(v, &p));
+    std::copy(values.begin(), values.end(), p);
+    PF_PETSC(VecRestoreArray(v, &p));
+  };
+  PF_PETSC(VecCreateSeq(PETSC_COMM_SELF, n, x.address()));
+  PF_PETSC(VecDuplicate(x, xl.address()));
+  PF_PETSC(VecDuplicate(x, xu.address()));
+  fill(xl, lower), fill(xu, upper);
+  OptimizeResult result{"max_iterations", false};
+  const auto start = Clock::now();
+  while (state.iteration < opt.max_iterations) {
+    const OptimizerState boundary = state;
+    problem.reset_warm_starts();
+    const int segment = opt.checkpoint_every > 0 ? std::min(opt.checkpoint_every, opt.max_iterations - state.iteration)
+                                                 : opt.max_iterations - state.iteration;
+    TaoContext ctx{problem, state, comm, stop, checkpoint, reporter, state.iteration, LossValue{}, start, false, {}};
+    fill(x, state.theta);
+    TaoHandle tao;
+    PF_PETSC(TaoCreate(PETSC_COMM_SELF, &tao.tao));
+    PF_PETSC(TaoSetOptionsPrefix(tao.tao, "fit_"));
+    PF_PETSC(TaoSetType(tao.tao, TAOBLMVM));
+    PF_PETSC(TaoSetSolution(tao.tao, x));
+    PF_PETSC(TaoSetVariableBounds(tao.tao, xl, xu));
+    PF_PETSC(TaoSetObjectiveAndGradient(tao.tao, nullptr, objective_and_gradient, &ctx));
+    PF_PETSC(TaoSetMaximumIterations(tao.tao, segment));
+    PF_PETSC(TaoSetMaximumFunctionEvaluations(tao.tao, 20 * segment + 100));
+    PF_PETSC(TaoSetTolerances(tao.tao, opt.gatol, 0.0, 0.0));
+    PF_PETSC(TaoSetMonitor(tao.tao, monitor, &ctx, nullptr));
+    PF_PETSC(TaoSetConvergenceTest(tao.tao, converged, &ctx));
+    PF_PETSC(TaoSetFromOptions(tao.tao));
+    const PetscErrorCode rc = TaoSolve(tao.tao);
+    if (!ctx.error.empty()) throw NumericalError("fit: " + ctx.error);
+    PF_PETSC(rc);
+    if (ctx.interrupted) {
+      reporter.info("stopped by a signal at iteration " + std::to_string(state.iteration) +
+                    "; keeping the checkpoint of iteration " + std::to_string(boundary.iteration));
+      state = boundary;
+      return {"signal", true};
+    }
+    TaoConvergedReason reason;
+    PF_PETSC(TaoGetConvergedReason(tao.tao, &reason));
+    const PetscScalar* xx;
+    PF_PETSC(VecGetArrayRead(x, &xx));
+    state.theta.assign(xx, xx + n);
+    PF_PETSC(VecRestoreArrayRead(x, &xx));
+    const bool segment_done = reason == TAO_DIVERGED_MAXITS && state.iteration - boundary.iteration >= segment;
+    if (state.iteration < opt.max_iterations && segment_done) checkpoint(state);
+    if (!segment_done) {
+      result.reason = TaoConvergedReasons[reason];
+      break;
+    }
+  }
+  return result;
+}
+
+// Adam on minibatches = one experimental batch (with its controls) per step; the order of
+// batches is reshuffled every epoch from the seed, so a restart replays the same sequence.
+// As for TAO, a signal keeps the last checkpoint, where the warm starts were reset.
+OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const StopSignal& stop,
+                        const CheckpointWriter& checkpoint, const Reporter& reporter) {
+  const auto& opt = problem.options();
+  const int batches = static_cast<int>(problem.data().batches().size());
+  std::vector<double> lower, upper, grad;
+  problem.bounds(lower, upper);
+  const std::size_t n = state.theta.size();
+  if (state.adam_m.size() != n) state.adam_m.assign(n, 0.0), state.adam_v.assign(n, 0.0);
+  constexpr double b1 = 0.9, b2 = 0.999, tiny = 1e-8;
+  const auto start = Clock::now();
+  OptimizeResult result{"max_iterations", false};
+  OptimizerState boundary = state;
+  problem.reset_warm_starts();
+  while (state.iteration < opt.max_iterations) {
+    if (stop.requested(comm)) {
+      reporter.info("stopped by a signal at iteration " + std::to_string(state.iteration) +
+                    "; keeping the checkpoint of iteration " + std::to_string(boundary.iteration));
+      state = boundary;
+      result = {"signal", true};
+      break;
+    }
+    const int epoch = state.iteration / batches, position = state.iteration % batches;
+    std::vector<int> order(static_cast<std::size_t>(batches));
+    std::iota(order.begin(), order.end(), 0);
+    RandomStream rng(opt.seed, StreamDomain::kSplit, 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(epoch));
+    for (int i = batches - 1; i > 0; --i) std::swap(order[static_cast<std::size_t>(i)], order[rng.below(static_cast<std::uint64_t>(i) + 1)]);
+    const int batch = order[static_cast<std::size_t>(position)];
+    const LossValue v = problem.evaluate(state.theta, &grad, {batch});
+    const int t = ++state.iteration;
+    for (std::size_t i = 0; i < n; ++i) {
+      state.adam_m[i] = b1 * state.adam_m[i] + (1 - b1) * grad[i];
+      state.adam_v[i] = b2 * state.adam_v[i] + (1 - b2) * grad[i] * grad[i];
+      const double mhat = state.adam_m[i] / (1 - std::pow(b1, t)), vhat = state.adam_v[i] / (1 - std::pow(b2, t));
+      state.theta[i] = std::clamp(state.theta[i] - opt.learning_rate * mhat / (std::sqrt(vhat) + tiny), lower[i], upper[i]);
+    }
+    const auto r = record(t, v, norm(grad), std::chrono::duration<double>(Clock::now() - start).count(), batch);
+    state.history.push_back(r);
+    progress(reporter, r, opt.max_iterations);
+    if (opt.checkpoint_every > 0 && t % opt.checkpoint_every == 0 && t < opt.max_iterations) {
+      checkpoint(state);
+      boundary = state;
+      problem.reset_warm_starts();
+    }
+  }
+  return result;
+}
+}  // namespace
+
+OptimizeResult optimize(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const StopSignal& stop,
+                        const CheckpointWriter& checkpoint, const Reporter& reporter) {
+  if (state.theta.empty()) state.theta = problem.initial_point();
+  if (state.theta.size() != problem.size())
+    throw UsageError("the checkpoint has " + std::to_string(state.theta.size()) + " parameters but this deck and screen give " +
+                     std::to_string(problem.size()) + "; restart with the same deck and data");
+  if (problem.options().optimizer == Optimizer::kAdam) return run_adam(problem, state, comm, stop, checkpoint, reporter);
+  return run_tao(problem, state, comm, stop, checkpoint, reporter);
+}
+
+}  // namespace perturbfit::fit

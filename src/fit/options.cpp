@@ -1,0 +1,74 @@
+#include "perturbfit/fit/options.hpp"
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/simulate/settings.hpp"
+
+namespace perturbfit::fit {
+
+namespace {
+std::filesystem::path relative_to_deck(const config::Deck& d, const std::string& p) {
+  if (p.empty()) return {};
+  const std::filesystem::path path(p);
+  return path.is_absolute() ? path : d.directory() / path;
+}
+}  // namespace
+
+FitOptions fit_options(const config::Deck& d) {
+  FitOptions o;
+  o.kind = model::parse_model_kind(d.get<std::string>("model.kind"));
+  o.neural_rank = d.get<int>("model.neural_rank");
+  if (o.kind != model::ModelKind::kMechanistic && o.neural_rank < 1)
+    throw UsageError("model.kind = '" + d.get<std::string>("model.kind") + "' needs model.neural_rank >= 1");
+  o.support = d.get<std::string>("fit.support");
+  if (o.support != "auto" && o.support != "all" && o.support != "edgelist" && o.support != "knn")
+    throw UsageError("fit.support = '" + o.support + "' is unknown; use auto, all, edgelist or knn");
+  o.all_max_genes = d.get<int>("fit.all_max_genes");
+  o.edge_list = relative_to_deck(d, d.get<std::string>("fit.edge_list"));
+  if (o.support == "edgelist" && o.edge_list.empty())
+    throw UsageError("fit.support = 'edgelist' needs fit.edge_list (a TSV of regulator<TAB>target)");
+  o.knn = d.get<int>("fit.knn");
+  if (o.knn < 1) throw UsageError("fit.knn must be >= 1");
+  o.validation_fraction = d.get<double>("fit.validation_fraction");
+  o.test_fraction = d.get<double>("fit.test_fraction");
+  if (o.validation_fraction < 0 || o.test_fraction < 0 || o.validation_fraction + o.test_fraction >= 1)
+    throw UsageError("fit.validation_fraction and fit.test_fraction must be >= 0 and sum to less than 1");
+  o.seed = static_cast<std::uint64_t>(d.get<long>("run.seed"));
+  const long split_seed = d.get<long>("fit.split_seed");
+  o.split_seed = split_seed != 0 ? static_cast<std::uint64_t>(split_seed) : o.seed;
+  o.pseudocount = d.get<double>("fit.pseudocount");
+  if (!(o.pseudocount > 0)) throw UsageError("fit.pseudocount must be > 0 (it keeps log(eps + mean) finite)");
+  o.lambda_ss = d.get<double>("fit.lambda_ss");
+  o.lambda_l1 = d.get<double>("fit.lambda_l1");
+  o.l1_smoothing = d.get<double>("fit.l1_smoothing");
+  o.lambda_l2 = d.get<double>("fit.lambda_l2");
+  if (o.lambda_ss < 0 || o.lambda_l1 < 0 || o.lambda_l2 < 0 || !(o.l1_smoothing > 0))
+    throw UsageError("fit.lambda_ss, fit.lambda_l1 and fit.lambda_l2 must be >= 0 and fit.l1_smoothing > 0");
+  o.kappa = d.get<double>("fit.kappa");
+  o.learn_kappa = d.get<bool>("fit.learn_kappa");
+  o.kappa_min = d.get<double>("fit.kappa_min");
+  o.kappa_max = d.get<double>("fit.kappa_max");
+  if (!(o.kappa_min <= o.kappa && o.kappa <= o.kappa_max && o.kappa_max < 1))
+    throw UsageError("fit.kappa must lie in [fit.kappa_min, fit.kappa_max] and fit.kappa_max < 1 (kappa = 1 silences "
+                     "a gene completely and makes its production unidentifiable)");
+  o.fit_decay = d.get<bool>("fit.fit_decay");
+  const auto optimizer = d.get<std::string>("fit.optimizer");
+  if (optimizer != "lbfgs" && optimizer != "adam")
+    throw UsageError("fit.optimizer = '" + optimizer + "' is unknown; use lbfgs or adam");
+  o.optimizer = optimizer == "adam" ? Optimizer::kAdam : Optimizer::kLbfgs;
+  o.max_iterations = d.get<int>("fit.max_iterations");
+  o.gatol = d.get<double>("fit.gatol");
+  o.learning_rate = d.get<double>("fit.learning_rate");
+  if (o.max_iterations < 0 || !(o.learning_rate > 0))
+    throw UsageError("fit.max_iterations must be >= 0 and fit.learning_rate > 0");
+  o.checkpoint_every = d.get<int>("fit.checkpoint_every");
+  o.truth = relative_to_deck(d, d.get<std::string>("fit.truth"));
+  o.steady = simulate::steady_state_options(d);
+  o.steady.atol = d.get<double>("fit.steady_atol");
+  o.steady.stability = solvers::StabilityMode::kSkip;  // checked once on the fitted model, not every evaluation
+  o.batch_size = d.get<int>("solver.batch_size");
+  o.adjoint_rtol = d.get<double>("fit.adjoint_rtol");
+  o.gradient_directions = d.get<int>("fit.gradient_directions");
+  return o;
+}
+
+}  // namespace perturbfit::fit

@@ -1,0 +1,125 @@
+#include "perturbfit/fit/support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "perturbfit/core/error.hpp"
+
+namespace perturbfit::fit {
+
+namespace {
+
+model::CsrMatrix all_to_all(int G) {
+  std::vector<int> r, c;
+  for (int i = 0; i < G; ++i)
+    for (int j = 0; j < G; ++j)
+      if (i != j) r.push_back(i), c.push_back(j);
+  return model::CsrMatrix::from_triplets(G, G, r, c, std::vector<double>(r.size(), 0.0));
+}
+
+model::CsrMatrix from_edge_list(const std::filesystem::path& path, const std::vector<std::string>& genes,
+                                const Reporter& reporter) {
+  std::ifstream in(path);
+  if (!in) throw UsageError("cannot open fit.edge_list '" + path.string() + "'");
+  std::unordered_map<std::string, int> index;
+  for (std::size_t g = 0; g < genes.size(); ++g) index[genes[g]] = static_cast<int>(g);
+  std::vector<int> r, c;
+  std::string line;
+  long lines = 0, unknown = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string source, target;
+    if (!(fields >> source >> target))
+      throw UsageError(path.string() + ": line '" + line + "' needs regulator<TAB>target");
+    ++lines;
+    const auto s = index.find(source), t = index.find(target);
+    if (s == index.end() || t == index.end() || s->second == t->second) {
+      ++unknown;
+      continue;
+    }
+    r.push_back(t->second), c.push_back(s->second);
+  }
+  if (r.empty())
+    throw UsageError(path.string() + ": none of its " + std::to_string(lines) +
+                     " edges joins two genes of the screen; check the gene names (var_names) or use fit.support = knn");
+  if (unknown > 0)
+    reporter.warn(std::to_string(unknown) + " of " + std::to_string(lines) + " edges of " + path.string() +
+                  " name a gene not in the screen (or a self-loop) and were skipped");
+  auto m = model::CsrMatrix::from_triplets(static_cast<int>(genes.size()), static_cast<int>(genes.size()), r, c,
+                                           std::vector<double>(r.size(), 0.0));
+  std::fill(m.val.begin(), m.val.end(), 0.0);  // duplicates summed zeros; keep the pattern only
+  return m;
+}
+
+model::CsrMatrix nearest_coexpressed(int G, int k, const std::vector<const double*>& rows, const parallel::Comm& comm) {
+  const auto g_count = static_cast<std::size_t>(G);
+  std::vector<double> moments(2 * g_count + 1, 0.0);  // sum, sum of squares, rows
+  for (const double* y : rows)
+    for (std::size_t g = 0; g < g_count; ++g) moments[g] += y[g], moments[g_count + g] += y[g] * y[g];
+  moments[2 * g_count] = static_cast<double>(rows.size());
+  comm.replicated_sum_in_place(moments);
+  const double n = moments[2 * g_count];
+  if (n < 3) throw DataError("fit.support = knn needs at least 3 training groups to estimate co-expression");
+  std::vector<double> mean(g_count), sd(g_count);
+  for (std::size_t g = 0; g < g_count; ++g) {
+    mean[g] = moments[g] / n;
+    sd[g] = std::sqrt(std::max(moments[g_count + g] / n - mean[g] * mean[g], 0.0));
+  }
+  const std::size_t block = std::max<std::size_t>(1, (1u << 22) / g_count);  // about 32 MB of covariances
+  std::vector<int> r, c;
+  for (std::size_t b0 = 0; b0 < g_count; b0 += block) {
+    const std::size_t b1 = std::min(g_count, b0 + block);
+    std::vector<double> cov((b1 - b0) * g_count, 0.0);
+    for (const double* y : rows)
+      for (std::size_t t = b0; t < b1; ++t) {
+        const double yt = y[t] - mean[t];
+        double* row = cov.data() + (t - b0) * g_count;
+        for (std::size_t j = 0; j < g_count; ++j) row[j] += yt * (y[j] - mean[j]);
+      }
+    comm.replicated_sum_in_place(cov);
+    std::vector<std::pair<double, int>> score;
+    for (std::size_t t = b0; t < b1; ++t) {
+      score.clear();
+      for (std::size_t j = 0; j < g_count; ++j) {
+        if (j == t) continue;
+        const double denom = sd[t] * sd[j] * n;
+        score.emplace_back(denom > 0 ? std::abs(cov[(t - b0) * g_count + j]) / denom : 0.0, static_cast<int>(j));
+      }
+      const auto keep = std::min<std::size_t>(static_cast<std::size_t>(k), score.size());
+      std::partial_sort(score.begin(), score.begin() + static_cast<long>(keep), score.end(),
+                        [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+      for (std::size_t q = 0; q < keep; ++q) r.push_back(static_cast<int>(t)), c.push_back(score[q].second);
+    }
+  }
+  return model::CsrMatrix::from_triplets(G, G, r, c, std::vector<double>(r.size(), 0.0));
+}
+
+}  // namespace
+
+model::CsrMatrix support_pattern(const FitOptions& o, const std::vector<std::string>& genes,
+                                 const std::vector<const double*>& rows, const parallel::Comm& comm,
+                                 const Reporter& reporter) {
+  const int G = static_cast<int>(genes.size());
+  std::string kind = o.support;
+  if (kind == "auto") kind = G <= o.all_max_genes ? "all" : "knn";
+  model::CsrMatrix m;
+  if (kind == "all") {
+    if (G > 5000)
+      throw UsageError("fit.support = all with " + std::to_string(G) +
+                       " genes would give G^2 weights; use knn or edgelist (or fewer genes: data.top_variable)");
+    m = all_to_all(G);
+  } else if (kind == "edgelist") {
+    m = from_edge_list(o.edge_list, genes, reporter);
+  } else {
+    m = nearest_coexpressed(G, std::min(o.knn, G - 1), rows, comm);
+  }
+  reporter.info("support of W: " + kind + ", " + std::to_string(m.nnz()) + " candidate edges (" +
+                std::to_string(G) + " genes)");
+  return m;
+}
+
+}  // namespace perturbfit::fit

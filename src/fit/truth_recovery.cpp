@@ -1,0 +1,118 @@
+#include "perturbfit/fit/truth_recovery.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <unordered_map>
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/io/hdf5.hpp"
+
+namespace perturbfit::fit {
+
+double average_precision(const std::vector<double>& scores, const std::vector<char>& positive, std::size_t total_positive) {
+  if (total_positive == 0) return 0.0;
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  double hits = 0, ap = 0;
+  for (std::size_t r = 0; r < order.size(); ++r)
+    if (positive[order[r]]) hits += 1, ap += hits / static_cast<double>(r + 1);
+  return ap / static_cast<double>(total_positive);  // true edges outside the support count as missed
+}
+
+namespace {
+double relative_error(const std::vector<double>& fit, const std::vector<double>& truth) {
+  double d = 0, n = 0;
+  for (std::size_t i = 0; i < fit.size(); ++i) d += (fit[i] - truth[i]) * (fit[i] - truth[i]), n += truth[i] * truth[i];
+  return n > 0 ? std::sqrt(d / n) : std::sqrt(d);
+}
+}  // namespace
+
+nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::path& path) {
+  const auto file = io::H5File::open_read(path.string());
+  const auto true_genes = file.read_strings("/genes");
+  const auto indptr = file.read<std::int64_t>("/W/indptr");
+  const auto indices = file.read<std::int32_t>("/W/indices");
+  const auto data = file.read<double>("/W/data");
+  const auto v = file.read<double>("/parameters/v"), beta = file.read<double>("/parameters/beta"),
+             gamma = file.read<double>("/parameters/gamma"), c = file.read<double>("/parameters/c");
+  const auto x_true = file.read<double>("/control/steady_state");
+  const auto knock_kappa = file.read<double>("/classes/knock_kappa");
+  const auto& p = problem.parameters();
+  const auto G = static_cast<std::size_t>(p.genes);
+  std::unordered_map<std::string, int> true_index;
+  for (std::size_t g = 0; g < true_genes.size(); ++g) true_index[true_genes[g]] = static_cast<int>(g);
+  std::vector<int> map(G, -1);  // fit gene -> truth gene
+  for (std::size_t g = 0; g < G; ++g) {
+    const auto it = true_index.find(p.gene_names[g]);
+    if (it == true_index.end())
+      throw DataError("gene '" + p.gene_names[g] + "' of the screen is not in " + path.string() + " (fit.truth of another screen?)");
+    map[g] = it->second;
+  }
+  std::vector<int> fit_index(true_genes.size(), -1);
+  for (std::size_t g = 0; g < G; ++g) fit_index[static_cast<std::size_t>(map[g])] = static_cast<int>(g);
+  // Units: S_g = fitted control state / true control state.
+  const auto& control = problem.conditions()[static_cast<std::size_t>(problem.references().front().condition)];
+  std::vector<double> S(G, 1.0);
+  for (std::size_t g = 0; g < G; ++g) {
+    const double xt = x_true[static_cast<std::size_t>(map[g])];
+    S[g] = xt > 0 ? std::max(control.x[g], 1e-12) / xt : 1.0;
+  }
+  // W in true units on the union of both patterns (fit genes only).
+  std::unordered_map<std::int64_t, double> true_w;
+  std::size_t true_edges = 0;
+  for (std::size_t t = 0; t + 1 < indptr.size(); ++t) {
+    const int gt = fit_index[t];
+    if (gt < 0) continue;
+    for (auto k = indptr[t]; k < indptr[t + 1]; ++k) {
+      const int gr = fit_index[static_cast<std::size_t>(indices[static_cast<std::size_t>(k)])];
+      if (gr < 0 || gr == gt) continue;
+      true_w[static_cast<std::int64_t>(gt) * static_cast<std::int64_t>(G) + gr] = data[static_cast<std::size_t>(k)];
+      ++true_edges;
+    }
+  }
+  std::vector<double> w_fit, w_true, scores;
+  std::vector<char> positive;
+  std::size_t found = 0;
+  for (std::size_t g = 0; g < G; ++g)
+    for (auto k = p.W.row_ptr[g]; k < p.W.row_ptr[g + 1]; ++k) {
+      const auto j = static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)]);
+      const double w = p.W.val[static_cast<std::size_t>(k)] * S[j];
+      const auto it = true_w.find(static_cast<std::int64_t>(g * G + j));
+      w_fit.push_back(w), scores.push_back(std::abs(w));
+      w_true.push_back(it == true_w.end() ? 0.0 : it->second);
+      positive.push_back(it != true_w.end());
+      if (it != true_w.end()) ++found;
+    }
+  for (const auto& [key, w] : true_w) {  // true edges outside the support: predicted zero
+    const auto g = static_cast<std::size_t>(key) / G, j = static_cast<std::size_t>(key) % G;
+    bool in_support = std::binary_search(p.W.col.begin() + p.W.row_ptr[g], p.W.col.begin() + p.W.row_ptr[g + 1], static_cast<int>(j));
+    if (!in_support) w_fit.push_back(0.0), w_true.push_back(w);
+  }
+  std::vector<double> vg_fit(G), vg_true(G), bg_fit(G), bg_true(G), c_fit(p.c), c_true(G);
+  for (std::size_t g = 0; g < G; ++g) {
+    const auto t = static_cast<std::size_t>(map[g]);
+    vg_fit[g] = p.v[g] / p.gamma[g] / S[g], vg_true[g] = v[t] / gamma[t];
+    bg_fit[g] = p.beta[g] / p.gamma[g] / S[g], bg_true[g] = beta[t] / gamma[t];
+    c_true[g] = c[t];
+  }
+  const double true_kappa =
+      knock_kappa.empty() ? 0.0 : std::accumulate(knock_kappa.begin(), knock_kappa.end(), 0.0) / static_cast<double>(knock_kappa.size());
+  const double ap = average_precision(scores, positive, true_edges);
+  return {{"truth", path.string()},
+          {"true_edges", true_edges},
+          {"true_edges_in_support", found},
+          {"candidate_edges", scores.size()},
+          {"auprc_W", ap},
+          {"auprc_W_random", scores.empty() ? 0.0 : static_cast<double>(found) / static_cast<double>(scores.size())},
+          {"pearson_W", pearson(w_fit, w_true)},
+          {"relative_error_W", relative_error(w_fit, w_true)},
+          {"relative_error_c", relative_error(c_fit, c_true)},
+          {"relative_error_v_over_gamma", relative_error(vg_fit, vg_true)},
+          {"relative_error_beta_over_gamma", relative_error(bg_fit, bg_true)},
+          {"kappa_fit", problem.kappa()},
+          {"kappa_true_mean", true_kappa}};
+}
+
+}  // namespace perturbfit::fit

@@ -1,0 +1,183 @@
+#include "perturbfit/io/fit_output.hpp"
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/io/hdf5.hpp"
+
+namespace perturbfit::io {
+
+namespace fs = std::filesystem;
+
+namespace {
+void rename_into_place(const fs::path& partial, const fs::path& path) {
+  std::error_code ec;
+  fs::rename(partial, path, ec);
+  if (ec) throw IOError("cannot rename '" + partial.string() + "' to '" + path.string() + "': " + ec.message());
+}
+
+template <class F>
+std::vector<double> column(const std::vector<fit::IterationRecord>& h, F&& f) {
+  std::vector<double> out;
+  for (const auto& r : h) out.push_back(static_cast<double>(f(r)));
+  return out;
+}
+
+void write_history(const H5File& f, const std::vector<fit::IterationRecord>& h) {
+  f.group("/history");
+  f.write("/history/iteration", column(h, [](const auto& r) { return r.iteration; }));
+  f.write("/history/loss", column(h, [](const auto& r) { return r.loss; }));
+  f.write("/history/data", column(h, [](const auto& r) { return r.data; }));
+  f.write("/history/steady_state", column(h, [](const auto& r) { return r.steady_state; }));
+  f.write("/history/regulariser", column(h, [](const auto& r) { return r.regulariser; }));
+  f.write("/history/gradient_norm", column(h, [](const auto& r) { return r.gradient_norm; }));
+  f.write("/history/seconds", column(h, [](const auto& r) { return r.seconds; }));
+  f.write("/history/failed_steady_states", column(h, [](const auto& r) { return r.failed_steady_states; }));
+  f.write("/history/batch", column(h, [](const auto& r) { return r.batch; }));
+}
+
+std::vector<fit::IterationRecord> read_history(const H5File& f) {
+  const auto it = f.read<double>("/history/iteration"), loss = f.read<double>("/history/loss"),
+             data = f.read<double>("/history/data"), ss = f.read<double>("/history/steady_state"),
+             reg = f.read<double>("/history/regulariser"), gn = f.read<double>("/history/gradient_norm"),
+             sec = f.read<double>("/history/seconds"), failed = f.read<double>("/history/failed_steady_states"),
+             batch = f.read<double>("/history/batch");
+  std::vector<fit::IterationRecord> h;
+  for (std::size_t i = 0; i < it.size(); ++i)
+    h.push_back({static_cast<int>(it[i]), loss[i], data[i], ss[i], reg[i], gn[i], sec[i],
+                 static_cast<std::int64_t>(failed[i]), static_cast<std::int64_t>(batch[i])});
+  return h;
+}
+}  // namespace
+
+void write_checkpoint(const fs::path& path, const fit::OptimizerState& state, const std::vector<std::string>& genes,
+                      const std::string& optimizer) {
+  const fs::path partial = path.string() + ".partial";
+  {
+    auto f = H5File::create_serial(partial.string());
+    f.attr_string("/", "optimizer", optimizer);
+    f.write_strings("/genes", genes);
+    f.write("/theta", state.theta);
+    f.write("/iteration", std::vector<std::int64_t>{state.iteration});
+    f.write("/adam_m", state.adam_m);
+    f.write("/adam_v", state.adam_v);
+    write_history(f, state.history);
+  }
+  rename_into_place(partial, path);
+}
+
+fit::OptimizerState read_checkpoint(const fs::path& path, const std::vector<std::string>& genes, const std::string& optimizer) {
+  if (!fs::exists(path))
+    throw IOError("no checkpoint at '" + path.string() + "': --restart needs the output directory of an earlier fit");
+  const auto f = H5File::open_read(path.string());
+  if (f.read_strings("/genes") != genes)
+    throw UsageError("checkpoint '" + path.string() + "' was written for other genes; restart with the same deck and screen");
+  fit::OptimizerState s;
+  s.theta = f.read<double>("/theta");
+  s.iteration = static_cast<int>(f.read<std::int64_t>("/iteration").at(0));
+  s.adam_m = f.read<double>("/adam_m");
+  s.adam_v = f.read<double>("/adam_v");
+  s.history = read_history(f);
+  (void)optimizer;
+  return s;
+}
+
+void write_fit(const parallel::Comm& comm, const fs::path& path, const fit::FitProblem& problem,
+               const fit::OptimizerState& state, const std::vector<fit::GroupPrediction>& rows,
+               const std::string& metrics_json) {
+  const auto& p = problem.parameters();
+  const auto& data = problem.data();
+  const auto G = static_cast<hsize_t>(p.genes);
+  std::vector<int> local_ids;
+  for (const auto& r : rows) local_ids.push_back(r.group);
+  const auto ids = comm.all_gather(local_ids);
+  // Steady-state reports of the final model: every condition once (controls from the root).
+  std::vector<int> cond_pert;
+  std::vector<double> cond_report;  // solved, stable, leading eigenvalue, newton iterations
+  for (const auto& c : problem.conditions()) {
+    if (c.control && !comm.is_root()) continue;
+    cond_pert.push_back(c.perturbation);
+    cond_report.insert(cond_report.end(), {c.solved ? 1.0 : 0.0, c.stable ? 1.0 : 0.0, c.leading_eigenvalue,
+                                           static_cast<double>(c.newton_iterations)});
+  }
+  const auto all_pert = comm.all_gather(cond_pert);
+  const auto all_report = comm.all_gather(cond_report);
+  const fs::path partial = path.string() + ".partial";
+  comm.run_on_root([&] {
+    auto f = H5File::create_serial(partial.string());
+    f.attr_string("/", "description",
+                  "perturbfit fit: parameters of f (MODEL.md section 3), per-group observed and predicted log(eps + "
+                  "mean normalised expression) and effects (contrast with the same batch's controls), loss history");
+    f.attr_string("/", "model_kind", model::to_string(p.kind));
+    f.attr_double("/", "pseudocount", problem.options().pseudocount);
+    f.attr_string("/", "metrics", metrics_json);
+    f.write_strings("/genes", p.gene_names);
+    f.group("/parameters");
+    f.group("/parameters/W");
+    f.write("/parameters/W/indptr", p.W.row_ptr);
+    f.write("/parameters/W/indices", p.W.col);
+    f.write("/parameters/W/data", p.W.val);
+    const auto K = static_cast<hsize_t>(p.media), h = static_cast<hsize_t>(p.neural_rank);
+    f.write("/parameters/U", p.U, {G, K});
+    f.write("/parameters/c", p.c), f.write("/parameters/v", p.v), f.write("/parameters/beta", p.beta);
+    f.write("/parameters/gamma", p.gamma);
+    f.write("/parameters/A", p.A, {G, h}), f.write("/parameters/B", p.B, {h, G}), f.write("/parameters/C", p.C, {h, K});
+    f.write("/parameters/d", p.d);
+    f.write("/parameters/kappa", std::vector<double>{problem.kappa()});
+    write_history(f, state.history);
+    f.group("/groups");
+    std::vector<std::string> label, batch, split, medium, time;
+    std::vector<std::int64_t> cells;
+    for (int id : ids) {
+      const auto& g = data.groups()[static_cast<std::size_t>(id)];
+      label.push_back(data.perturbations()[static_cast<std::size_t>(g.perturbation)].label);
+      batch.push_back(data.batches()[static_cast<std::size_t>(g.batch)]);
+      medium.push_back(data.media()[static_cast<std::size_t>(g.medium)]);
+      time.push_back(data.times()[static_cast<std::size_t>(g.time)]);
+      split.push_back(fit::to_string(problem.splits()[static_cast<std::size_t>(g.perturbation)]));
+      cells.push_back(g.cells);
+    }
+    f.write_strings("/groups/perturbation", label);
+    f.write_strings("/groups/batch", batch);
+    f.write_strings("/groups/medium", medium);
+    f.write_strings("/groups/time", time);
+    f.write_strings("/groups/split", split);
+    f.write("/groups/cells", cells);
+    const auto n = static_cast<hsize_t>(ids.size());
+    for (const char* name : {"observed", "predicted", "observed_effect", "predicted_effect"})
+      f.create<double>(std::string("/groups/") + name, {n, G});
+    f.group("/steady_states");
+    std::vector<std::string> cond_label;
+    std::vector<std::int32_t> solved, stable, newton;
+    std::vector<double> eig;
+    for (std::size_t i = 0; i < all_pert.size(); ++i) {
+      cond_label.push_back(data.perturbations()[static_cast<std::size_t>(all_pert[i])].label);
+      solved.push_back(static_cast<std::int32_t>(all_report[4 * i])), stable.push_back(static_cast<std::int32_t>(all_report[4 * i + 1]));
+      eig.push_back(all_report[4 * i + 2]), newton.push_back(static_cast<std::int32_t>(all_report[4 * i + 3]));
+    }
+    f.attr_string("/steady_states", "description",
+                  "one row per (perturbation, medium) at the fitted parameters: converged, stable (leading eigenvalue < 0; "
+                  "the eigenvalue is reported when the Gershgorin certificate did not suffice), Newton iterations");
+    f.write_strings("/steady_states/perturbation", cond_label);
+    f.write("/steady_states/converged", solved);
+    f.write("/steady_states/stable", stable);
+    f.write("/steady_states/leading_eigenvalue", eig);
+    f.write("/steady_states/newton_iterations", newton);
+  });
+  comm.barrier();
+  {
+    auto f = H5File::open_parallel(partial.string(), comm.get());
+    const std::int64_t first = comm.exclusive_prefix_sum(static_cast<std::int64_t>(rows.size()));
+    auto stack = [&](auto member) {
+      std::vector<double> out;
+      for (const auto& r : rows) out.insert(out.end(), (r.*member).begin(), (r.*member).end());
+      return out;
+    };
+    f.write_rows("/groups/observed", first, stack(&fit::GroupPrediction::observed));
+    f.write_rows("/groups/predicted", first, stack(&fit::GroupPrediction::predicted));
+    f.write_rows("/groups/observed_effect", first, stack(&fit::GroupPrediction::observed_effect));
+    f.write_rows("/groups/predicted_effect", first, stack(&fit::GroupPrediction::predicted_effect));
+  }
+  comm.barrier();
+  comm.run_on_root([&] { rename_into_place(partial, path); });
+}
+
+}  // namespace perturbfit::io
