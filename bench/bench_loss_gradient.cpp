@@ -6,7 +6,8 @@
 // adjoints by GMRES on the transposed operator. Reference in the same run: the same
 // evaluation with PETSc SNES for every steady state. Targets y_p are the steady states of a
 // perturbed copy of the model, so the loss is a realistic mismatch, not zero.
-// This is a measurement of the building blocks; the fit itself (issue 5) does not exist yet.
+// Also measured: a warm evaluation, as in a fit iteration (parameters moved slightly, steady
+// states started from the previous ones). src/fit/problem.cpp composes the same blocks.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,7 @@
 #include "perturbfit/parallel/comm.hpp"
 #include "perturbfit/parallel/decomposition.hpp"
 #include "perturbfit/solvers/adjoint.hpp"
+#include "perturbfit/core/random.hpp"
 #include "perturbfit/solvers/batched_steady_state.hpp"
 
 using namespace perturbfit;
@@ -78,19 +80,20 @@ int main(int argc, char** argv) {
   tb.solve(cp, targets, batch);
   const auto x0 = control_state(field);
 
-  auto evaluate = [&](bool batched) {
+  // One evaluation of `field`'s loss and gradient, steady states started from xs (the
+  // control state for a cold evaluation, the previous iterate's states for a warm one).
+  auto evaluate = [&](const model::VectorField& fld, bool batched, std::vector<std::vector<double>>& xs) {
+    const auto& prm = fld.params();
     Evaluation e;
     comm.barrier();
     const auto t0 = Clock::now();
-    std::vector<std::vector<double>> xs(conds.size(), x0);
-    solvers::SteadyStateSolver snes(field, opt);
+    solvers::SteadyStateSolver snes(fld, opt);
     if (batched) {
-      solvers::BatchedSteadyStateSolver b(field, opt);
+      solvers::BatchedSteadyStateSolver b(fld, opt);
       const auto reports = b.solve(cp, xs, batch);
       for (std::size_t k = 0; k < xs.size(); ++k)
         if (!reports[k].converged) {
           ++e.fallbacks;
-          xs[k] = x0;
           snes.solve(conds[k], xs[k]);
         }
     } else {
@@ -98,8 +101,8 @@ int main(int argc, char** argv) {
     }
     e.steady_seconds = since(t0);
     const auto t1 = Clock::now();
-    solvers::SteadyStateAdjoint adjoint(field, 1e-8);
-    solvers::ParameterGradient grad(params);
+    solvers::SteadyStateAdjoint adjoint(fld, 1e-8);
+    solvers::ParameterGradient grad(prm);
     double loss = 0;
     for (std::size_t k = 0; k < xs.size(); ++k) {
       std::vector<double> r(xs[k].size());
@@ -118,7 +121,15 @@ int main(int argc, char** argv) {
     e.adjoint_seconds = comm.max(e.adjoint_seconds);
     return e;
   };
-  const Evaluation batched = evaluate(true), reference = evaluate(false);
+  std::vector<std::vector<double>> xs_batched(conds.size(), x0), xs_snes(conds.size(), x0);
+  const Evaluation batched = evaluate(field, true, xs_batched), reference = evaluate(field, false, xs_snes);
+  // The next iterate of an optimiser: W moved by 0.1% (relative, random), every steady state
+  // warm-started from the previous evaluation's. This is what one fit iteration costs.
+  auto moved = params;
+  RandomStream rng(3, StreamDomain::kNetwork, 99);
+  for (auto& w : moved.W.val) w *= 1.0 + 1e-3 * rng.normal();
+  const model::VectorField moved_field(moved);
+  const Evaluation warm_batched = evaluate(moved_field, true, xs_batched), warm_snes = evaluate(moved_field, false, xs_snes);
   const double gradient_difference = bench::relative_difference(batched.gradient, reference.gradient);
   if (comm.is_root()) {
     auto js = [&](const Evaluation& e) {
@@ -135,6 +146,8 @@ int main(int argc, char** argv) {
                      {"parameters", batched.gradient.size()},
                      {"batched", js(batched)},
                      {"reference_snes", js(reference)},
+                     {"warm_batched", js(warm_batched)},
+                     {"warm_reference_snes", js(warm_snes)},
                      {"relative_gradient_difference", gradient_difference},
                      {"target_seconds_at_2_ranks", 10.0},
                      {"libraries", cli::library_versions()},

@@ -61,6 +61,9 @@ FitOptions fit_options(const config::Deck& d) {
   if (o.max_iterations < 0 || !(o.learning_rate > 0))
     throw UsageError("fit.max_iterations must be >= 0 and fit.learning_rate > 0");
   o.checkpoint_every = d.get<int>("fit.checkpoint_every");
+  if (d.get<std::string>("data.likelihood") != "gaussian")
+    throw UsageError("fit supports data.likelihood = gaussian (pseudo-bulk) only; the per-cell negative-binomial "
+                     "likelihood is not implemented yet");
   o.truth = relative_to_deck(d, d.get<std::string>("fit.truth"));
   o.steady = simulate::steady_state_options(d);
   o.steady.atol = d.get<double>("fit.steady_atol");

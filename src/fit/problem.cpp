@@ -31,6 +31,10 @@ struct Layout {  // offsets of the parts of theta (pack_parameters order, then k
 FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data, const FitOptions& options,
                        std::vector<std::vector<double>> media, const Reporter& reporter)
     : comm_(comm), data_(data), opt_(options), reporter_(reporter) {
+  if (data.times().size() > 1)
+    reporter_.warn("the screen has " + std::to_string(data.times().size()) +
+                   " time points; fit treats every group as at its steady state (time-course fitting with the CVODES "
+                   "adjoint is not implemented), and each time point keeps its own groups and controls");
   splits_ = assign_splits(data.perturbations(), opt_.validation_fraction, opt_.test_fraction, opt_.split_seed);
   build_groups(media);
   std::vector<const double*> training_rows;
