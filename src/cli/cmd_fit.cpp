@@ -1,7 +1,6 @@
 // `perturbfit fit DECK -o OUT`: read the screen, build the model, minimise the loss of
 // MODEL.md section 8, evaluate on held-out perturbations against baselines, write fit.h5,
 // metrics.json, checkpoint.h5 and provenance.json.
-#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <sstream>

@@ -44,7 +44,6 @@ struct TaoContext {
   OptimizerState& state;
   const parallel::Comm& comm;
   const StopSignal& stop;
-  const CheckpointWriter& checkpoint;
   const Reporter& reporter;
   int first_iteration = 0;
   LossValue last;
@@ -146,7 +145,7 @@ OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const paralle
     problem.reset_warm_starts();
     const int segment = opt.checkpoint_every > 0 ? std::min(opt.checkpoint_every, opt.max_iterations - state.iteration)
                                                  : opt.max_iterations - state.iteration;
-    TaoContext ctx{problem, state, comm, stop, checkpoint, reporter, state.iteration, LossValue{}, start, false, {}};
+    TaoContext ctx{problem, state, comm, stop, reporter, state.iteration, LossValue{}, start, false, {}};
     fill(x, state.theta);
     TaoHandle tao;
     PF_PETSC(TaoCreate(PETSC_COMM_SELF, &tao.tao));

@@ -285,7 +285,6 @@ std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, 
 LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<double>* gradient,
                                const std::vector<int>& batches) {
   set_point(theta);
-  const Layout L(params_);
   const auto G = static_cast<std::size_t>(params_.genes);
   const double eps = opt_.pseudocount;
   auto selected_batch = [&](int b) { return batches.empty() || std::find(batches.begin(), batches.end(), b) != batches.end(); };
@@ -387,7 +386,6 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   }
   regularisers(value, gradient);
   value.total = value.data + value.steady_state + value.l1 + value.l2;
-  (void)L;
   return value;
 }
 

@@ -53,7 +53,7 @@ void write_checkpoint(const fs::path& path, const fit::OptimizerState& state, co
   const fs::path partial = path.string() + ".partial";
   {
     auto f = H5File::create_serial(partial.string());
-    f.attr_string("/", "optimizer", optimizer);
+    f.write_strings("/optimizer", {optimizer});
     f.write_strings("/genes", genes);
     f.write("/theta", state.theta);
     f.write("/iteration", std::vector<std::int64_t>{state.iteration});
@@ -76,7 +76,10 @@ fit::OptimizerState read_checkpoint(const fs::path& path, const std::vector<std:
   s.adam_m = f.read<double>("/adam_m");
   s.adam_v = f.read<double>("/adam_v");
   s.history = read_history(f);
-  (void)optimizer;
+  const auto written_by = f.read_strings("/optimizer");
+  if (written_by.empty() || written_by[0] != optimizer)
+    throw UsageError("checkpoint '" + path.string() + "' was written by fit.optimizer = " +
+                     (written_by.empty() ? std::string("?") : written_by[0]) + "; restart with the same optimizer");
   return s;
 }
 

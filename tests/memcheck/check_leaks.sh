@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Leak check of simulate and inspect on a small screen:
+# Leak check of simulate, inspect and fit (a few TAO iterations, a checkpoint, a restart) on
+# a small screen:
 #  - PETSc's -malloc_dump must report no PETSc object or allocation left at finalize;
 #  - valgrind must find no definitely-lost block allocated from perturbfit code. Open MPI's
 #    own initialisation and finalisation leaks (reached through PetscInitialize and
@@ -9,9 +10,13 @@ set -uo pipefail
 exe="$1"; deck="$2"; work="$3"
 rm -rf "$work"; mkdir -p "$work"
 fail=0
-for cmd in "simulate $deck -o $work/out" "inspect $work/out/screen.h5ad"; do
+fit_args="fit $deck --data $work/out/screen.h5ad --set fit.max_iterations=3 --set fit.checkpoint_every=2"
+for cmd in "simulate $deck -o $work/out" "inspect $work/out/screen.h5ad" "$fit_args -o $work/fit" \
+           "$fit_args --set fit.max_iterations=4 --restart $work/fit"; do
   # shellcheck disable=SC2086
-  "$exe" $cmd -q -malloc_debug -malloc_dump > "$work/stdout" 2> "$work/malloc.log"
+  if ! "$exe" $cmd -q -malloc_debug -malloc_dump > "$work/stdout" 2> "$work/malloc.log"; then
+    echo "FAIL: $cmd exited with an error"; cat "$work/malloc.log"; fail=1
+  fi
   if grep -qE "Total space allocated|Memory allocated|\[0\].*not freed" "$work/malloc.log"; then
     echo "FAIL: PETSc -malloc_dump reports leaks in: $cmd"; cat "$work/malloc.log"; fail=1
   fi
