@@ -131,6 +131,7 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
   };
 
   std::vector<double> sums(kPredictors.size() * kSubsets.size() * kStats, 0.0);
+  std::vector<std::size_t> category(perts.size(), 0);  // index into kSubsets; 0 = not yet known
   rows.clear();
   for (const auto& o : problem.groups()) {
     if (!perturbed(o)) continue;
@@ -146,8 +147,12 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     top.resize(k);
     std::vector<std::size_t> subsets{static_cast<std::size_t>(o.split)};
     if (o.split == Split::kTest) {
-      const auto cat = holdout_category(perts, splits, static_cast<std::size_t>(o.perturbation));
-      subsets.push_back(cat == "single" ? 3 : cat == "combination (singles seen)" ? 4 : 5);
+      auto& subset = category[static_cast<std::size_t>(o.perturbation)];
+      if (subset == 0) {  // computed once per perturbation: holdout_category scans the whole table
+        const auto cat = holdout_category(perts, splits, static_cast<std::size_t>(o.perturbation));
+        subset = cat == "single" ? 3 : cat == "combination (singles seen)" ? 4 : 5;
+      }
+      subsets.push_back(subset);
     }
     GroupPrediction row{o.group, o.y, y_pred, e_obs, std::vector<double>(G)};
     for (std::size_t g = 0; g < G; ++g) row.predicted_effect[g] = y_pred[g] - c_pred[g];

@@ -108,9 +108,7 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
   // Perturbed groups: their batch's control group and its reference.
   int uncontrolled = 0;
   for (auto& o : groups_) {
-    if (o.control >= 0 && o.perturbation == all[static_cast<std::size_t>(o.group)].perturbation &&
-        perts[static_cast<std::size_t>(o.perturbation)].control)
-      continue;
+    if (perts[static_cast<std::size_t>(o.perturbation)].control) continue;
     const auto& gr = all[static_cast<std::size_t>(o.group)];
     const auto it = index_of_group.find(gr.control_group);
     if (it != index_of_group.end()) {

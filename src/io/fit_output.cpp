@@ -2,6 +2,7 @@
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/io/hdf5.hpp"
+#include "perturbfit/io/stats_writer.hpp"
 
 namespace perturbfit::io {
 
@@ -127,23 +128,11 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const fit::FitP
     f.write("/parameters/kappa", std::vector<double>{problem.kappa()});
     write_history(f, state.history);
     f.group("/groups");
-    std::vector<std::string> label, batch, split, medium, time;
-    std::vector<std::int64_t> cells;
-    for (int id : ids) {
-      const auto& g = data.groups()[static_cast<std::size_t>(id)];
-      label.push_back(data.perturbations()[static_cast<std::size_t>(g.perturbation)].label);
-      batch.push_back(data.batches()[static_cast<std::size_t>(g.batch)]);
-      medium.push_back(data.media()[static_cast<std::size_t>(g.medium)]);
-      time.push_back(data.times()[static_cast<std::size_t>(g.time)]);
-      split.push_back(fit::to_string(problem.splits()[static_cast<std::size_t>(g.perturbation)]));
-      cells.push_back(g.cells);
-    }
-    f.write_strings("/groups/perturbation", label);
-    f.write_strings("/groups/batch", batch);
-    f.write_strings("/groups/medium", medium);
-    f.write_strings("/groups/time", time);
+    write_group_labels(f, data, ids);
+    std::vector<std::string> split;
+    for (int id : ids)
+      split.push_back(fit::to_string(problem.splits()[static_cast<std::size_t>(data.groups()[static_cast<std::size_t>(id)].perturbation)]));
     f.write_strings("/groups/split", split);
-    f.write("/groups/cells", cells);
     const auto n = static_cast<hsize_t>(ids.size());
     for (const char* name : {"observed", "predicted", "observed_effect", "predicted_effect"})
       f.create<double>(std::string("/groups/") + name, {n, G});

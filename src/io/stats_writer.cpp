@@ -4,6 +4,24 @@
 
 namespace perturbfit::io {
 
+void write_group_labels(const H5File& f, const data::ScreenData& s, const std::vector<int>& ids) {
+  std::vector<std::string> pert, batch, time, medium;
+  std::vector<std::int64_t> cells;
+  for (int id : ids) {
+    const auto& g = s.groups()[static_cast<std::size_t>(id)];
+    pert.push_back(s.perturbations()[static_cast<std::size_t>(g.perturbation)].label);
+    batch.push_back(s.batches()[static_cast<std::size_t>(g.batch)]);
+    time.push_back(s.times()[static_cast<std::size_t>(g.time)]);
+    medium.push_back(s.media()[static_cast<std::size_t>(g.medium)]);
+    cells.push_back(g.cells);
+  }
+  f.write_strings("/groups/perturbation", pert);
+  f.write_strings("/groups/batch", batch);
+  f.write_strings("/groups/time", time);
+  f.write_strings("/groups/medium", medium);
+  f.write("/groups/cells", cells);
+}
+
 void write_group_statistics(const parallel::Comm& comm, const data::ScreenData& s, const data::GroupStatistics& st,
                             const std::string& path) {
   const auto n_groups = static_cast<hsize_t>(s.groups().size()), G = static_cast<hsize_t>(s.genes().size());
@@ -15,21 +33,10 @@ void write_group_statistics(const parallel::Comm& comm, const data::ScreenData& 
     f.attr_double("/", "mean_total_counts", s.mean_total_counts());
     f.write_strings("/genes", s.genes());
     f.group("/groups");
-    std::vector<std::string> pert, batch, time, medium;
-    std::vector<std::int64_t> cells, control;
-    for (const auto& g : s.groups()) {
-      pert.push_back(s.perturbations()[static_cast<std::size_t>(g.perturbation)].label);
-      batch.push_back(s.batches()[static_cast<std::size_t>(g.batch)]);
-      time.push_back(s.times()[static_cast<std::size_t>(g.time)]);
-      medium.push_back(s.media()[static_cast<std::size_t>(g.medium)]);
-      cells.push_back(g.cells);
-      control.push_back(g.control_group);
-    }
-    f.write_strings("/groups/perturbation", pert);
-    f.write_strings("/groups/batch", batch);
-    f.write_strings("/groups/time", time);
-    f.write_strings("/groups/medium", medium);
-    f.write("/groups/cells", cells);
+    std::vector<int> ids(s.groups().size());
+    std::vector<std::int64_t> control;
+    for (std::size_t g = 0; g < ids.size(); ++g) ids[g] = static_cast<int>(g), control.push_back(s.groups()[g].control_group);
+    write_group_labels(f, s, ids);
     f.write("/groups/control_group", control);
     f.create<double>("/groups/size_factor_sum", {n_groups});
     f.create<double>("/sum", {n_groups, G});
