@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 mkdir -p bench/results
 for n in 1 2; do
   OMP_NUM_THREADS=1 bash tools/mpirun.sh "$n" build/bench/bench_loss_gradient \
-    --genes 5000 --nnz 100000 --perturbations 5000 --out "bench/results/loss_gradient_np$n.json" "$@"
+    --genes 5000 --nnz 100000 --perturbations 5000 --repeat 3 --out "bench/results/loss_gradient_np$n.json" "$@"
 done

@@ -52,7 +52,7 @@ const std::vector<SectionSpec>& deck_sections() {
            {"fallback_time", VT::kFloat, 200.0, "integration horizon of the fallback, in model time units"},
            {"stability", VT::kString, "check", "check | skip: test each steady state for stability (leading eigenvalue of df/dx)"},
            {"stability_iterations", VT::kInt, 40, "power iterations on the Cayley transform of df/dx for the stability test"},
-           {"batch_size", VT::kInt, 32, "perturbations solved together by the batched Newton-GMRES (one pass over W serves the batch); 0: PETSc SNES for each"},
+           {"batch_size", VT::kInt, 32, "perturbations solved together by the batched Newton-GMRES and, in a fit, the batched adjoint GMRES (one pass over W serves the batch); 0: PETSc SNES and KSP for each"},
            {"multistart", VT::kInt, 4, "extra random starts for the control steady state, to detect several attractors"},
            {"ode_rtol", VT::kFloat, 1e-6, "CVODES relative tolerance"},
            {"ode_atol", VT::kFloat, 1e-9, "CVODES absolute tolerance"},

@@ -9,6 +9,7 @@
 #include "perturbfit/core/random.hpp"
 #include "perturbfit/fit/support.hpp"
 #include "perturbfit/solvers/adjoint.hpp"
+#include "perturbfit/solvers/batched_adjoint.hpp"
 #include "perturbfit/solvers/batched_steady_state.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
 
@@ -324,16 +325,28 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     solvers::ParameterGradient g(params_);
     double kappa_grad = 0;
     std::int64_t iterations = 0;
-    solvers::SteadyStateAdjoint adjoint(*field_, opt_.adjoint_rtol);
-    std::vector<double> lambda, knock_grad;
+    std::vector<const model::Condition*> conds;
+    std::vector<const std::vector<double>*> xs, rhs;
     for (std::size_t i = 0; i < conditions_.size(); ++i) {
       if (dl_dx[i].empty()) continue;
-      const auto& c = conditions_[i];
-      iterations += adjoint.solve(c.condition, c.x, dl_dx[i], lambda);
-      for (auto& l : lambda) l = -l;
-      solvers::add_parameter_vjp(*field_, c.condition, c.x, lambda, g, &knock_grad);
-      for (double k : knock_grad) kappa_grad += k;
+      conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x), rhs.push_back(&dl_dx[i]);
     }
+    std::vector<std::vector<double>> knock_grads;
+    if (opt_.batch_size > 0) {  // one pass over W^T per Krylov iteration for a whole batch
+      solvers::BatchedSteadyStateAdjoint adjoint(*field_, opt_.adjoint_rtol, opt_.batch_size);
+      iterations = adjoint.accumulate(conds, xs, rhs, g, &knock_grads).iterations;
+    } else {  // the reference path: one PETSc KSP solve per steady state
+      solvers::SteadyStateAdjoint adjoint(*field_, opt_.adjoint_rtol);
+      std::vector<double> lambda;
+      knock_grads.resize(conds.size());
+      for (std::size_t k = 0; k < conds.size(); ++k) {
+        iterations += adjoint.solve(*conds[k], *xs[k], *rhs[k], lambda);
+        for (auto& l : lambda) l = -l;
+        solvers::add_parameter_vjp(*field_, *conds[k], *xs[k], lambda, g, &knock_grads[k]);
+      }
+    }
+    for (const auto& kg : knock_grads)
+      for (double k : kg) kappa_grad += k;
     reduced[head - 1] = static_cast<double>(iterations);
     const auto flat = g.flatten();
     reduced.insert(reduced.end(), flat.begin(), flat.end());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <sstream>
 
@@ -12,9 +13,10 @@
 namespace perturbfit::model {
 
 std::string gene_name(int index, int total) {
-  const std::string digits = std::to_string(std::max(total, 1));
-  std::string s = std::to_string(index + 1);
-  return "G" + std::string(digits.size() > s.size() ? digits.size() - s.size() : 0, '0') + s;
+  const auto width = static_cast<int>(std::to_string(std::max(total, 1)).size());
+  std::ostringstream name;
+  name << 'G' << std::setfill('0') << std::setw(width) << index + 1;
+  return name.str();
 }
 
 namespace {

@@ -13,7 +13,7 @@ double Condition::kappa_at(double kappa, double t) const {
   return t <= 0.0 ? 0.0 : kappa * (1.0 - std::exp(-t / tau));
 }
 
-VectorField::VectorField(const ModelParameters& params) : p_(params) {
+VectorField::VectorField(const ModelParameters& params) : p_(params), wt_(params.W.transposed()) {
   // Pattern = W's pattern plus every diagonal entry, so the assembled Jacobian has room
   // for -gamma even where W has no self-loop.
   const int G = p_.genes;
@@ -195,15 +195,26 @@ void VectorField::batch_hidden(const double* X, int nb, const std::vector<const 
   }
 }
 
-void VectorField::evaluate_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t, double* F) const {
+void VectorField::evaluate_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t, double* F,
+                                 BatchLinearization* lin) const {
   const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank), B = static_cast<std::size_t>(nb);
+  if (lin) {
+    lin->nb = nb;
+    lin->a.assign(G * B, 0.0);
+    lin->z.clear();
+  }
   if (p_.kind != ModelKind::kNeural) {
     std::vector<double> s, factor;
     batch_inputs(X, nb, conds, t, s, factor);
+    double* a = lin ? lin->a.data() : nullptr;
 #pragma omp parallel for schedule(static)
     for (std::size_t g = 0; g < G; ++g)
-      for (std::size_t k = 0; k < B; ++k)
-        F[g * B + k] = factor[g * B + k] * p_.v[g] * logistic(s[g * B + k]) + p_.beta[g] - p_.gamma[g] * X[g * B + k];
+      for (std::size_t k = 0; k < B; ++k) {
+        const std::size_t i = g * B + k;
+        const double sig = logistic(s[i]);
+        F[i] = factor[i] * p_.v[g] * sig + p_.beta[g] - p_.gamma[g] * X[i];
+        if (a) a[i] = factor[i] * p_.v[g] * sig * (1.0 - sig);
+      }
   } else {
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t k = 0; k < B; ++k) F[g * B + k] = -p_.gamma[g] * X[g * B + k];
@@ -215,31 +226,17 @@ void VectorField::evaluate_batch(const double* X, int nb, const std::vector<cons
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t r = 0; r < h; ++r)
         for (std::size_t k = 0; k < B; ++k) F[g * B + k] += p_.A[g * h + r] * u[r * B + k];
+    if (lin) {
+      lin->z = u;
+      for (auto& z : lin->z) z = 1.0 - z * z;
+    }
   }
 }
 
 void VectorField::linearize_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
                                   BatchLinearization& lin) const {
-  const auto G = static_cast<std::size_t>(p_.genes), B = static_cast<std::size_t>(nb);
-  lin.nb = nb;
-  lin.a.assign(G * B, 0.0);
-  if (p_.kind != ModelKind::kNeural) {
-    std::vector<double> s, factor;
-    batch_inputs(X, nb, conds, t, s, factor);
-    for (std::size_t g = 0; g < G; ++g)
-      for (std::size_t k = 0; k < B; ++k) {
-        const double sig = logistic(s[g * B + k]);
-        lin.a[g * B + k] = factor[g * B + k] * p_.v[g] * sig * (1.0 - sig);
-      }
-  }
-  lin.z.clear();
-  if (has_low_rank()) {
-    batch_hidden(X, nb, conds, lin.z);
-    for (auto& z : lin.z) {
-      const double th = std::tanh(z);
-      z = 1.0 - th * th;
-    }
-  }
+  std::vector<double> F(static_cast<std::size_t>(p_.genes) * static_cast<std::size_t>(nb));
+  evaluate_batch(X, nb, conds, t, F.data(), &lin);
 }
 
 void VectorField::jvp_batch(const BatchLinearization& lin, const double* V, double* out) const {
@@ -258,6 +255,28 @@ void VectorField::jvp_batch(const BatchLinearization& lin, const double* V, doub
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t r = 0; r < h; ++r)
         for (std::size_t k = 0; k < B; ++k) out[g * B + k] += p_.A[g * h + r] * bv[r * B + k];
+  }
+}
+
+void VectorField::jtvp_batch(const BatchLinearization& lin, const double* V, double* out) const {
+  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank),
+             B = static_cast<std::size_t>(lin.nb);
+  std::vector<double> av(G * B);
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < G * B; ++i) av[i] = lin.a[i] * V[i];
+  wt_.multiply_many(av.data(), out, lin.nb);
+#pragma omp parallel for schedule(static)
+  for (std::size_t g = 0; g < G; ++g)
+    for (std::size_t k = 0; k < B; ++k) out[g * B + k] -= p_.gamma[g] * V[g * B + k];
+  if (has_low_rank()) {
+    std::vector<double> atv(h * B, 0.0);  // (A^T v)_r * z_r, per column
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t r = 0; r < h; ++r)
+        for (std::size_t k = 0; k < B; ++k) atv[r * B + k] += p_.A[g * h + r] * V[g * B + k];
+    for (std::size_t i = 0; i < atv.size(); ++i) atv[i] *= lin.z[i];
+    for (std::size_t r = 0; r < h; ++r)
+      for (std::size_t g = 0; g < G; ++g)
+        for (std::size_t k = 0; k < B; ++k) out[g * B + k] += p_.B[r * G + g] * atv[r * B + k];
   }
 }
 

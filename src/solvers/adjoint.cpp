@@ -132,11 +132,38 @@ int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vect
   return its;
 }
 
-void add_parameter_vjp(const model::VectorField& field, const model::Condition& cond, const std::vector<double>& x,
-                       const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad) {
+namespace {
+// The low-rank (A, B, C, d) part of grad += w^T df/dtheta at one state.
+void add_low_rank_vjp(const model::VectorField& field, const model::Condition& cond, const double* x, const double* w,
+                      ParameterGradient& grad) {
   const auto& p = field.params();
   const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media),
              h = static_cast<std::size_t>(p.neural_rank);
+  std::vector<double> u(h, 0.0), wz(h, 0.0);  // wz_r = (A^T w)_r * (1 - tanh^2 u_r)
+  for (std::size_t q = 0; q < h; ++q) {
+    u[q] = p.d[q];
+    for (std::size_t g = 0; g < G; ++g) u[q] += p.B[q * G + g] * x[g];
+    for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) u[q] += p.C[q * K + k] * cond.medium[k];
+  }
+  for (std::size_t g = 0; g < G; ++g)
+    for (std::size_t q = 0; q < h; ++q) {
+      grad.A[g * h + q] += w[g] * std::tanh(u[q]);
+      wz[q] += w[g] * p.A[g * h + q];
+    }
+  for (std::size_t q = 0; q < h; ++q) {
+    const double t = std::tanh(u[q]);
+    wz[q] *= 1.0 - t * t;
+    for (std::size_t g = 0; g < G; ++g) grad.B[q * G + g] += wz[q] * x[g];
+    for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) grad.C[q * K + k] += wz[q] * cond.medium[k];
+    grad.d[q] += wz[q];
+  }
+}
+}  // namespace
+
+void add_parameter_vjp(const model::VectorField& field, const model::Condition& cond, const std::vector<double>& x,
+                       const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad) {
+  const auto& p = field.params();
+  const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media);
   constexpr double kInf = std::numeric_limits<double>::infinity();
   if (knock_grad) knock_grad->assign(cond.knock.size(), 0.0);
   if (p.kind != model::ModelKind::kNeural) {
@@ -163,24 +190,63 @@ void add_parameter_vjp(const model::VectorField& field, const model::Condition& 
       }
   }
   for (std::size_t g = 0; g < G; ++g) grad.gamma[g] -= w[g] * x[g];
-  if (field.has_low_rank()) {
-    std::vector<double> u(h, 0.0), wz(h, 0.0);  // wz_r = (A^T w)_r * (1 - tanh^2 u_r)
-    for (std::size_t q = 0; q < h; ++q) {
-      u[q] = p.d[q];
-      for (std::size_t g = 0; g < G; ++g) u[q] += p.B[q * G + g] * x[g];
-      for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) u[q] += p.C[q * K + k] * cond.medium[k];
-    }
-    for (std::size_t g = 0; g < G; ++g)
-      for (std::size_t q = 0; q < h; ++q) {
-        grad.A[g * h + q] += w[g] * std::tanh(u[q]);
-        wz[q] += w[g] * p.A[g * h + q];
+  if (field.has_low_rank()) add_low_rank_vjp(field, cond, x.data(), w.data(), grad);
+}
+
+void add_parameter_vjp_batch(const model::VectorField& field, const std::vector<const model::Condition*>& conds,
+                             const double* X, const double* Wt, ParameterGradient& grad,
+                             std::vector<std::vector<double>>* knock_grads) {
+  const auto& p = field.params();
+  const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media), B = conds.size();
+  const int nb = static_cast<int>(B);
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (knock_grads) {
+    knock_grads->resize(B);
+    for (std::size_t b = 0; b < B; ++b) (*knock_grads)[b].assign(conds[b]->knock.size(), 0.0);
+  }
+  if (p.kind != model::ModelKind::kNeural) {
+    std::vector<double> s, factor, wa(B);
+    field.batch_inputs(X, nb, conds, kInf, s, factor);
+    for (std::size_t g = 0; g < G; ++g) {
+      double gc = 0, gv = 0, gb = 0;
+      for (std::size_t b = 0; b < B; ++b) {
+        const std::size_t i = g * B + b;
+        const double sig = model::logistic(s[i]);
+        s[i] = sig;  // sigma(s) from here on (the kappa gradient reads it)
+        wa[b] = Wt[i] * factor[i] * p.v[g] * sig * (1.0 - sig);  // w_g * df_g/ds_g
+        gc += wa[b];
+        gv += Wt[i] * factor[i] * sig;
+        gb += Wt[i];
       }
-    for (std::size_t q = 0; q < h; ++q) {
-      const double t = std::tanh(u[q]);
-      wz[q] *= 1.0 - t * t;
-      for (std::size_t g = 0; g < G; ++g) grad.B[q * G + g] += wz[q] * x[g];
-      for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) grad.C[q * K + k] += wz[q] * cond.medium[k];
-      grad.d[q] += wz[q];
+      for (auto k = p.W.row_ptr[g]; k < p.W.row_ptr[g + 1]; ++k) {  // one pass over W for the batch
+        const double* xj = X + static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)]) * B;
+        double sum = 0;
+        for (std::size_t b = 0; b < B; ++b) sum += wa[b] * xj[b];
+        grad.W[static_cast<std::size_t>(k)] += sum;
+      }
+      for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t q = 0; q < K && q < conds[b]->medium.size(); ++q) grad.U[g * K + q] += wa[b] * conds[b]->medium[q];
+      grad.c[g] += gc;
+      grad.v[g] += gv;
+      grad.beta[g] += gb;
+    }
+    if (knock_grads)
+      for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t i = 0; i < conds[b]->knock.size(); ++i) {
+          const auto g = static_cast<std::size_t>(conds[b]->knock[i].first);
+          (*knock_grads)[b][i] = -Wt[g * B + b] * p.v[g] * s[g * B + b];  // w_g * df_g/dkappa_g
+        }
+  }
+  for (std::size_t g = 0; g < G; ++g) {
+    double sum = 0;
+    for (std::size_t b = 0; b < B; ++b) sum += Wt[g * B + b] * X[g * B + b];
+    grad.gamma[g] -= sum;
+  }
+  if (field.has_low_rank()) {
+    std::vector<double> x(G), w(G);
+    for (std::size_t b = 0; b < B; ++b) {
+      for (std::size_t g = 0; g < G; ++g) x[g] = X[g * B + b], w[g] = Wt[g * B + b];
+      add_low_rank_vjp(field, *conds[b], x.data(), w.data(), grad);
     }
   }
 }

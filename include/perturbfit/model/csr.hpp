@@ -18,6 +18,9 @@ struct CsrMatrix {
   void multiply_transpose(const double* x, double* y) const;
   // Y = A X for nvec vectors stored interleaved (X[j*nvec + k]): one pass over A serves all.
   void multiply_many(const double* x, double* y, int nvec) const;
+  // A^T in CSR, columns sorted: multiply_many on it is a batched A^T product without the
+  // scatter (and sums in the same order as multiply_transpose).
+  CsrMatrix transposed() const;
   // Builds from (row, col, value) triplets; duplicates are summed, columns sorted per row.
   static CsrMatrix from_triplets(int rows, int cols, std::vector<int> r, std::vector<int> c,
                                  std::vector<double> v);

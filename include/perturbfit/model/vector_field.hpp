@@ -50,17 +50,20 @@ class VectorField {
     std::vector<double> a;  // G x nb
     std::vector<double> z;  // h x nb
   };
-  void evaluate_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t, double* F) const;
+  // F = f(X); with lin, also the linearization at X (at no extra pass over W).
+  void evaluate_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t, double* F,
+                      BatchLinearization* lin = nullptr) const;
   void linearize_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
                        BatchLinearization& lin) const;
   void jvp_batch(const BatchLinearization& lin, const double* V, double* out) const;
+  void jtvp_batch(const BatchLinearization& lin, const double* V, double* out) const;  // (df/dx)^T per column
   void jacobian_diagonal_batch(const BatchLinearization& lin, double* diag) const;
-
- private:
-  void kappa_vector(const Condition& cond, double t, std::vector<double>& kappa) const;
   // s = W X + U m + c and the production factor (1 - kappa), both G x nb
   void batch_inputs(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
                     std::vector<double>& s, std::vector<double>& factor) const;
+
+ private:
+  void kappa_vector(const Condition& cond, double t, std::vector<double>& kappa) const;
   // u = B x + C m + d, h x nb
   void batch_hidden(const double* X, int nb, const std::vector<const Condition*>& conds, std::vector<double>& u) const;
   void hidden_input(const double* x, const Condition& cond, std::vector<double>& u) const;
@@ -69,6 +72,7 @@ class VectorField {
   CsrMatrix pattern_;                     // W's pattern plus the diagonal
   std::vector<std::int64_t> w_to_pattern_;  // position of each W entry in pattern_
   std::vector<std::int64_t> diag_pos_;      // position of (g, g) in pattern_
+  CsrMatrix wt_;                            // W^T, for batched transposed products
   std::vector<double> w_diag_;              // W_gg
 };
 

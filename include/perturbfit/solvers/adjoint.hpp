@@ -25,6 +25,12 @@ struct ParameterGradient {
 void add_parameter_vjp(const model::VectorField& field, const model::Condition& cond, const std::vector<double>& x,
                        const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad = nullptr);
 
+// The same for a batch: X and Wt interleaved (X[g * nb + k], nb = conds.size()); one pass
+// over W serves the batch. knock_grads, if given, receives one vector per column.
+void add_parameter_vjp_batch(const model::VectorField& field, const std::vector<const model::Condition*>& conds,
+                             const double* X, const double* Wt, ParameterGradient& grad,
+                             std::vector<std::vector<double>>* knock_grads = nullptr);
+
 class SteadyStateAdjoint {
  public:
   explicit SteadyStateAdjoint(const model::VectorField& field, double rtol = 1e-12);

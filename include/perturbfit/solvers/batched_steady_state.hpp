@@ -1,7 +1,8 @@
 // Steady states of many perturbations at once: Newton with GMRES run in lockstep over a
 // batch of columns, so every Jacobian product and residual is one pass over W serving the
 // whole batch (CsrMatrix::multiply_many); vector work is threaded over genes with OpenMP.
-// Jacobi-preconditioned (right), backtracking line search per column. Columns that do not
+// Jacobi-preconditioned (right), backtracking line search per column; converged columns
+// leave the batch, so the work follows the columns still iterating. Columns that do not
 // converge are reported, never silently returned: callers fall back to SteadyStateSolver
 // (SNES + CVODES), which owns the stability test and the hard cases.
 #pragma once
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/solvers/batched_gmres.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
 
 namespace perturbfit::solvers {
@@ -35,7 +37,7 @@ class BatchedSteadyStateSolver {
                    std::vector<BatchedColumnReport>& reports);
   const model::VectorField& field_;
   SteadyStateOptions opt_;
-  int m_;
+  BatchedGmres gmres_;
   std::int64_t passes_ = 0;
 };
 

@@ -1,0 +1,39 @@
+// The adjoints of many steady states at once: (df/dx at x_k)^T lambda_k = g_k for a batch
+// of columns by BatchedGmres (each Krylov iteration is one pass over W^T for the whole
+// batch), then grad -= lambda_k^T df/dtheta in one pass over W (add_parameter_vjp_batch).
+// A column the lockstep GMRES does not solve is handed to SteadyStateAdjoint (PETSc KSP;
+// the -adjoint_ options apply there), which throws if it fails too.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/solvers/adjoint.hpp"
+#include "perturbfit/solvers/batched_gmres.hpp"
+
+namespace perturbfit::solvers {
+
+class BatchedSteadyStateAdjoint {
+ public:
+  // rtol: relative to ||g_k|| (the convergence test of PETSc's KSP from a zero guess).
+  BatchedSteadyStateAdjoint(const model::VectorField& field, double rtol, int batch = 16, int krylov_dim = 30);
+
+  struct Report {
+    std::int64_t iterations = 0;  // Krylov iterations, summed over columns
+    std::int64_t fallbacks = 0;   // columns solved by SteadyStateAdjoint instead
+  };
+  // grad += dl/dtheta for the losses whose gradients at the steady states xs[k] of conds[k]
+  // are rhs[k] (dl/dx*). knock_grads, if given, receives dl/dkappa per column and entry of
+  // conds[k]->knock. Throws NumericalError if a column cannot be solved by either path.
+  Report accumulate(const std::vector<const model::Condition*>& conds, const std::vector<const std::vector<double>*>& xs,
+                    const std::vector<const std::vector<double>*>& rhs, ParameterGradient& grad,
+                    std::vector<std::vector<double>>* knock_grads = nullptr);
+
+ private:
+  const model::VectorField& field_;
+  double rtol_;
+  int batch_;
+  BatchedGmres gmres_;
+};
+
+}  // namespace perturbfit::solvers
