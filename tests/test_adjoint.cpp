@@ -19,13 +19,9 @@ struct Problem {
   std::vector<double> target;
   // l = 1/2 ||x* - target||^2
   double loss(const model::ModelParameters& p, std::vector<double>* x_out = nullptr) const {
-    const model::VectorField f(p);
-    solvers::SteadyStateOptions o;
-    o.atol = 1e-13;
-    o.stability = solvers::StabilityMode::kSkip;
-    solvers::SteadyStateSolver solver(f, o);
-    std::vector<double> x(static_cast<std::size_t>(p.genes), 1.0);
-    EXPECT_TRUE(solver.solve(cond, x).converged);
+    bool converged = false;
+    const auto x = test_support::tight_steady_state(p, cond, converged);
+    EXPECT_TRUE(converged);
     double l = 0;
     for (std::size_t g = 0; g < x.size(); ++g) l += 0.5 * (x[g] - target[g]) * (x[g] - target[g]);
     if (x_out) *x_out = x;

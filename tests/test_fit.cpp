@@ -34,11 +34,11 @@ std::vector<data::Perturbation> library(int singles) {
     data::Perturbation q;
     q.label = "G" + std::to_string(i);
     q.targets = {q.label};
-    q.target_genes = {i};
+    q.target_genes = q.target_nodes = {i};
     p.push_back(q);
   }
   data::Perturbation pair;
-  pair.label = "G0+G1", pair.targets = {"G0", "G1"}, pair.target_genes = {0, 1};
+  pair.label = "G0+G1", pair.targets = {"G0", "G1"}, pair.target_genes = pair.target_nodes = {0, 1};
   p.push_back(pair);
   return p;
 }
@@ -70,4 +70,15 @@ TEST(Splits, HoldoutCategoryOfCombinations) {
   EXPECT_EQ(fit::holdout_category(perts, s, 1), "single");
   s[2] = fit::Split::kTest;
   EXPECT_EQ(fit::holdout_category(perts, s, 3), "combination (unseen single)");
+}
+
+TEST(Splits, LatentTargetsAreToldApartByNodeNotByTheMissingGene) {
+  auto perts = library(2);  // the same screen with both targets absent from var: latent nodes 7 and 8
+  perts[1].target_genes = {-1}, perts[1].target_nodes = {7};
+  perts[2].target_genes = {-1}, perts[2].target_nodes = {8};
+  perts[3].target_genes = {-1, -1}, perts[3].target_nodes = {7, 8};
+  std::vector<fit::Split> s{fit::Split::kTrain, fit::Split::kTrain, fit::Split::kTest, fit::Split::kTest};
+  EXPECT_EQ(fit::holdout_category(perts, s, 3), "combination (unseen single)");
+  s[2] = fit::Split::kTrain;
+  EXPECT_EQ(fit::holdout_category(perts, s, 3), "combination (singles seen)");
 }

@@ -9,8 +9,20 @@
 #include <sstream>
 
 #include "perturbfit/model/generators.hpp"
+#include "perturbfit/solvers/steady_state.hpp"
 
 namespace perturbfit::test_support {
+
+std::vector<double> tight_steady_state(const model::ModelParameters& p, const model::Condition& cond, bool& converged) {
+  const model::VectorField f(p);
+  solvers::SteadyStateOptions o;
+  o.atol = 1e-13;
+  o.stability = solvers::StabilityMode::kSkip;
+  solvers::SteadyStateSolver solver(f, o);
+  std::vector<double> x(static_cast<std::size_t>(p.genes), 1.0);
+  converged = solver.solve(cond, x).converged;
+  return x;
+}
 
 model::ModelParameters small_model(model::ModelKind kind, int genes, int rank, int media, std::uint64_t seed) {
   model::GeneratorOptions o;

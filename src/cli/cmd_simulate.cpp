@@ -51,7 +51,7 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
     const auto rows = simulate::assemble_screen(sim, ctx.reporter);
     const fs::path screen = args.output / "screen.h5ad", truth = args.output / "truth.h5";
     ctx.reporter.info("writing " + screen.string() + " (" + std::to_string(rows.h5ad.n_obs) + " cells x " +
-                      std::to_string(sim.params().genes) + " genes)");
+                      std::to_string(rows.h5ad.var_names.size()) + " measured genes)");
     io::write_h5ad(comm, screen.string() + ".partial", rows.h5ad);
     publish(comm, screen.string() + ".partial", screen);
     json outputs{{"screen", screen.string()}};
@@ -80,7 +80,7 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
       if (ctx.json) {
         std::cout << summary.dump(2) << std::endl;
       } else {
-        std::cout << "simulated " << rows.h5ad.n_obs << " cells x " << sim.params().genes << " genes ("
+        std::cout << "simulated " << rows.h5ad.n_obs << " cells x " << rows.h5ad.var_names.size() << " measured genes ("
                   << sim.classes().size() << " guide classes, " << sim.batch_names().size() << " batches) in "
                   << summary["wall_seconds"].get<double>() << " s\n"
                   << "  " << screen.string() << "\n";

@@ -65,6 +65,9 @@ const std::vector<SectionSpec>& deck_sections() {
            {"dropout", VT::kFloat, 0.02, "mean zero-inflation probability pi across genes"},
            {"batch_sd", VT::kFloat, 0.1, "standard deviation of the per-batch, per-gene log offsets delta"},
            {"depth_sd", VT::kFloat, 0.3, "log-scale standard deviation of the library size factor across cells"},
+           {"panel_genes", VT::kStringList, json::array(), "genes the screen measures (its var); empty: every gene of the model"},
+           {"panel_fraction", VT::kFloat, 1.0, "measure a random fraction of those genes (seeded by run.seed), as a targeted panel or a highly-variable-gene subset"},
+           {"panel_excludes_targets", VT::kBool, false, "leave every targeted gene out of the panel: a screen whose targets are all unmeasured"},
        }},
       {"data", "How a screen (.h5ad) is read: where counts are, which obs columns mean what (inspect, fit).",
        {
@@ -79,7 +82,7 @@ const std::vector<SectionSpec>& deck_sections() {
            {"genes_file", VT::kString, "", "keep only the genes listed in this file (one per line)"},
            {"top_variable", VT::kInt, 0, "keep only the N genes of highest log-normalised variance (0: all)"},
            {"likelihood", VT::kString, "gaussian", "gaussian (pseudo-bulk of log-normalised expression) | nb (counts must be integers)"},
-           {"missing_targets", VT::kString, "error", "a target absent from var: error | skip (drop its cells, with a warning)"},
+           {"missing_targets", VT::kString, "latent", "a target absent from var: latent (the fit models it as an unmeasured node of the network, knocked down by its guides) | skip (drop its cells, with a warning) | error"},
            {"allow_uncontrolled_batches", VT::kBool, false, "accept batches without control cells (their offsets are then unidentifiable; a loud warning)"},
            {"allow_empty_groups", VT::kBool, false, "accept perturbation categories with no cells"},
            {"min_cells_per_group", VT::kInt, 20, "groups with fewer cells are reported by inspect"},
@@ -90,6 +93,7 @@ const std::vector<SectionSpec>& deck_sections() {
            {"all_max_genes", VT::kInt, 500, "largest G for which support = auto means all-to-all"},
            {"edge_list", VT::kString, "", "prior network TSV (support = edgelist): regulator<TAB>target per line; relative to the deck"},
            {"knn", VT::kInt, 10, "regulators per gene for support = knn (by |correlation| of group means of training groups)"},
+           {"latent_out_degree", VT::kInt, 100, "candidate out-edges of a latent node (a target not in var, data.missing_targets = latent) without a prior: the measured genes that respond most to its knockdown in the training groups"},
            {"validation_fraction", VT::kFloat, 0.1, "fraction of non-control perturbations held out for validation"},
            {"test_fraction", VT::kFloat, 0.2, "fraction of non-control perturbations held out for testing"},
            {"split_seed", VT::kInt, 0, "seed of the train/validation/test split; 0 uses run.seed"},
@@ -180,6 +184,16 @@ const char* type_name(ValueType t) {
 }
 
 namespace {
+// A '|' in a Markdown table cell ends the cell unless escaped.
+std::string table_cell(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '|') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
 void key_table(std::ostringstream& os, const std::vector<KeySpec>& keys) {
   if (keys.empty()) {
     os << "No keys.\n\n";
@@ -189,7 +203,7 @@ void key_table(std::ostringstream& os, const std::vector<KeySpec>& keys) {
   for (const auto& k : keys) {
     os << "| `" << k.key << "` | " << type_name(k.type) << " | "
        << (k.default_value.is_null() ? std::string("required") : "`" + k.default_value.dump() + "`") << " | "
-       << k.doc << " |\n";
+       << table_cell(k.doc) << " |\n";
   }
   os << "\n";
 }

@@ -35,7 +35,14 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
   r["perturbations"] = {{"total", singles + combos}, {"single", singles}, {"combinatorial", combos},
                         {"control_labels", s.control_labels_found()}, {"control_cells", control_cells}};
   const auto missing = s.targets_not_in_var();
-  r["targets"] = {{"distinct", targets.size()}, {"in_var", targets.size() - missing.size()}, {"not_in_var", missing}};
+  const auto& action = o.missing_targets;
+  r["targets"] = {{"distinct", targets.size()},
+                  {"in_var", targets.size() - missing.size()},
+                  {"not_in_var", missing},
+                  {"not_in_var_action", missing.empty() ? "none"
+                                        : action == "latent" ? "latent nodes"
+                                        : action == "skip"   ? "cells skipped"
+                                                             : "error"}};
 
   // Per batch: cells, control cells, perturbations present, square-root allocation.
   const auto nb = s.batches().size();
@@ -78,9 +85,13 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
   if (small > 0)
     warnings.push_back(std::to_string(small) + " perturbation group(s) have fewer than " + std::to_string(o.min_cells_per_group) +
                        " cells (data.min_cells_per_group): their effects are noisy");
-  if (!missing.empty())
+  if (!missing.empty() && action == "latent")
     warnings.push_back(std::to_string(missing.size()) + " target(s) are not in var (e.g. '" + missing.front() +
-                       "'): a model over measured genes cannot perturb them");
+                       "'): the fit models each as a latent node, seen only through the measured genes it regulates "
+                       "(data.missing_targets = latent; skip drops their cells)");
+  else if (!missing.empty() && action == "skip")
+    warnings.push_back(std::to_string(missing.size()) + " target(s) are not in var (e.g. '" + missing.front() +
+                       "'): their cells are skipped (data.missing_targets = skip)");
   for (const auto& p : s.problems()) warnings.push_back(p);
   r["warnings"] = warnings;
   return r;
@@ -94,7 +105,11 @@ std::string inspect_text(const json& r) {
      << r["matrix"]["density"].get<double>() << ")\n"
      << "  perturbations     " << r["perturbations"]["total"] << " (" << r["perturbations"]["single"] << " single, "
      << r["perturbations"]["combinatorial"] << " combinatorial); control cells " << r["perturbations"]["control_cells"] << "\n"
-     << "  targets           " << r["targets"]["distinct"] << " distinct, " << r["targets"]["in_var"] << " in var\n"
+     << "  targets           " << r["targets"]["distinct"] << " distinct, " << r["targets"]["in_var"] << " in var"
+     << (r["targets"]["not_in_var"].empty() ? std::string()
+                                            : ", " + std::to_string(r["targets"]["not_in_var"].size()) + " not in var (" +
+                                                  r["targets"]["not_in_var_action"].get<std::string>() + ")")
+     << "\n"
      << "  cells per group   min " << r["groups"]["cells_min"] << ", median " << r["groups"]["cells_median"] << ", max "
      << r["groups"]["cells_max"] << " (" << r["groups"]["perturbed_groups"] << " perturbed groups)\n"
      << "  batches           name: cells / controls (square-root suggestion)\n";

@@ -68,8 +68,8 @@ DataOptions data_options(const config::Deck& d, const std::string& path, const s
   o.min_cells_per_group = d.get<int>("data.min_cells_per_group");
   if (o.likelihood != "gaussian" && o.likelihood != "nb")
     throw UsageError("data.likelihood = '" + o.likelihood + "' is unknown; use gaussian or nb");
-  if (o.missing_targets != "error" && o.missing_targets != "skip")
-    throw UsageError("data.missing_targets = '" + o.missing_targets + "' is unknown; use error or skip");
+  if (o.missing_targets != "latent" && o.missing_targets != "error" && o.missing_targets != "skip")
+    throw UsageError("data.missing_targets = '" + o.missing_targets + "' is unknown; use latent, skip or error");
   if (o.separator.empty()) throw UsageError("data.separator must not be empty");
   if (o.top_variable < 0) throw UsageError("data.top_variable must be >= 0");
   return o;
@@ -109,19 +109,32 @@ ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, c
   std::unordered_map<std::string, int> index;
   for (std::size_t j = 0; j < genes_.size(); ++j) index[genes_[j]] = static_cast<int>(j);
   const auto missing = targets_not_in_var();
+  if (opt_.missing_targets == "latent") latent_ = missing;
+  std::unordered_map<std::string, int> latent_index;
+  for (std::size_t l = 0; l < latent_.size(); ++l) latent_index[latent_[l]] = static_cast<int>(genes_.size() + l);
   for (auto& p : perturbations_) {
     p.target_genes.clear();
+    p.target_nodes.clear();
     for (const auto& t : p.targets) {
       const auto it = index.find(t);
-      p.target_genes.push_back(it == index.end() ? -1 : it->second);
-      if (it == index.end() && opt_.missing_targets == "skip") p.excluded = true;
+      const int gene = it == index.end() ? -1 : it->second;
+      p.target_genes.push_back(gene);
+      const auto lt = latent_index.find(t);
+      p.target_nodes.push_back(gene >= 0 ? gene : lt != latent_index.end() ? lt->second : -1);
+      if (gene < 0 && opt_.missing_targets == "skip") p.excluded = true;
     }
   }
   if (!missing.empty()) {
     const std::string what = std::to_string(missing.size()) + " perturbation target(s) are not in var of " + opt_.path +
                              ": " + join(missing);
-    if (opt_.missing_targets == "skip") reporter_.warn(what + "; their cells are skipped (data.missing_targets = skip)");
-    else fail(what + "; set data.missing_targets = \"skip\" to drop their cells", true);
+    if (opt_.missing_targets == "latent")
+      reporter_.info(what + "; the model gives each a latent node (unmeasured, knocked down by its guides; "
+                            "data.missing_targets = latent)");
+    else if (opt_.missing_targets == "skip")
+      reporter_.warn(what + "; their cells are skipped (data.missing_targets = skip)");
+    else
+      fail(what + "; set data.missing_targets = \"latent\" to model them as latent nodes or \"skip\" to drop their cells",
+           true);
   }
 }
 

@@ -16,8 +16,8 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
   // W on the scale of the data: inputs s = W x of order 1, so the point stays in the
   // single-attractor regime (a random W of order 1 with x ~ 100 counts is multistable).
   double x_mean = 0;
-  for (double x : problem.references().front().xtilde) x_mean += x / problem.genes();
-  const double in_degree = 1.0 + static_cast<double>(nw) / problem.genes();
+  for (double x : problem.references().front().xtilde) x_mean += x / problem.nodes();
+  const double in_degree = 1.0 + static_cast<double>(nw) / problem.nodes();
   for (std::size_t i = 0; i < nw; ++i) theta[i] = 0.5 * rng.normal() / (std::max(x_mean, 1e-3) * std::sqrt(in_degree));
   for (std::size_t i = nw; i < theta.size(); ++i)
     if (lower[i] < upper[i] && theta[i] != 0) theta[i] *= 1.0 + 0.1 * rng.normal();

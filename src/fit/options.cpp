@@ -28,6 +28,8 @@ FitOptions fit_options(const config::Deck& d) {
     throw UsageError("fit.support = 'edgelist' needs fit.edge_list (a TSV of regulator<TAB>target)");
   o.knn = d.get<int>("fit.knn");
   if (o.knn < 1) throw UsageError("fit.knn must be >= 1");
+  o.latent_out_degree = d.get<int>("fit.latent_out_degree");
+  if (o.latent_out_degree < 1) throw UsageError("fit.latent_out_degree must be >= 1");
   o.validation_fraction = d.get<double>("fit.validation_fraction");
   o.test_fraction = d.get<double>("fit.test_fraction");
   if (o.validation_fraction < 0 || o.test_fraction < 0 || o.validation_fraction + o.test_fraction >= 1)

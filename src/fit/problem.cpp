@@ -38,10 +38,21 @@ FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data,
                    "adjoint is not implemented), and each time point keeps its own groups and controls");
   splits_ = assign_splits(data.perturbations(), opt_.validation_fraction, opt_.test_fraction, opt_.split_seed);
   build_groups(media);
+  std::int64_t perturbed_training = 0, excluded = 0;
+  for (const auto& g : groups_)
+    perturbed_training += g.owned && g.split == Split::kTrain && g.condition >= 0 &&
+                          !data.perturbations()[static_cast<std::size_t>(g.perturbation)].control;
+  for (const auto& p : data.perturbations()) excluded += p.excluded;
+  if (comm_.sum(perturbed_training) == 0)
+    throw DataError("no perturbed group is left to train on (" + std::to_string(excluded) +
+                    " perturbation(s) excluded by data.missing_targets = skip, the others in validation or test): "
+                    "nothing to fit; use data.missing_targets = \"latent\" or a smaller "
+                    "fit.test_fraction / fit.validation_fraction");
   std::vector<const double*> training_rows;
   for (const auto& g : groups_)
     if (g.owned && g.split == Split::kTrain) training_rows.push_back(g.y.data());
-  params_.W = support_pattern(opt_, data.genes(), training_rows, comm_, reporter_);
+  params_.W = support_pattern(opt_, data.genes(), data.latent_targets(), latent_response(), training_rows, comm_,
+                              reporter_);
   initialise_parameters();
   set_point(initial_point());
 }
@@ -104,8 +115,14 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
       o.delta.resize(G);
       for (std::size_t g = 0; g < G; ++g) o.delta[g] = o.y[g] - mean[g];
     }
-  for (auto& ref : references_)
+  for (auto& ref : references_) {
     for (auto& v : ref.xtilde) v = std::max(std::exp(v) - eps, 0.0);
+    // Latent nodes: their level is unobserved and only its product with their out-weights
+    // matters, so they start at a typical level, the median of the measured genes.
+    auto sorted = ref.xtilde;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(G / 2), sorted.end());
+    ref.xtilde.resize(G + data_.latent_targets().size(), std::max(sorted[G / 2], 1e-3));
+  }
   // Perturbed groups: their batch's control group and its reference.
   int uncontrolled = 0;
   for (auto& o : groups_) {
@@ -145,7 +162,7 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
     c.perturbation = perturbation;
     c.control = perts[static_cast<std::size_t>(perturbation)].control;
     c.condition.medium = medium_vector(medium);
-    for (int t : perts[static_cast<std::size_t>(perturbation)].target_genes)
+    for (int t : perts[static_cast<std::size_t>(perturbation)].target_nodes)
       if (t >= 0) c.condition.knock.emplace_back(t, opt_.kappa);
     c.reference = reference;
     c.x = references_[static_cast<std::size_t>(reference)].xtilde;
@@ -164,11 +181,30 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
   }
 }
 
+std::vector<double> FitProblem::latent_response() const {
+  const auto G = static_cast<std::size_t>(measured_genes());
+  const auto& perts = data_.perturbations();
+  std::vector<double> response(data_.latent_targets().size() * G, 0.0);
+  for (const auto& o : groups_) {
+    if (!o.owned || o.split != Split::kTrain || o.control < 0 || perts[static_cast<std::size_t>(o.perturbation)].control)
+      continue;
+    const auto& control = groups_[static_cast<std::size_t>(o.control)].y;
+    for (int t : perts[static_cast<std::size_t>(o.perturbation)].target_nodes) {
+      if (t < static_cast<int>(G)) continue;
+      double* row = response.data() + (static_cast<std::size_t>(t) - G) * G;
+      for (std::size_t g = 0; g < G; ++g) row[g] += std::abs(o.y[g] - control[g]);
+    }
+  }
+  comm_.replicated_sum_in_place(response);
+  return response;
+}
+
 void FitProblem::initialise_parameters() {
   auto& p = params_;
   p.kind = opt_.kind;
-  p.genes = static_cast<int>(data_.genes().size());
-  p.gene_names = data_.genes();
+  p.gene_names = data_.genes();  // measured genes, then latent nodes
+  p.gene_names.insert(p.gene_names.end(), data_.latent_targets().begin(), data_.latent_targets().end());
+  p.genes = static_cast<int>(p.gene_names.size());
   p.media = static_cast<int>(conditions_.front().condition.medium.size());
   p.neural_rank = opt_.kind == model::ModelKind::kMechanistic ? 0 : opt_.neural_rank;
   const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media),
@@ -284,7 +320,7 @@ std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, 
 LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<double>* gradient,
                                const std::vector<int>& batches) {
   set_point(theta);
-  const auto G = static_cast<std::size_t>(params_.genes);
+  const auto G = static_cast<std::size_t>(measured_genes()), N = static_cast<std::size_t>(params_.genes);
   const double eps = opt_.pseudocount;
   auto selected_batch = [&](int b) { return batches.empty() || std::find(batches.begin(), batches.end(), b) != batches.end(); };
   auto in_loss = [&](const ObservedGroup& o) {
@@ -293,6 +329,15 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   std::vector<char> needed(conditions_.size(), 0);
   for (const auto& o : groups_)
     if (in_loss(o)) needed[static_cast<std::size_t>(o.condition)] = 1;
+  // References whose control groups are selected: the steady-state term's control states.
+  std::vector<char> used_references(references_.size(), 0);
+  for (const auto& o : groups_)
+    if (o.control >= 0 && &groups_[static_cast<std::size_t>(o.control)] == &o && selected_batch(o.batch))
+      used_references[static_cast<std::size_t>(o.reference)] = 1;
+  // With latent nodes the term needs the model's control steady state (the root computes it).
+  if (opt_.lambda_ss > 0 && N > G && comm_.is_root())
+    for (std::size_t r = 0; r < references_.size(); ++r)
+      if (used_references[r]) needed[static_cast<std::size_t>(references_[r].condition)] = 1;
   std::vector<int> which;
   for (std::size_t i = 0; i < needed.size(); ++i)
     if (needed[i]) which.push_back(static_cast<int>(i));
@@ -308,7 +353,7 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     if (!c.solved) continue;
     const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
     auto& dx = dl_dx[static_cast<std::size_t>(o.condition)];
-    if (gradient && dx.empty()) dx.assign(G, 0.0);
+    if (gradient && dx.empty()) dx.assign(N, 0.0);  // latent nodes: not observed
     cells += o.cells;
     double sq = 0;
     for (std::size_t g = 0; g < G; ++g) {
@@ -366,38 +411,68 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     for (auto& v : *gradient) v /= n;
   }
 
-  // Steady-state residual of the observed control states (identical on every rank).
-  if (opt_.lambda_ss > 0) {
-    double ref_cells = 0;
-    std::vector<char> used(references_.size(), 0);
-    for (const auto& o : groups_)
-      if (o.control >= 0 && &groups_[static_cast<std::size_t>(o.control)] == &o && selected_batch(o.batch))
-        used[static_cast<std::size_t>(o.reference)] = 1;
-    for (std::size_t r = 0; r < references_.size(); ++r)
-      if (used[r]) ref_cells += references_[r].cells;
-    solvers::ParameterGradient g(params_);
-    std::vector<double> f(G), w(G);
-    for (std::size_t r = 0; r < references_.size(); ++r) {
-      if (!used[r]) continue;
-      const auto& ref = references_[r];
-      const auto& cond = conditions_[static_cast<std::size_t>(ref.condition)].condition;
-      field_->evaluate(ref.xtilde.data(), cond, kInf, f.data());
-      const double weight = opt_.lambda_ss * ref.cells / ref_cells / static_cast<double>(G);
-      for (std::size_t q = 0; q < G; ++q) {
-        const double rq = f[q] / (eps + ref.xtilde[q]);
-        value.steady_state += weight * rq * rq;
-        w[q] = 2.0 * weight * rq / (eps + ref.xtilde[q]);
-      }
-      if (gradient) solvers::add_parameter_vjp(*field_, cond, ref.xtilde, w, g);
-    }
-    if (gradient) {
-      const auto flat = g.flatten();
-      for (std::size_t i = 0; i < flat.size(); ++i) (*gradient)[i] += flat[i];
-    }
-  }
+  if (opt_.lambda_ss > 0) steady_state_term(used_references, value, gradient);
   regularisers(value, gradient);
   value.total = value.data + value.steady_state + value.l1 + value.l2;
   return value;
+}
+
+void FitProblem::steady_state_term(const std::vector<char>& used, LossValue& value,
+                                   std::vector<double>* gradient) const {
+  // Computed on the root and broadcast, so that every rank adds bit-identical values.
+  const auto G = static_cast<std::size_t>(measured_genes()), N = static_cast<std::size_t>(params_.genes);
+  const double eps = opt_.pseudocount;
+  double ss = 0;
+  solvers::ParameterGradient g(params_);
+  if (comm_.is_root()) {
+    double ref_cells = 0;
+    for (std::size_t r = 0; r < references_.size(); ++r)
+      if (used[r]) ref_cells += references_[r].cells;
+    std::vector<double> z, f(N), w(N, 0.0), lambda;
+    std::unique_ptr<solvers::SteadyStateAdjoint> adjoint;
+    for (std::size_t r = 0; r < references_.size(); ++r) {
+      if (!used[r]) continue;
+      const auto& ref = references_[r];
+      const auto& control = conditions_[static_cast<std::size_t>(ref.condition)];
+      // The observed state of the measured genes; latent nodes, which nothing observes,
+      // at the model's own control steady state (so the term depends on theta through them).
+      z = ref.xtilde;
+      if (N > G) {
+        if (!control.solved) continue;  // counted among the failed steady states
+        std::copy(control.x.begin() + static_cast<long>(G), control.x.end(), z.begin() + static_cast<long>(G));
+      }
+      field_->evaluate(z.data(), control.condition, kInf, f.data());
+      const double weight = opt_.lambda_ss * ref.cells / ref_cells / static_cast<double>(G);
+      for (std::size_t q = 0; q < G; ++q) {  // residuals of the measured genes only
+        const double rq = f[q] / (eps + z[q]);
+        ss += weight * rq * rq;
+        w[q] = 2.0 * weight * rq / (eps + z[q]);
+      }
+      if (!gradient) continue;
+      solvers::add_parameter_vjp(*field_, control.condition, z, w, g);
+      if (N == G) continue;
+      // Through the latent part of the control steady state: dl/dx*_l = (J(z)^T w)_l, then
+      // one adjoint solve at x* (implicit function theorem, as for the data term).
+      model::Linearization lin;
+      field_->linearize(z.data(), control.condition, kInf, lin);
+      std::vector<double> dl_dx(N);
+      field_->jtvp(lin, w.data(), dl_dx.data());
+      std::fill(dl_dx.begin(), dl_dx.begin() + static_cast<long>(G), 0.0);
+      if (!adjoint) adjoint = std::make_unique<solvers::SteadyStateAdjoint>(*field_, opt_.adjoint_rtol);
+      adjoint->solve(control.condition, control.x, dl_dx, lambda);
+      for (auto& l : lambda) l = -l;
+      solvers::add_parameter_vjp(*field_, control.condition, control.x, lambda, g);
+    }
+  }
+  std::vector<double> shared{ss};
+  if (gradient) {
+    const auto flat = g.flatten();
+    shared.insert(shared.end(), flat.begin(), flat.end());
+  }
+  comm_.replicated_sum_in_place(shared);
+  value.steady_state = shared[0];
+  if (gradient)
+    for (std::size_t i = 1; i < shared.size(); ++i) (*gradient)[i - 1] += shared[i];
 }
 
 void FitProblem::regularisers(LossValue& value, std::vector<double>* gradient) const {
@@ -428,7 +503,7 @@ std::int64_t FitProblem::solve_all(bool check_stability) {
 std::vector<double> FitProblem::predict(const ObservedGroup& o) const {
   const auto& c = conditions_[static_cast<std::size_t>(o.condition)];
   if (!c.solved) return {};
-  std::vector<double> y(c.x.size());
+  std::vector<double> y(static_cast<std::size_t>(measured_genes()));  // the measurement sees measured genes only
   const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
   for (std::size_t g = 0; g < y.size(); ++g) y[g] = std::log(opt_.pseudocount + c.x[g]) + (delta ? delta[g] : 0.0);
   return y;
@@ -437,7 +512,7 @@ std::vector<double> FitProblem::predict(const ObservedGroup& o) const {
 std::vector<double> FitProblem::predicted_control(const ObservedGroup& o) const {
   const auto& c = conditions_[static_cast<std::size_t>(references_[static_cast<std::size_t>(o.reference)].condition)];
   if (!c.solved) return {};
-  std::vector<double> y(c.x.size());
+  std::vector<double> y(static_cast<std::size_t>(measured_genes()));
   for (std::size_t g = 0; g < y.size(); ++g) y[g] = std::log(opt_.pseudocount + c.x[g]);
   return y;
 }

@@ -37,12 +37,12 @@ std::vector<Split> assign_splits(const std::vector<data::Perturbation>& perturba
 
 std::string holdout_category(const std::vector<data::Perturbation>& perturbations, const std::vector<Split>& splits,
                              std::size_t p) {
-  const auto& targets = perturbations[p].target_genes;
+  const auto& targets = perturbations[p].target_nodes;  // measured or latent
   if (targets.size() < 2) return "single";
   std::map<int, bool> seen;
   for (std::size_t q = 0; q < perturbations.size(); ++q)
-    if (splits[q] == Split::kTrain && perturbations[q].target_genes.size() == 1 && !perturbations[q].excluded)
-      seen[perturbations[q].target_genes[0]] = true;
+    if (splits[q] == Split::kTrain && perturbations[q].target_nodes.size() == 1 && !perturbations[q].excluded)
+      seen[perturbations[q].target_nodes[0]] = true;
   for (int t : targets)
     if (!seen.count(t)) return "combination (unseen single)";
   return "combination (singles seen)";

@@ -61,7 +61,8 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
   }
   // W in true units on the union of both patterns (fit genes only).
   std::unordered_map<std::int64_t, double> true_w;
-  std::size_t true_edges = 0;
+  std::size_t true_edges = 0, true_latent_out = 0;
+  const auto measured = static_cast<std::size_t>(problem.measured_genes());  // nodes from here on are latent
   for (std::size_t t = 0; t + 1 < indptr.size(); ++t) {
     const int gt = fit_index[t];
     if (gt < 0) continue;
@@ -70,11 +71,12 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
       if (gr < 0 || gr == gt) continue;
       true_w[static_cast<std::int64_t>(gt) * static_cast<std::int64_t>(G) + gr] = data[static_cast<std::size_t>(k)];
       ++true_edges;
+      if (static_cast<std::size_t>(gr) >= measured && static_cast<std::size_t>(gt) < measured) ++true_latent_out;
     }
   }
-  std::vector<double> w_fit, w_true, scores;
-  std::vector<char> positive;
-  std::size_t found = 0;
+  std::vector<double> w_fit, w_true, scores, latent_scores;
+  std::vector<char> positive, latent_positive;  // latent_*: edges from a latent node to a measured gene
+  std::size_t found = 0, latent_found = 0;
   for (std::size_t g = 0; g < G; ++g)
     for (auto k = p.W.row_ptr[g]; k < p.W.row_ptr[g + 1]; ++k) {
       const auto j = static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)]);
@@ -84,6 +86,10 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
       w_true.push_back(it == true_w.end() ? 0.0 : it->second);
       positive.push_back(it != true_w.end());
       if (it != true_w.end()) ++found;
+      if (j >= measured && g < measured) {
+        latent_scores.push_back(std::abs(w)), latent_positive.push_back(it != true_w.end());
+        if (it != true_w.end()) ++latent_found;
+      }
     }
   for (const auto& [key, w] : true_w) {  // true edges outside the support: predicted zero
     const auto g = static_cast<std::size_t>(key) / G, j = static_cast<std::size_t>(key) % G;
@@ -100,7 +106,16 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
   const double true_kappa =
       knock_kappa.empty() ? 0.0 : std::accumulate(knock_kappa.begin(), knock_kappa.end(), 0.0) / static_cast<double>(knock_kappa.size());
   const double ap = average_precision(scores, positive, true_edges);
+  nlohmann::json latent = nullptr;
+  if (measured < G)  // what the fit learned of the unmeasured targets: which measured genes they regulate
+    latent = {{"true_edges", true_latent_out},
+              {"true_edges_in_support", latent_found},
+              {"candidate_edges", latent_scores.size()},
+              {"auprc", average_precision(latent_scores, latent_positive, true_latent_out)},
+              {"auprc_random", latent_scores.empty() ? 0.0
+                                                     : static_cast<double>(latent_found) / static_cast<double>(latent_scores.size())}};
   return {{"truth", path.string()},
+          {"latent_out_edges", latent},
           {"true_edges", true_edges},
           {"true_edges_in_support", found},
           {"candidate_edges", scores.size()},

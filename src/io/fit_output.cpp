@@ -89,7 +89,7 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const fit::FitP
                const std::string& metrics_json) {
   const auto& p = problem.parameters();
   const auto& data = problem.data();
-  const auto G = static_cast<hsize_t>(p.genes);
+  const auto N = static_cast<hsize_t>(p.genes), G = static_cast<hsize_t>(problem.measured_genes());
   std::vector<int> local_ids;
   for (const auto& r : rows) local_ids.push_back(r.group);
   const auto ids = comm.all_gather(local_ids);
@@ -113,17 +113,20 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const fit::FitP
     f.attr_string("/", "model_kind", model::to_string(p.kind));
     f.attr_double("/", "pseudocount", problem.options().pseudocount);
     f.attr_string("/", "metrics", metrics_json);
-    f.write_strings("/genes", p.gene_names);
+    // Parameters are indexed by model node: the measured genes (/genes, the columns of
+    // /groups/*), then the latent nodes (targets not in var).
+    f.write_strings("/genes", data.genes());
+    f.write_strings("/latent_nodes", data.latent_targets());
     f.group("/parameters");
     f.group("/parameters/W");
     f.write("/parameters/W/indptr", p.W.row_ptr);
     f.write("/parameters/W/indices", p.W.col);
     f.write("/parameters/W/data", p.W.val);
     const auto K = static_cast<hsize_t>(p.media), h = static_cast<hsize_t>(p.neural_rank);
-    f.write("/parameters/U", p.U, {G, K});
+    f.write("/parameters/U", p.U, {N, K});
     f.write("/parameters/c", p.c), f.write("/parameters/v", p.v), f.write("/parameters/beta", p.beta);
     f.write("/parameters/gamma", p.gamma);
-    f.write("/parameters/A", p.A, {G, h}), f.write("/parameters/B", p.B, {h, G}), f.write("/parameters/C", p.C, {h, K});
+    f.write("/parameters/A", p.A, {N, h}), f.write("/parameters/B", p.B, {h, N}), f.write("/parameters/C", p.C, {h, K});
     f.write("/parameters/d", p.d);
     f.write("/parameters/kappa", std::vector<double>{problem.kappa()});
     write_history(f, state.history);

@@ -171,6 +171,7 @@ void H5File::write_rows(const std::string& name, std::int64_t row_begin, const s
   const int rank = H5Sget_simple_extent_ndims(fspace);
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(fspace, dims.data(), nullptr);
+  if (dims.empty() || dims[0] == 0) return;  // an empty dataset: nothing to write (the same on every rank)
   hsize_t row_len = 1;
   for (std::size_t i = 1; i < dims.size(); ++i) row_len *= dims[i];
   const hsize_t rows = row_len ? values.size() / row_len : 0;

@@ -17,6 +17,7 @@ void create_structure(const simulate::Simulation& sim, const simulate::ScreenRow
                 "+ (A tanh(B x + C m + d))_g; cell i's latent state is /states/snapshot<cells/snapshot[i]>[cells/class[i]]");
   f.attr_string("/", "model_kind", model::to_string(p.kind));
   f.write_strings("/genes", p.gene_names);
+  f.write("/panel", std::vector<std::int32_t>(rows.panel.begin(), rows.panel.end()));  // the screen's var, as /genes indices
   f.group("/W");
   f.attr_string("/W", "layout", "CSR, row = target gene, column = regulator");
   f.write("/W/indptr", p.W.row_ptr);

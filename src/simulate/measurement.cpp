@@ -23,6 +23,35 @@ MeasurementModel::MeasurementModel(const MeasurementOptions& opt, int genes, dou
   }
 }
 
+std::vector<int> measured_panel(const MeasurementOptions& opt, const std::vector<std::string>& gene_names,
+                                const std::vector<int>& targeted) {
+  if (!(opt.panel_fraction > 0.0) || opt.panel_fraction > 1.0) throw UsageError("measure.panel_fraction must be in (0, 1]");
+  std::vector<char> in(gene_names.size(), opt.panel_genes.empty() ? 1 : 0);
+  for (const auto& name : opt.panel_genes) {
+    const auto it = std::find(gene_names.begin(), gene_names.end(), name);
+    if (it == gene_names.end()) throw UsageError("measure.panel_genes names '" + name + "', which is not a gene of the model");
+    in[static_cast<std::size_t>(it - gene_names.begin())] = 1;
+  }
+  if (opt.panel_excludes_targets)
+    for (int g : targeted) in[static_cast<std::size_t>(g)] = 0;
+  std::vector<int> candidates;
+  for (std::size_t g = 0; g < in.size(); ++g)
+    if (in[g]) candidates.push_back(static_cast<int>(g));
+  if (opt.panel_fraction < 1.0) {  // the genes with the smallest per-gene random keys
+    std::vector<std::pair<double, int>> keyed;
+    for (int g : candidates)
+      keyed.emplace_back(RandomStream(opt.seed, StreamDomain::kPanel, static_cast<std::uint64_t>(g)).uniform(), g);
+    std::sort(keyed.begin(), keyed.end());
+    const auto keep = static_cast<std::size_t>(std::lround(opt.panel_fraction * static_cast<double>(candidates.size())));
+    candidates.clear();
+    for (std::size_t i = 0; i < keep; ++i) candidates.push_back(keyed[i].second);
+    std::sort(candidates.begin(), candidates.end());
+  }
+  if (candidates.empty())
+    throw UsageError("the measured panel is empty (measure.panel_genes, panel_fraction, panel_excludes_targets)");
+  return candidates;
+}
+
 std::vector<double> MeasurementModel::batch_offsets(int batch) const {
   RandomStream rs(opt_.seed, StreamDomain::kBatch, static_cast<std::uint64_t>(batch));
   std::vector<double> delta(static_cast<std::size_t>(genes_));

@@ -63,7 +63,15 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
   auto& b = out.h5ad;
   b.n_obs = total;
   b.row_begin = row_begin;
-  b.var_names = sim.params().gene_names;
+  std::vector<int> targeted;
+  for (const auto& c : classes)
+    for (const auto& [g, kappa] : c.knock) targeted.push_back(g);
+  out.panel = measured_panel(sim.settings().measurement, sim.params().gene_names, targeted);
+  std::vector<std::int32_t> column_of(sim.params().gene_names.size(), -1);  // model gene -> var column
+  for (std::size_t j = 0; j < out.panel.size(); ++j) {
+    b.var_names.push_back(sim.params().gene_names[static_cast<std::size_t>(out.panel[j])]);
+    column_of[static_cast<std::size_t>(out.panel[j])] = static_cast<std::int32_t>(j);
+  }
   if (comm.is_root()) {
     b.obs_names.reserve(order.size());
     for (const auto& r : order)
@@ -120,9 +128,13 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
     const auto& snap = snaps[static_cast<std::size_t>(r.snapshot)];
     auto& cell = cells[k];
     std::int64_t sum = 0;
-    for (auto y : cell.counts) sum += y;
-    b.indices.insert(b.indices.end(), cell.genes.begin(), cell.genes.end());
-    b.data.insert(b.data.end(), cell.counts.begin(), cell.counts.end());
+    for (std::size_t q = 0; q < cell.genes.size(); ++q) {  // what the panel sees
+      const auto j = column_of[static_cast<std::size_t>(cell.genes[q])];
+      if (j < 0) continue;
+      b.indices.push_back(j);
+      b.data.push_back(cell.counts[q]);
+      sum += cell.counts[q];
+    }
     b.indptr.push_back(static_cast<std::int64_t>(b.indices.size()));
     perturbation.codes.push_back(snap.before_perturbation ? pre_p : class_p[static_cast<std::size_t>(r.cls)]);
     guide.codes.push_back(snap.before_perturbation ? pre_g : class_g[static_cast<std::size_t>(r.cls)]);

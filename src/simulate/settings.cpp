@@ -75,6 +75,9 @@ SimulationSettings simulation_settings(const config::Deck& d) {
   s.measurement.batch_sd = d.get<double>("measure.batch_sd");
   s.measurement.depth_sd = d.get<double>("measure.depth_sd");
   s.measurement.seed = s.seed;
+  s.measurement.panel_genes = d.values().at("measure").at("panel_genes").get<std::vector<std::string>>();
+  s.measurement.panel_fraction = d.get<double>("measure.panel_fraction");
+  s.measurement.panel_excludes_targets = d.get<bool>("measure.panel_excludes_targets");
   return s;
 }
 

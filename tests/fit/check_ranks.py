@@ -2,16 +2,17 @@
 """The loss must not depend on the rank count beyond rounding (issue 5): the gradient-check
 loss at a fixed point and the final loss of a short fit, at 1 and 2 ranks, agree to 1e-10.
 
-usage: check_ranks.py PERTURBFIT MPIRUN DECK SCREEN WORKDIR"""
+usage: check_ranks.py PERTURBFIT MPIRUN DECK SCREEN WORKDIR [--set key=value ...]"""
 import json
 import subprocess
 import sys
 
 exe, mpirun, deck, screen, work = sys.argv[1:6]
+extra = sys.argv[6:]  # deck overrides for every run
 
 
 def run(ranks, *args):
-    cmd = [exe, "fit", deck, "--data", screen, "--json", "-q", "--set", "fit.truth=", *args]
+    cmd = [exe, "fit", deck, "--data", screen, "--json", "-q", "--set", "fit.truth=", *extra, *args]
     if ranks > 1:
         cmd = [mpirun, str(ranks)] + cmd
     res = subprocess.run(cmd, capture_output=True, text=True)

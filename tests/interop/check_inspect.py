@@ -181,13 +181,19 @@ bad("indices", lambda f: f["X/indices"].__setitem__(2, 999), "out of range")
 
 
 def rename_target(f):
-    cats = f["obs/perturbation/categories"][:].astype(str)
+    cats = f["obs/perturbation/categories"][:].astype(str).astype(object)  # no truncation to the longest label
     cats[cats == "g5"] = "NOTAGENE"
     del f["obs/perturbation/categories"]
     f.create_dataset("obs/perturbation/categories", data=cats.astype(object), dtype=h5py.string_dtype())
 
 
-bad("target", rename_target, "not in var", strict=True)
+bad("target", rename_target, "not in var", strict=True, extra=["--set", "data.missing_targets=error"])
+# By default the missing target is accepted and reported as a latent node of the fit.
+r = run(["inspect", os.path.join(out, "bad_target.h5ad"), "-q", "--json"])
+check(r.returncode == 0, f"missing target by default: exit {r.returncode}, stderr {r.stderr.strip()}")
+if r.returncode == 0:
+    t = json.loads(r.stdout)["targets"]
+    check(t["not_in_var"] == ["NOTAGENE"] and t["not_in_var_action"] == "latent nodes", f"missing target report: {t}")
 
 
 def add_empty_category(f):

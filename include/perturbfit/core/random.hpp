@@ -22,6 +22,7 @@ enum class StreamDomain : std::uint64_t {
   kMeasureGene = 11, // per-gene dispersion and dropout
   kSplit = 12,       // train / validation / test assignment of a perturbation
   kFitDirection = 13,// random directions of the gradient check
+  kPanel = 14,       // which genes a simulated panel measures
 };
 
 class RandomStream {

@@ -22,7 +22,7 @@ struct DataOptions {
   std::string genes_file;
   int top_variable = 0;
   std::string likelihood = "gaussian";
-  std::string missing_targets = "error";
+  std::string missing_targets = "latent";  // latent | skip | error
   bool allow_uncontrolled_batches = false;
   bool allow_empty_groups = false;
   int min_cells_per_group = 20;
@@ -36,6 +36,7 @@ struct Perturbation {
   std::string label;                 // as in the file; all control labels merge into one
   std::vector<std::string> targets;  // split on the separator; empty for controls
   std::vector<int> target_genes;     // index in genes(), -1 if not measured
+  std::vector<int> target_nodes;     // model node: index in genes(), else genes().size() + index in latent_targets()
   bool control = false;
   bool excluded = false;             // dropped (missing targets with missing_targets = skip)
   std::int64_t cells = 0;
@@ -78,6 +79,9 @@ class ScreenData {
   const std::vector<std::string>& control_labels_found() const { return control_labels_found_; }
   std::vector<std::string> batches_without_controls() const;
   std::vector<std::string> targets_not_in_var() const;
+  // Targets absent from var that the model adds as latent nodes (data.missing_targets =
+  // latent), sorted; node genes().size() + l is latent_targets()[l].
+  const std::vector<std::string>& latent_targets() const { return latent_; }
   const std::vector<std::string>& problems() const { return problems_; }  // report_only findings
   std::int64_t cells() const { return layout_.rows; }
   std::string column_encoding(const std::string& role) const;
@@ -108,7 +112,7 @@ class ScreenData {
   DataOptions opt_;
   const Reporter& reporter_;
   io::MatrixLayout layout_;
-  std::vector<std::string> genes_, batches_, times_, media_, control_labels_found_, problems_;
+  std::vector<std::string> genes_, batches_, times_, media_, control_labels_found_, problems_, latent_;
   std::vector<std::string> column_encodings_;  // perturbation, batch, time, medium
   std::vector<Perturbation> perturbations_;
   std::vector<std::int32_t> cell_perturbation_, cell_batch_, cell_time_, cell_medium_, cell_group_;

@@ -20,6 +20,7 @@ struct FitOptions {
   int all_max_genes = 500;
   std::filesystem::path edge_list;
   int knn = 10;
+  int latent_out_degree = 100;
   double validation_fraction = 0.1, test_fraction = 0.2;
   std::uint64_t split_seed = 1, seed = 1;
   double pseudocount = 0.1;

@@ -11,11 +11,13 @@
 //   xtilde = exp(mean over its control groups of (y_c - delta_c)) - eps.
 // Loss:
 //   L = sum_k n_k/N * mean_g (yhat_kg - y_kg)^2                       training groups + controls
-//     + lambda_ss * sum_(m,t) w_mt * mean_g (f_g(xtilde; m, 0) / (eps + xtilde_g))^2
+//     + lambda_ss * sum_(m,t) w_mt * mean_g (f_g(xtilde; m, 0) / (eps + xtilde_g))^2   (measured g)
 //     + lambda_l1 * sum_e (sqrt(W_e^2 + s^2) - s) + lambda_l2 * ||(W, U, c, A, B, C, d)||^2
 // The steady-state term is made dimensionless by the state so that its weight does not
-// depend on sequencing depth. Parameters: the model's (pack_parameters order) followed by
-// one guide efficiency kappa shared by every target.
+// depend on sequencing depth. Latent nodes (targets not in var) are not observed: the
+// data term sees the measured genes only, and in the steady-state term they take their
+// value from the model's control steady state. Parameters: the model's (pack_parameters
+// order) followed by one guide efficiency kappa shared by every target.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -99,7 +101,8 @@ class FitProblem {
   const std::vector<Split>& splits() const { return splits_; }
   const data::ScreenData& data() const { return data_; }
   const FitOptions& options() const { return opt_; }
-  int genes() const { return params_.genes; }
+  int measured_genes() const { return static_cast<int>(data_.genes().size()); }  // observed: the first nodes
+  int nodes() const { return params_.genes; }  // measured genes, then latent nodes
 
   struct ConditionState {
     model::Condition condition;
@@ -118,8 +121,13 @@ class FitProblem {
  private:
   void build_groups(const std::vector<std::vector<double>>& media);
   void initialise_parameters();
+  // Latent nodes x measured genes: sum over training groups that knock the node down of the
+  // |effect| (contrast with same-batch controls) of each gene; replicated. Collective.
+  std::vector<double> latent_response() const;
   // Solves the listed conditions at the current point (batched, then SNES); returns failures.
   std::int64_t solve(const std::vector<int>& which, LossValue* tally, bool check_stability);
+  // lambda_ss * residual of the observed control states of the references in `used`.
+  void steady_state_term(const std::vector<char>& used, LossValue& value, std::vector<double>* gradient) const;
   void regularisers(LossValue& value, std::vector<double>* gradient) const;
 
   parallel::Comm comm_;

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
 
 namespace perturbfit::simulate {
@@ -14,7 +15,18 @@ struct MeasurementOptions {
   double batch_sd = 0.1;
   double depth_sd = 0.3;
   std::uint64_t seed = 1;
+  // The measured panel (var of the screen): these genes (all if empty), then a random
+  // fraction of them, without the targeted genes if panel_excludes_targets.
+  std::vector<std::string> panel_genes;
+  double panel_fraction = 1.0;
+  bool panel_excludes_targets = false;
 };
+
+// Model gene indices of the measured panel, ascending; the same on every rank (seeded by
+// opt.seed and the gene index). `targeted`: genes some guide knocks down. Throws UsageError
+// for unknown panel genes or an empty panel.
+std::vector<int> measured_panel(const MeasurementOptions& opt, const std::vector<std::string>& gene_names,
+                                const std::vector<int>& targeted);
 
 class MeasurementModel {
  public:

@@ -17,6 +17,7 @@ struct ScreenRows {
   // state is, and its library size factor.
   std::vector<std::int32_t> cell_class, cell_snapshot;
   std::vector<double> size_factor;
+  std::vector<int> panel;  // model gene of each var column (measure.panel_*)
 };
 
 ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter);
