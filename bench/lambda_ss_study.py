@@ -11,7 +11,6 @@ of the standard deviation across seeds, divided by the RMS of the true weights).
 
 usage: lambda_ss_study.py DECK OUT [--seeds 5] [--lambdas 0,0.1,1] [--ranks 2] [--set k=v ...]
 Writes OUT/study.json and prints a Markdown table."""
-import argparse
 import json
 import os
 import subprocess
@@ -20,18 +19,11 @@ import sys
 import h5py
 import numpy as np
 
-ap = argparse.ArgumentParser()
-ap.add_argument("deck")
-ap.add_argument("out")
-ap.add_argument("--seeds", type=int, default=5)
+from study_common import launch, study_arguments
+
+ap = study_arguments()
 ap.add_argument("--lambdas", default="0,0.1,1")
-ap.add_argument("--ranks", type=int, default=2)
-ap.add_argument("--exe", default="build/src/perturbfit")
-ap.add_argument("--set", action="append", default=[])
-args = ap.parse_args()
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-mpirun = [os.path.join(root, "tools", "mpirun.sh"), str(args.ranks)]
-sets = sum((["--set", s] for s in args.set), [])
+args, mpirun, sets = launch(ap)
 
 sim = os.path.join(args.out, "screen")
 if not os.path.exists(os.path.join(sim, "screen.h5ad")):

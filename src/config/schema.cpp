@@ -81,6 +81,7 @@ const std::vector<SectionSpec>& deck_sections() {
            {"medium_key", VT::kString, "medium", "obs column of the medium; used if present"},
            {"genes_file", VT::kString, "", "keep only the genes listed in this file (one per line)"},
            {"top_variable", VT::kInt, 0, "keep only the N genes of highest log-normalised variance (0: all)"},
+           {"keep_targets", VT::kBool, true, "gene selection (genes_file, top_variable) keeps every perturbation target present in var, so that measured targets stay measured"},
            {"likelihood", VT::kString, "gaussian", "gaussian (pseudo-bulk of log-normalised expression) | nb (counts must be integers)"},
            {"missing_targets", VT::kString, "latent", "a target absent from var: latent (the fit models it as an unmeasured node of the network, knocked down by its guides) | skip (drop its cells, with a warning) | error"},
            {"allow_uncontrolled_batches", VT::kBool, false, "accept batches without control cells (their offsets are then unidentifiable; a loud warning)"},

@@ -61,6 +61,7 @@ DataOptions data_options(const config::Deck& d, const std::string& path, const s
   if (!o.genes_file.empty() && !std::filesystem::path(o.genes_file).is_absolute())
     o.genes_file = (d.directory() / o.genes_file).string();
   o.top_variable = d.get<int>("data.top_variable");
+  o.keep_targets = d.get<bool>("data.keep_targets");
   o.likelihood = d.get<std::string>("data.likelihood");
   o.missing_targets = d.get<std::string>("data.missing_targets");
   o.allow_uncontrolled_batches = d.get<bool>("data.allow_uncontrolled_batches");
@@ -466,13 +467,11 @@ void ScreenData::distribute(const io::H5adReader& reader) {
     std::set<std::string> keep;
     for (std::string line; std::getline(in, line);)
       if (!trim(line).empty()) keep.insert(trim(line));
-    std::vector<int> map(genes_.size(), -1);
-    std::vector<std::string> kept;
-    for (std::size_t j = 0; j < genes_.size(); ++j)
-      if (keep.count(genes_[j])) map[j] = static_cast<int>(kept.size()), kept.push_back(genes_[j]);
-    if (kept.empty()) throw DataError("none of the genes in data.genes_file '" + opt_.genes_file + "' is in var of " + opt_.path);
-    filter_columns(map);
-    genes_ = std::move(kept);
+    std::vector<char> selected(genes_.size(), 0);
+    for (std::size_t j = 0; j < genes_.size(); ++j) selected[j] = keep.count(genes_[j]) > 0;
+    if (std::find(selected.begin(), selected.end(), 1) == selected.end())
+      throw DataError("none of the genes in data.genes_file '" + opt_.genes_file + "' is in var of " + opt_.path);
+    keep_selected(selected, "the " + std::to_string(keep.size()) + " genes of data.genes_file");
   }
 }
 
@@ -517,13 +516,29 @@ void ScreenData::select_genes() {
   auto variance = [&](std::size_t j) { return moments[G + j] / n - (moments[j] / n) * (moments[j] / n); };
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return variance(a) > variance(b); });
   order.resize(static_cast<std::size_t>(opt_.top_variable));
-  std::sort(order.begin(), order.end());
-  std::vector<int> map(G, -1);
+  std::vector<char> selected(G, 0);
+  for (std::size_t j : order) selected[j] = 1;
+  keep_selected(selected, "the " + std::to_string(opt_.top_variable) + " most variable genes");
+}
+
+void ScreenData::keep_selected(std::vector<char> selected, const std::string& what) {
+  // Measured targets stay measured (data.keep_targets): their own knockdown is the most
+  // direct evidence a screen has, and dropping them would turn them into latent nodes.
+  std::size_t targets_added = 0;
+  if (opt_.keep_targets) {
+    std::set<std::string> targets;
+    for (const auto& p : perturbations_) targets.insert(p.targets.begin(), p.targets.end());
+    for (std::size_t j = 0; j < genes_.size(); ++j)
+      if (!selected[j] && targets.count(genes_[j])) selected[j] = 1, ++targets_added;
+  }
+  std::vector<int> map(genes_.size(), -1);
   std::vector<std::string> kept;
-  for (std::size_t j : order) map[j] = static_cast<int>(kept.size()), kept.push_back(genes_[j]);
+  for (std::size_t j = 0; j < genes_.size(); ++j)
+    if (selected[j]) map[j] = static_cast<int>(kept.size()), kept.push_back(genes_[j]);
   filter_columns(map);
   genes_ = std::move(kept);
-  reporter_.info("kept the " + std::to_string(genes_.size()) + " most variable genes");
+  reporter_.info("kept " + what + (targets_added ? " and " + std::to_string(targets_added) + " perturbation targets outside them (data.keep_targets)" : std::string()) +
+                 ": " + std::to_string(genes_.size()) + " genes");
 }
 
 GroupStatistics ScreenData::statistics() const {

@@ -72,12 +72,12 @@ with h5py.File(os.path.join(out, "fit.h5")) as f:
     assert f["groups/observed"].shape[1] == G
 
 # The steady-state term over a joint state: latent nodes at the model's control steady state.
-r = subprocess.run([exe, "fit", deck, "--data", screen, "-o", os.path.join(work, "fit_ss"), "-q",
+r = subprocess.run([exe, "fit", deck, "--data", screen, "-o", os.path.join(work, "fit_ss"), "-q", "--set", "fit.truth=",
                     "--set", "fit.lambda_ss=1", "--set", "fit.max_iterations=30"], capture_output=True, text=True)
 assert r.returncode == 0, r.stderr
 assert json.load(open(os.path.join(work, "fit_ss", "metrics.json")))["final_loss"]["steady_state"] > 0
 # Skipping every target leaves nothing to fit: a data error (exit 3) that names the option.
-r = subprocess.run([exe, "fit", deck, "--data", screen, "-o", os.path.join(work, "fit_skip"), "-q",
+r = subprocess.run([exe, "fit", deck, "--data", screen, "-o", os.path.join(work, "fit_skip"), "-q", "--set", "fit.truth=",
                     "--set", "data.missing_targets=skip"], capture_output=True, text=True)
 assert r.returncode == 3 and "data.missing_targets" in r.stderr, (r.returncode, r.stderr)
 print(f"ok: {L} latent targets, {G} measured genes")

@@ -131,14 +131,19 @@ check(r.returncode == 0 and json.loads(r.stdout)["matrix"]["source"] == "raw/X",
 genes_file = os.path.join(out, "genes.txt")
 with open(genes_file, "w") as fh:
     fh.write("\n".join(["g0", "g1", "g7", "g29", "not_a_gene"]) + "\n")
-r = run(["inspect", files["csr"], "--json", "-q", "--set", f'data.genes_file="{genes_file}"'])
+r = run(["inspect", files["csr"], "--json", "-q", "--set", f'data.genes_file="{genes_file}"', "--set", "data.keep_targets=false"])
 j = json.loads(r.stdout) if r.returncode == 0 else {}
 check(j.get("genes") == 4, f"genes_file: {r.returncode} {j.get('genes')} {r.stderr}")
 # g2..g5 are targets outside the list: reported, not fatal, without --strict
 check(sorted(j.get("targets", {}).get("not_in_var", [])) == ["g2", "g3", "g4", "g5"], f"genes_file targets: {j.get('targets')}")
+# By default (data.keep_targets) the selection keeps the measured targets: all of them stay in var.
+r = run(["inspect", files["csr"], "--json", "-q", "--set", f'data.genes_file="{genes_file}"'])
+j = json.loads(r.stdout) if r.returncode == 0 else {}
+check(j.get("genes") == 8 and j.get("targets", {}).get("not_in_var") == [], f"genes_file + targets: {j.get('genes')} {j.get('targets')}")
 top = os.path.join(out, "top.h5")
 for ranks in (1, 2):
-    r = run(["inspect", files["csr"], "-q", "--set", "data.top_variable=5", "--stats-out", top], ranks=ranks)
+    r = run(["inspect", files["csr"], "-q", "--set", "data.top_variable=5", "--set", "data.keep_targets=false",
+             "--stats-out", top], ranks=ranks)
     check(r.returncode == 0, f"top_variable at {ranks} ranks: {r.stderr}")
     with h5py.File(top) as f:
         kept = [g.decode() for g in f["genes"][:]]

@@ -21,6 +21,7 @@ struct DataOptions {
   std::string batch_key = "batch", time_key = "time", medium_key = "medium";
   std::string genes_file;
   int top_variable = 0;
+  bool keep_targets = true;  // gene selection keeps the perturbation targets present in var
   std::string likelihood = "gaussian";
   std::string missing_targets = "latent";  // latent | skip | error
   bool allow_uncontrolled_batches = false;
@@ -105,6 +106,9 @@ class ScreenData {
   void check_design();
   void distribute(const io::H5adReader& reader);
   void select_genes();
+  // Keeps the selected genes (plus the measured targets if data.keep_targets); `what` names
+  // the selection in the progress message.
+  void keep_selected(std::vector<char> selected, const std::string& what);
   void filter_columns(const std::vector<int>& map);
   void fail(const std::string& message, bool design_problem);
 
