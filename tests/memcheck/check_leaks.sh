@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Leak check of simulate, inspect and fit (a few TAO iterations, a checkpoint, a restart) on
-# a small screen:
+# a small screen, and of a fit with latent nodes and the steady-state term on the same
+# screen measured on half of its genes:
 #  - PETSc's -malloc_dump must report no PETSc object or allocation left at finalize;
 #  - valgrind must find no definitely-lost block allocated from perturbfit code. Open MPI's
 #    own initialisation and finalisation leaks (reached through PetscInitialize and
@@ -11,8 +12,11 @@ exe="$1"; deck="$2"; work="$3"
 rm -rf "$work"; mkdir -p "$work"
 fail=0
 fit_args="fit $deck --data $work/out/screen.h5ad --set fit.max_iterations=3 --set fit.checkpoint_every=2"
+panel="--set measure.panel_fraction=0.5"
+latent_fit="fit $deck --data $work/panel/screen.h5ad --set fit.max_iterations=3 --set fit.lambda_ss=0.1 -o $work/latent"
 for cmd in "simulate $deck -o $work/out" "inspect $work/out/screen.h5ad" "$fit_args -o $work/fit" \
-           "$fit_args --set fit.max_iterations=4 --restart $work/fit"; do
+           "$fit_args --set fit.max_iterations=4 --restart $work/fit" "simulate $deck $panel -o $work/panel" \
+           "$latent_fit"; do
   # shellcheck disable=SC2086
   if ! "$exe" $cmd -q -malloc_debug -malloc_dump > "$work/stdout" 2> "$work/malloc.log"; then
     echo "FAIL: $cmd exited with an error"; cat "$work/malloc.log"; fail=1
