@@ -239,6 +239,25 @@ void VectorField::linearize_batch(const double* X, int nb, const std::vector<con
   evaluate_batch(X, nb, conds, t, F.data(), &lin);
 }
 
+namespace {
+// out += M2 diag(z) M1 V for nb interleaved columns, with M1 (h x G) and M2 (G x h) given
+// by strides: M1(r, g) = m1[r * r1 + g * g1], M2(g, r) = m2[g * g2 + r * r2]. With
+// (M1, M2) = (B, A) this is the low-rank part of J V; with (A^T, B^T), of J^T V. Sums run
+// over g, then r, in ascending order either way.
+void add_low_rank_batch(const double* m1, std::size_t r1, std::size_t g1, const double* m2, std::size_t g2,
+                        std::size_t r2, const std::vector<double>& z, std::size_t G, std::size_t h, std::size_t nb,
+                        const double* V, double* out) {
+  std::vector<double> t(h * nb, 0.0);
+  for (std::size_t r = 0; r < h; ++r)
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t k = 0; k < nb; ++k) t[r * nb + k] += m1[r * r1 + g * g1] * V[g * nb + k];
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] *= z[i];
+  for (std::size_t g = 0; g < G; ++g)
+    for (std::size_t r = 0; r < h; ++r)
+      for (std::size_t k = 0; k < nb; ++k) out[g * nb + k] += m2[g * g2 + r * r2] * t[r * nb + k];
+}
+}  // namespace
+
 void VectorField::jvp_batch(const BatchLinearization& lin, const double* V, double* out) const {
   const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank),
              B = static_cast<std::size_t>(lin.nb);
@@ -246,16 +265,7 @@ void VectorField::jvp_batch(const BatchLinearization& lin, const double* V, doub
 #pragma omp parallel for schedule(static)
   for (std::size_t g = 0; g < G; ++g)
     for (std::size_t k = 0; k < B; ++k) out[g * B + k] = lin.a[g * B + k] * out[g * B + k] - p_.gamma[g] * V[g * B + k];
-  if (has_low_rank()) {
-    std::vector<double> bv(h * B, 0.0);
-    for (std::size_t r = 0; r < h; ++r)
-      for (std::size_t g = 0; g < G; ++g)
-        for (std::size_t k = 0; k < B; ++k) bv[r * B + k] += p_.B[r * G + g] * V[g * B + k];
-    for (std::size_t i = 0; i < bv.size(); ++i) bv[i] *= lin.z[i];
-    for (std::size_t g = 0; g < G; ++g)
-      for (std::size_t r = 0; r < h; ++r)
-        for (std::size_t k = 0; k < B; ++k) out[g * B + k] += p_.A[g * h + r] * bv[r * B + k];
-  }
+  if (has_low_rank()) add_low_rank_batch(p_.B.data(), G, 1, p_.A.data(), h, 1, lin.z, G, h, B, V, out);  // A z B V
 }
 
 void VectorField::jtvp_batch(const BatchLinearization& lin, const double* V, double* out) const {
@@ -268,16 +278,7 @@ void VectorField::jtvp_batch(const BatchLinearization& lin, const double* V, dou
 #pragma omp parallel for schedule(static)
   for (std::size_t g = 0; g < G; ++g)
     for (std::size_t k = 0; k < B; ++k) out[g * B + k] -= p_.gamma[g] * V[g * B + k];
-  if (has_low_rank()) {
-    std::vector<double> atv(h * B, 0.0);  // (A^T v)_r * z_r, per column
-    for (std::size_t g = 0; g < G; ++g)
-      for (std::size_t r = 0; r < h; ++r)
-        for (std::size_t k = 0; k < B; ++k) atv[r * B + k] += p_.A[g * h + r] * V[g * B + k];
-    for (std::size_t i = 0; i < atv.size(); ++i) atv[i] *= lin.z[i];
-    for (std::size_t r = 0; r < h; ++r)
-      for (std::size_t g = 0; g < G; ++g)
-        for (std::size_t k = 0; k < B; ++k) out[g * B + k] += p_.B[r * G + g] * atv[r * B + k];
-  }
+  if (has_low_rank()) add_low_rank_batch(p_.A.data(), 1, h, p_.B.data(), 1, G, lin.z, G, h, B, V, out);  // B^T z A^T V
 }
 
 void VectorField::jacobian_diagonal_batch(const BatchLinearization& lin, double* diag) const {

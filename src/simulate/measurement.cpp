@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/random.hpp"
@@ -27,10 +28,12 @@ std::vector<int> measured_panel(const MeasurementOptions& opt, const std::vector
                                 const std::vector<int>& targeted) {
   if (!(opt.panel_fraction > 0.0) || opt.panel_fraction > 1.0) throw UsageError("measure.panel_fraction must be in (0, 1]");
   std::vector<char> in(gene_names.size(), opt.panel_genes.empty() ? 1 : 0);
+  std::unordered_map<std::string, std::size_t> index;  // a genome-scale panel: no G x panel search
+  for (std::size_t g = 0; g < gene_names.size(); ++g) index.emplace(gene_names[g], g);
   for (const auto& name : opt.panel_genes) {
-    const auto it = std::find(gene_names.begin(), gene_names.end(), name);
-    if (it == gene_names.end()) throw UsageError("measure.panel_genes names '" + name + "', which is not a gene of the model");
-    in[static_cast<std::size_t>(it - gene_names.begin())] = 1;
+    const auto it = index.find(name);
+    if (it == index.end()) throw UsageError("measure.panel_genes names '" + name + "', which is not a gene of the model");
+    in[it->second] = 1;
   }
   if (opt.panel_excludes_targets)
     for (int g : targeted) in[static_cast<std::size_t>(g)] = 0;
