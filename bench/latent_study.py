@@ -13,11 +13,8 @@ Writes OUT/study.json and prints a Markdown table."""
 import json
 import os
 import subprocess
-import sys
 
-import numpy as np
-
-from study_common import launch, study_arguments
+from study_common import launch, metric_values, run_fit_json, stat, study_arguments
 
 ap = study_arguments()
 args, mpirun, sets = launch(ap)
@@ -31,10 +28,7 @@ for seed in range(1, args.seeds + 1):
                    check=True, stdout=subprocess.DEVNULL)
     cmd = mpirun + [args.exe, "fit", args.deck, "--data", os.path.join(sim, "screen.h5ad"), "-o", out, "--json", "-q",
                     "--set", f"run.seed={seed}", "--set", f"fit.truth={os.path.abspath(os.path.join(sim, 'truth.h5'))}"]
-    res = subprocess.run(cmd + sets, capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.exit(f"fit failed: {' '.join(cmd)}\n{res.stderr}")
-    m = json.loads(res.stdout)
+    m = run_fit_json(cmd + sets)
     runs.append(m)
     t = m["metrics"]
     print(f"seed {seed}: test MSE effect model {t['model']['test']['mse_effect']:.5f}, control mean "
@@ -43,12 +37,7 @@ for seed in range(1, args.seeds + 1):
 
 
 def values(predictor, subset, key):
-    return [r["metrics"].get(predictor, {}).get(subset, {}).get(key) for r in runs]
-
-
-def stat(v):
-    v = np.array([x for x in v if x is not None], dtype=float)
-    return {"mean": float(v.mean()), "sd": float(v.std()), "n": int(v.size)} if v.size else None
+    return metric_values(runs, predictor, subset, key)
 
 
 summary = {"deck": args.deck, "seeds": args.seeds, "ranks": args.ranks, "settings": args.set, "subsets": {}}

@@ -1,5 +1,5 @@
-"""Command line shared by the study scripts (lambda_ss_study.py, latent_study.py): a deck,
-an output folder, seeds, ranks, the executable and deck overrides."""
+"""Shared by the study scripts (lambda_ss, latent, real_screen): the command line (a deck,
+an output folder, seeds, ranks, the executable and deck overrides), running a fit, statistics."""
 import argparse
 import os
 
@@ -22,3 +22,26 @@ def launch(ap):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     mpirun = [os.path.join(root, "tools", "mpirun.sh"), str(args.ranks)]
     return args, mpirun, sum((["--set", s] for s in args.set), [])
+
+
+def run_fit_json(cmd):
+    """Run a `perturbfit fit ... --json` command; its parsed JSON, or exit with its stderr."""
+    import json
+    import subprocess
+    import sys
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"fit failed: {' '.join(cmd)}\n{res.stderr}")
+    return json.loads(res.stdout)
+
+
+def metric_values(runs, predictor, subset, key):
+    """One metric of every run (None where a run lacks it)."""
+    return [r["metrics"].get(predictor, {}).get(subset, {}).get(key) for r in runs]
+
+
+def stat(v):
+    """mean, sd and count of the values that are not None; None if there are none."""
+    import numpy as np
+    v = np.array([x for x in v if x is not None], dtype=float)
+    return {"mean": float(v.mean()), "sd": float(v.std()), "n": int(v.size)} if v.size else None

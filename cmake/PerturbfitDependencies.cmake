@@ -6,6 +6,9 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(PETSC REQUIRED IMPORTED_TARGET PETSc>=3.18)
 
 find_package(SUNDIALS 6.4 REQUIRED CONFIG)
+# LAPACK for small dense systems (solvers/small_dense.cpp), called through PETSc's
+# petscblaslapack.h; PETSc's pkg-config file does not pass it on to its users.
+find_package(LAPACK REQUIRED)
 
 set(HDF5_PREFER_PARALLEL TRUE)
 find_package(HDF5 1.10 REQUIRED COMPONENTS C)

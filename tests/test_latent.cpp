@@ -38,9 +38,21 @@ std::vector<double> latent_response() {
   return r;
 }
 
+// The response edges FitProblem::response_edges would give: each latent node's top responders.
+std::vector<std::pair<int, int>> response_edges(const std::vector<double>& response, int degree) {
+  std::vector<std::pair<int, int>> edges;
+  for (int l = 0; l < kLatent; ++l)
+    for (int g : fit::top_responders(response.data() + l * kMeasured, kMeasured, -1, degree))
+      edges.emplace_back(g, kMeasured + l);
+  return edges;
+}
+
 model::CsrMatrix latent_support(const fit::FitOptions& o, const std::vector<double>& response = latent_response()) {
   const Reporter quiet(true, true);
-  return fit::support_pattern(o, kGenes, kLatentNames, response, {}, parallel::Comm(MPI_COMM_SELF), quiet);
+  auto nodes = kGenes;
+  nodes.insert(nodes.end(), kLatentNames.begin(), kLatentNames.end());
+  return fit::support_pattern(o, nodes, kMeasured, kLatent, response_edges(response, o.target_out_degree), {},
+                              parallel::Comm(MPI_COMM_SELF), quiet);
 }
 
 // A mechanistic model over the measured genes and the latent nodes, on the fit's default
@@ -88,7 +100,7 @@ double measured_loss(const model::ModelParameters& p, const std::vector<double>&
 TEST(LatentSupport, OutEdgesGoToTheMostResponsiveGenesAndNothingRegulatesALatentNode) {
   fit::FitOptions o;
   o.support = "all";
-  o.latent_out_degree = 3;
+  o.target_out_degree = 3;
   const auto m = latent_support(o);
   ASSERT_EQ(m.rows, kNodes);
   ASSERT_EQ(m.cols, kNodes);
@@ -101,7 +113,7 @@ TEST(LatentSupport, OutEdgesGoToTheMostResponsiveGenesAndNothingRegulatesALatent
   EXPECT_EQ(m.nnz(), static_cast<std::size_t>(kMeasured * (kMeasured - 1) + 3 + 2));
   for (int l = kMeasured; l < kNodes; ++l)  // no data sees a latent level: no in-edges without a prior
     EXPECT_EQ(m.row_ptr[static_cast<std::size_t>(l) + 1], m.row_ptr[static_cast<std::size_t>(l)]);
-  EXPECT_THROW(latent_support(o, std::vector<double>(3)), std::logic_error);
+  EXPECT_EQ(fit::top_responders(latent_response().data(), kMeasured, 7, 3), (std::vector<int>{6, 5, 4}));  // not itself
 }
 
 TEST(LatentSupport, APriorEdgeListNamesLatentNodesAndReplacesTheirDefaultOutEdges) {
@@ -109,7 +121,7 @@ TEST(LatentSupport, APriorEdgeListNamesLatentNodesAndReplacesTheirDefaultOutEdge
   fit::FitOptions o;
   o.support = "edgelist";
   o.edge_list = dir + "/prior.tsv";
-  o.latent_out_degree = 100;
+  o.target_out_degree = 100;
   std::ofstream(o.edge_list) << "X\ta\nX\tb\na\tY\n";  // regulator <TAB> target
   const auto m = latent_support(o);
   const int X = kMeasured, Y = kMeasured + 1;

@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git valgrind
   openmpi-bin libopenmpi-dev
   libpetsc-real3.18-dev            # PETSc 3.18 (SNES, KSP, TAO), pkg-config name PETSc
+  liblapack-dev                    # small dense solves through PETSc's LAPACK interface
   libsundials-dev                  # SUNDIALS 6.4: CVODES, KINSOL, NVECTOR_{SERIAL,PARALLEL}
   libhdf5-openmpi-dev              # parallel HDF5 1.10
   libgtest-dev googletest

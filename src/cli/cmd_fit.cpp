@@ -74,6 +74,8 @@ std::string metrics_table(const json& metrics) {
          << fmt(m["pearson_effect"]) << fmt(m["pearson_effect_top20"]);
       if (m.contains("noise_floor_mse_effect"))
         os << "   (noise floor of MSE effect " << fmt(m["noise_floor_mse_effect"]) << ")";
+      if (m.contains("fallback_groups"))
+        os << "   (" << m["fallback_groups"].get<long>() << " by train_mean: nothing is known of their targets)";
       os << "\n";
     }
   }
@@ -91,7 +93,7 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
   const auto data_opt = data::data_options(deck, args.data, args.layer);
   prepare_output_directory(comm, args.output);
   const fs::path checkpoint_path = args.output / "checkpoint.h5";
-  const std::string optimizer = options.optimizer == fit::Optimizer::kAdam ? "adam" : "lbfgs";
+  const std::string optimizer = fit::to_string(options.optimizer);
   return run_recorded(comm, provenance, args.output, [&]() -> int {
     ctx.reporter.info("fit: deck " + args.deck + ", screen " + data_opt.path + ", " + std::to_string(comm.size()) +
                       " rank(s), output " + args.output.string());
@@ -106,7 +108,15 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
                       " parameters; lambda_ss = " + std::to_string(options.lambda_ss));
 
     if (args.check_gradient) {
-      const auto result = fit::check_gradient(problem, options.gradient_directions, 1e-5, ctx.reporter);
+      std::vector<double> at;
+      if (!args.restart.empty()) {
+        at = io::read_checkpoint(args.restart / "checkpoint.h5", screen.genes(), optimizer).theta;
+        if (at.size() != problem.size())
+          throw UsageError("the checkpoint in " + args.restart.string() + " has " + std::to_string(at.size()) +
+                           " parameters, this deck and screen " + std::to_string(problem.size()));
+      }
+      const auto result = fit::check_gradient(problem, options.gradient_directions, 1e-5, ctx.reporter,
+                                              at.empty() ? nullptr : &at);
       const bool pass = result["max_relative_error"].get<double>() < 1e-5;
       if (comm.is_root()) {
         write_file_atomically(args.output / "gradient_check.json", result.dump(2) + "\n");
@@ -142,11 +152,19 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
       return 0;
     }
 
-    const auto final_loss = problem.evaluate(state.theta, nullptr);
+    // Early stopping: the iterate it selected, where there was a validation set.
+    const auto& es = state.early;
+    const bool early = es.active() && es.selected_theta.size() == state.theta.size();
+    const int selected = early ? es.selected_iteration : state.iteration;
+    if (early && selected < state.iteration)
+      ctx.reporter.info("early stopping: the fitted model is iteration " + std::to_string(selected) + " of " +
+                        std::to_string(state.iteration) + " (validation loss lowest at iteration " +
+                        std::to_string(es.best_iteration) + "; later iterates within its standard error are preferred)");
+    const auto final_loss = problem.evaluate(early ? es.selected_theta : state.theta, nullptr);
     const auto failed = problem.solve_all(true);
     std::int64_t unstable = 0;
     for (const auto& c : problem.conditions())
-      if (c.solved && !c.stable && (!c.control || comm.is_root())) ++unstable;
+      if (c.solved && !c.stable && !c.generic && (!c.control || comm.is_root())) ++unstable;
     unstable = comm.sum(unstable);
     if (failed > 0) ctx.reporter.warn(std::to_string(failed) + " steady states of the fitted model failed; their groups are left out of the metrics");
     if (unstable > 0) ctx.reporter.warn(std::to_string(unstable) + " steady states of the fitted model are unstable (see fit.h5 steady_states)");
@@ -157,6 +175,9 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
                 {"optimizer", optimizer},
                 {"stop_reason", result.reason},
                 {"iterations", state.iteration},
+                {"selected_iteration", selected},
+                {"best_validation_iteration", early ? json(es.best_iteration) : json(nullptr)},
+                {"best_validation_loss", early ? json(es.best) : json(nullptr)},
                 {"kappa", problem.kappa()},
                 {"lambda_ss", options.lambda_ss},
                 {"perturbations", {{"train", split_counts[0]}, {"validation", split_counts[1]}, {"test", split_counts[2]}}},

@@ -92,6 +92,19 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
   else if (!missing.empty() && action == "skip")
     warnings.push_back(std::to_string(missing.size()) + " target(s) are not in var (e.g. '" + missing.front() +
                        "'): their cells are skipped (data.missing_targets = skip)");
+  json conventions = json::array();
+  for (const auto& c : s.conventions()) {
+    const bool used = c.perturbation_key == o.perturbation_key && c.separator == o.separator &&
+                      std::count(o.control_labels.begin(), o.control_labels.end(), c.control_label);
+    conventions.push_back({{"name", c.name}, {"evidence", c.evidence}, {"perturbation_key", c.perturbation_key},
+                           {"control_label", c.control_label}, {"separator", c.separator}, {"deck_keys", c.deck_keys()},
+                           {"matches_deck", used}});
+  }
+  r["conventions"] = conventions;
+  if (!conventions.empty() && !conventions.front()["matches_deck"].get<bool>())
+    warnings.push_back("the file follows the " + conventions.front()["name"].get<std::string>() + " convention (" +
+                       conventions.front()["evidence"].get<std::string>() + "), which the deck does not use: " +
+                       conventions.front()["deck_keys"].get<std::string>());
   for (const auto& p : s.problems()) warnings.push_back(p);
   r["warnings"] = warnings;
   return r;
@@ -116,6 +129,9 @@ std::string inspect_text(const json& r) {
   for (const auto& b : r["batches"])
     os << "    " << b["name"].get<std::string>() << ": " << b["cells"] << " / " << b["control_cells"] << " ("
        << b["recommended_control_cells"] << ")\n";
+  for (const auto& c : r["conventions"])
+    os << "  convention        " << c["name"].get<std::string>() << (c["matches_deck"].get<bool>() ? " (the deck's)" : "")
+       << ": " << c["deck_keys"].get<std::string>() << "\n";
   for (const auto& w : r["warnings"]) os << "  warning: " << w.get<std::string>() << "\n";
   return os.str();
 }

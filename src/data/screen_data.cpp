@@ -96,6 +96,7 @@ ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, c
                         " and " + std::to_string(j) + "); make var names unique (adata.var_names_make_unique())");
     }
   }
+  conventions_ = detect_conventions(reader);
   read_obs(reader);
   metadata_guard.reset();
   classify_perturbations();
@@ -153,6 +154,14 @@ std::string ScreenData::column_encoding(const std::string& role) const {
   return it == roles.end() ? "" : column_encodings_[static_cast<std::size_t>(it - roles.begin())];
 }
 
+std::string ScreenData::convention_hint() const {
+  for (const auto& c : conventions_)
+    if (c.perturbation_key != opt_.perturbation_key || !std::count(opt_.control_labels.begin(), opt_.control_labels.end(), c.control_label) ||
+        c.separator != opt_.separator)
+      return "; the file looks like the " + c.name + " convention (" + c.evidence + "): " + c.deck_keys();
+  return "";
+}
+
 void ScreenData::read_obs(const io::H5adReader& reader) {
   const auto n = static_cast<std::size_t>(layout_.rows);
   auto load = [&](const std::string& key, bool required, std::vector<std::string>& categories,
@@ -178,7 +187,7 @@ void ScreenData::read_obs(const io::H5adReader& reader) {
     column_encodings_.push_back(c.encoding);
   };
   std::vector<std::string> pert_categories;
-  load(opt_.perturbation_key, true, pert_categories, cell_perturbation_, "set data.perturbation_key");
+  load(opt_.perturbation_key, true, pert_categories, cell_perturbation_, "set data.perturbation_key" + convention_hint());
   load(opt_.batch_key, true, batches_, cell_batch_, "set data.batch_key (\"\" treats all cells as one batch)");
   load(opt_.time_key, false, times_, cell_time_, "");
   load(opt_.medium_key, false, media_, cell_medium_, "");
@@ -211,7 +220,7 @@ void ScreenData::classify_perturbations() {
     for (const auto& p : perturbations_) labels.push_back(p.label);
     throw DataError("none of the control labels [" + join(opt_.control_labels) + "] occurs in obs column '" +
                     opt_.perturbation_key + "' of " + opt_.path + "; labels found: " + join(labels) +
-                    ". Set data.control_labels to the label(s) of your control cells");
+                    ". Set data.control_labels to the label(s) of your control cells" + convention_hint());
   }
   for (std::size_t c = 0; c < perturbations_.size(); ++c) {
     if (remap[c] >= 0) continue;
@@ -220,9 +229,15 @@ void ScreenData::classify_perturbations() {
     for (;;) {
       const auto pos = p.label.find(opt_.separator, start);
       const std::string t = trim(p.label.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
-      if (!t.empty()) p.targets.push_back(t);
+      // A control label inside a combination (GEARS writes singles as 'A+ctrl') is no target.
+      if (!t.empty() && !control_set.count(t)) p.targets.push_back(t);
       if (pos == std::string::npos) break;
       start = pos + opt_.separator.size();
+    }
+    if (p.targets.empty()) {  // 'ctrl+ctrl': a control cell
+      remap[c] = 0;
+      control_labels_found_.push_back(p.label);
+      continue;
     }
     remap[c] = static_cast<int>(merged.size());
     merged.push_back(p);

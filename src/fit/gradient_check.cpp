@@ -7,20 +7,22 @@
 
 namespace perturbfit::fit {
 
-nlohmann::json check_gradient(FitProblem& problem, int directions, double step, const Reporter& reporter) {
+nlohmann::json check_gradient(FitProblem& problem, int directions, double step, const Reporter& reporter,
+                              const std::vector<double>* at) {
   std::vector<double> lower, upper, theta = problem.initial_point(), grad;
   problem.bounds(lower, upper);
   const auto& opt = problem.options();
   RandomStream rng(opt.seed, StreamDomain::kFitDirection, 0);
   const std::size_t nw = problem.parameters().W.val.size();
-  // W on the scale of the data: inputs s = W x of order 1, so the point stays in the
-  // single-attractor regime (a random W of order 1 with x ~ 100 counts is multistable).
+  // W on the scale of the state: inputs s = W z of order 1, so the point stays in the
+  // single-attractor regime (a random W of order 1 with z ~ 100 is multistable).
   double x_mean = 0;
-  for (double x : problem.references().front().xtilde) x_mean += x / problem.nodes();
+  for (double x : problem.references().front().state) x_mean += x / problem.nodes();
   const double in_degree = 1.0 + static_cast<double>(nw) / problem.nodes();
   for (std::size_t i = 0; i < nw; ++i) theta[i] = 0.5 * rng.normal() / (std::max(x_mean, 1e-3) * std::sqrt(in_degree));
   for (std::size_t i = nw; i < theta.size(); ++i)
     if (lower[i] < upper[i] && theta[i] != 0) theta[i] *= 1.0 + 0.1 * rng.normal();
+  if (at) theta = *at;
   const auto base = problem.evaluate(theta, &grad);
   nlohmann::json rows = nlohmann::json::array();
   double worst = 0;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -16,6 +17,7 @@ namespace perturbfit::fit {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+constexpr double kUnboundedTheta = 1e20;  // FitProblem::bounds' "no bound"
 
 double norm(const std::vector<double>& g) {
   double s = 0;
@@ -30,6 +32,7 @@ void progress(const Reporter& reporter, const IterationRecord& r, int max_iterat
      << ", steady-state " << r.steady_state << ", penalty " << r.regulariser << ")  |grad| " << r.gradient_norm;
   if (r.batch >= 0) os << "  batch " << r.batch;
   if (r.failed_steady_states > 0) os << "  FAILED steady states " << r.failed_steady_states;
+  if (!std::isnan(r.validation)) os << "  validation " << r.validation;
   os.precision(3);
   os << "  " << r.seconds << " s";
   reporter.info(os.str());
@@ -39,9 +42,41 @@ IterationRecord record(int iteration, const LossValue& v, double gnorm, double s
   return IterationRecord{iteration, v.total, v.data, v.steady_state, v.l1 + v.l2, gnorm, seconds, v.failed_steady_states, batch};
 }
 
+// The validation losses at the current iterate, every fit.validation_every iterations, at
+// the initial point and at the last one; returns true when early stopping's patience is
+// exhausted. Collective.
+bool validate(FitProblem& problem, OptimizerState& state, bool last) {
+  const auto& opt = problem.options();
+  if (opt.validation_every <= 0 || (!last && state.iteration % opt.validation_every != 0)) return false;
+  if (!state.history.empty() && !std::isnan(state.history.back().validation)) return false;  // done here
+  if (state.iteration == 0 && state.early.best_iteration >= 0) return false;
+  const auto losses = problem.validation_losses(state.theta);
+  double mean = 0;
+  std::size_t n = 0;
+  for (double x : losses)
+    if (std::isfinite(x)) mean += x, ++n;
+  if (!state.history.empty()) state.history.back().validation = n ? mean / static_cast<double>(n) : mean;
+  return state.early.record(state.iteration, state.theta, losses, opt.validation_patience);
+}
+
+// Records an accepted iterate, validates and reports it. Returns why the run ends when
+// early stopping's patience is exhausted, else "". Collective.
+std::string accept_iterate(FitProblem& problem, OptimizerState& state, const IterationRecord& r,
+                           const Reporter& reporter) {
+  state.history.push_back(r);
+  const bool patience_out = validate(problem, state, false);
+  progress(reporter, state.history.back(), problem.options().max_iterations);
+  if (!patience_out) return "";
+  return "early stopping: the validation loss has not improved for " +
+         std::to_string(problem.options().validation_patience) + " checks";
+}
+
+// TAO works on phi = theta / D (D = FitProblem::variable_scale), so that every gene's
+// parameters move its predicted log expression at the same rate whatever its level.
 struct TaoContext {
   FitProblem& problem;
   OptimizerState& state;
+  const std::vector<double>& scale;
   const parallel::Comm& comm;
   const StopSignal& stop;
   const Reporter& reporter;
@@ -61,6 +96,7 @@ PetscErrorCode objective_and_gradient(Tao, Vec x, PetscReal* f, Vec g, void* ctx
   PetscCall(VecGetArrayRead(x, &xx));
   std::vector<double> theta(xx, xx + n), grad;
   PetscCall(VecRestoreArrayRead(x, &xx));
+  for (std::size_t i = 0; i < theta.size(); ++i) theta[i] *= c->scale[i];
   try {
     c->last = c->problem.evaluate(theta, &grad);
   } catch (const std::exception& e) {
@@ -70,7 +106,7 @@ PetscErrorCode objective_and_gradient(Tao, Vec x, PetscReal* f, Vec g, void* ctx
   *f = c->last.total;
   PetscScalar* gg;
   PetscCall(VecGetArray(g, &gg));
-  std::copy(grad.begin(), grad.end(), gg);
+  for (std::size_t i = 0; i < grad.size(); ++i) gg[i] = grad[i] * c->scale[i];
   PetscCall(VecRestoreArray(g, &gg));
   PetscFunctionReturn(0);
 }
@@ -92,7 +128,7 @@ PetscErrorCode monitor(Tao tao, void* ctx) {
   PetscCall(TaoGetSolution(tao, &x));
   const PetscScalar* xx;
   PetscCall(VecGetArrayRead(x, &xx));
-  c->state.theta.assign(xx, xx + c->state.theta.size());
+  for (std::size_t i = 0; i < c->state.theta.size(); ++i) c->state.theta[i] = xx[i] * c->scale[i];
   PetscCall(VecRestoreArrayRead(x, &xx));
   progress(c->reporter, r, c->problem.options().max_iterations);
   PetscFunctionReturn(0);
@@ -127,11 +163,13 @@ OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const paralle
   const auto n = static_cast<PetscInt>(state.theta.size());
   std::vector<double> lower, upper;
   problem.bounds(lower, upper);
+  const auto scale = problem.variable_scale();
   VecHandle x, xl, xu;
-  auto fill = [](Vec v, const std::vector<double>& values) {
+  auto fill = [&](Vec v, const std::vector<double>& values) {  // theta -> phi
     PetscScalar* p;
     PF_PETSC(VecGetArray(v, &p));
-    std::copy(values.begin(), values.end(), p);
+    for (std::size_t i = 0; i < values.size(); ++i)
+      p[i] = std::abs(values[i]) >= kUnboundedTheta ? values[i] : values[i] / scale[i];
     PF_PETSC(VecRestoreArray(v, &p));
   };
   PF_PETSC(VecCreateSeq(PETSC_COMM_SELF, n, x.address()));
@@ -145,7 +183,7 @@ OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const paralle
     problem.reset_warm_starts();
     const int segment = opt.checkpoint_every > 0 ? std::min(opt.checkpoint_every, opt.max_iterations - state.iteration)
                                                  : opt.max_iterations - state.iteration;
-    TaoContext ctx{problem, state, comm, stop, reporter, state.iteration, LossValue{}, start, false, {}};
+    TaoContext ctx{problem, state, scale, comm, stop, reporter, state.iteration, LossValue{}, start, false, {}};
     fill(x, state.theta);
     TaoHandle tao;
     PF_PETSC(TaoCreate(PETSC_COMM_SELF, &tao.tao));
@@ -173,7 +211,7 @@ OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const paralle
     PF_PETSC(TaoGetConvergedReason(tao.tao, &reason));
     const PetscScalar* xx;
     PF_PETSC(VecGetArrayRead(x, &xx));
-    state.theta.assign(xx, xx + n);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) state.theta[i] = xx[i] * scale[i];
     PF_PETSC(VecRestoreArrayRead(x, &xx));
     const bool segment_done = reason == TAO_DIVERGED_MAXITS && state.iteration - boundary.iteration >= segment;
     if (state.iteration < opt.max_iterations && segment_done) checkpoint(state);
@@ -182,6 +220,91 @@ OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const paralle
       break;
     }
   }
+  return result;
+}
+
+// Projected L-BFGS on the scaled variables; the whole state (point, gradient, memory) is
+// in every checkpoint, and the steady-state warm starts are reset at each one, so a run
+// restarted from a checkpoint retraces the uninterrupted run bit for bit.
+OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const StopSignal& stop,
+                         const CheckpointWriter& checkpoint, const Reporter& reporter) {
+  const auto& opt = problem.options();
+  const auto& scale = problem.variable_scale();
+  const std::size_t n = state.theta.size();
+  std::vector<double> lower, upper;
+  problem.bounds(lower, upper);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::abs(lower[i]) < kUnboundedTheta) lower[i] /= scale[i];
+    if (std::abs(upper[i]) < kUnboundedTheta) upper[i] /= scale[i];
+  }
+  ProjectedLbfgs lbfgs(std::move(lower), std::move(upper), opt.lbfgs_memory, opt.gatol);
+  auto& st = state.lbfgs;
+  if (st.x.size() != n) {
+    st = LbfgsState{};
+    st.x.resize(n);
+    for (std::size_t i = 0; i < n; ++i) st.x[i] = state.theta[i] / scale[i];
+  }
+  lbfgs.rebuild(st);
+  LossValue last;
+  std::vector<double> theta(n), grad;
+  const ProjectedLbfgs::Objective objective = [&](const std::vector<double>& x, std::vector<double>& g) {
+    for (std::size_t i = 0; i < n; ++i) theta[i] = x[i] * scale[i];
+    try {
+      last = problem.evaluate(theta, &grad);
+    } catch (const NumericalError&) {  // no steady state at this trial point: the search steps back
+      return std::numeric_limits<double>::infinity();  // (collective: every rank throws alike)
+    }
+    g.resize(n);
+    for (std::size_t i = 0; i < n; ++i) g[i] = grad[i] * scale[i];
+    return last.total;
+  };
+  const ProjectedLbfgs::Observer anchor{[&] { problem.keep_candidate(); }, [&] { problem.accept_candidate(); }};
+  problem.set_warm_start(FitProblem::WarmStart::kAnchored);
+  const auto start = Clock::now();
+  OptimizeResult result{"max_iterations", false};
+  problem.reset_warm_starts();
+  if (state.iteration == 0 && state.history.empty()) {  // the initial point is iteration 0 of the history
+    st.f = objective(st.x, st.g);
+    st.evaluated = true;
+    anchor.keep(), anchor.accept();
+    state.history.push_back(record(0, last, lbfgs.projected_gradient_norm(st), 0.0, -1));
+    validate(problem, state, false);
+  }
+  OptimizerState boundary = state;
+  while (state.iteration < opt.max_iterations) {
+    if (stop.requested(comm)) {
+      reporter.info("stopped by a signal at iteration " + std::to_string(state.iteration) +
+                    "; keeping the checkpoint of iteration " + std::to_string(boundary.iteration));
+      state = boundary;
+      problem.set_warm_start(FitProblem::WarmStart::kLastSolution);
+      return {"signal", true};
+    }
+    const auto status = lbfgs.iterate(st, objective, anchor);
+    if (status != ProjectedLbfgs::Status::kContinue) {
+      result.reason = ProjectedLbfgs::to_string(status);
+      break;
+    }
+    const int t = ++state.iteration;
+    for (std::size_t i = 0; i < n; ++i) state.theta[i] = st.x[i] * scale[i];
+    const auto r = record(t, last, lbfgs.projected_gradient_norm(st), std::chrono::duration<double>(Clock::now() - start).count(), -1);
+    if (auto stop_reason = accept_iterate(problem, state, r, reporter); !stop_reason.empty()) {
+      result.reason = std::move(stop_reason);
+      break;
+    }
+    if (opt.checkpoint_every > 0 && t % opt.checkpoint_every == 0 && t < opt.max_iterations) {
+      // From here on as a fresh process would continue: steady states from the observed
+      // control states (of a multistable model they may be other ones than the path had
+      // reached, so the loss and gradient at this point are evaluated again), and the
+      // matrix rebuilt from the recorded updates.
+      st.evaluated = false;
+      checkpoint(state);
+      boundary = state;
+      problem.reset_warm_starts();
+      lbfgs.rebuild(st);
+    }
+  }
+  validate(problem, state, true);
+  problem.set_warm_start(FitProblem::WarmStart::kLastSolution);
   return result;
 }
 
@@ -199,6 +322,7 @@ OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parall
   constexpr double b1 = 0.9, b2 = 0.999, tiny = 1e-8;
   const auto start = Clock::now();
   OptimizeResult result{"max_iterations", false};
+  if (state.iteration == 0) validate(problem, state, false);
   OptimizerState boundary = state;
   problem.reset_warm_starts();
   while (state.iteration < opt.max_iterations) {
@@ -224,14 +348,17 @@ OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parall
       state.theta[i] = std::clamp(state.theta[i] - opt.learning_rate * mhat / (std::sqrt(vhat) + tiny), lower[i], upper[i]);
     }
     const auto r = record(t, v, norm(grad), std::chrono::duration<double>(Clock::now() - start).count(), batch);
-    state.history.push_back(r);
-    progress(reporter, r, opt.max_iterations);
+    if (auto stop_reason = accept_iterate(problem, state, r, reporter); !stop_reason.empty()) {
+      result.reason = std::move(stop_reason);
+      break;
+    }
     if (opt.checkpoint_every > 0 && t % opt.checkpoint_every == 0 && t < opt.max_iterations) {
       checkpoint(state);
       boundary = state;
       problem.reset_warm_starts();
     }
   }
+  if (!result.interrupted) validate(problem, state, true);
   return result;
 }
 }  // namespace
@@ -242,8 +369,12 @@ OptimizeResult optimize(FitProblem& problem, OptimizerState& state, const parall
   if (state.theta.size() != problem.size())
     throw UsageError("the checkpoint has " + std::to_string(state.theta.size()) + " parameters but this deck and screen give " +
                      std::to_string(problem.size()) + "; restart with the same deck and data");
-  if (problem.options().optimizer == Optimizer::kAdam) return run_adam(problem, state, comm, stop, checkpoint, reporter);
-  return run_tao(problem, state, comm, stop, checkpoint, reporter);
+  switch (problem.options().optimizer) {
+    case Optimizer::kAdam: return run_adam(problem, state, comm, stop, checkpoint, reporter);
+    case Optimizer::kTao: return run_tao(problem, state, comm, stop, checkpoint, reporter);
+    case Optimizer::kLbfgs: break;
+  }
+  return run_lbfgs(problem, state, comm, stop, checkpoint, reporter);
 }
 
 }  // namespace perturbfit::fit

@@ -13,6 +13,15 @@ std::filesystem::path relative_to_deck(const config::Deck& d, const std::string&
 }
 }  // namespace
 
+const char* to_string(Optimizer o) {
+  switch (o) {
+    case Optimizer::kLbfgs: return "lbfgs";
+    case Optimizer::kTao: return "tao";
+    case Optimizer::kAdam: return "adam";
+  }
+  return "?";
+}
+
 FitOptions fit_options(const config::Deck& d) {
   FitOptions o;
   o.kind = model::parse_model_kind(d.get<std::string>("model.kind"));
@@ -28,8 +37,9 @@ FitOptions fit_options(const config::Deck& d) {
     throw UsageError("fit.support = 'edgelist' needs fit.edge_list (a TSV of regulator<TAB>target)");
   o.knn = d.get<int>("fit.knn");
   if (o.knn < 1) throw UsageError("fit.knn must be >= 1");
-  o.latent_out_degree = d.get<int>("fit.latent_out_degree");
-  if (o.latent_out_degree < 1) throw UsageError("fit.latent_out_degree must be >= 1");
+  o.target_out_degree = d.get<int>("fit.target_out_degree");
+  if (o.target_out_degree < 1) throw UsageError("fit.target_out_degree must be >= 1");
+  o.shared_response = d.get<bool>("fit.shared_response");
   o.validation_fraction = d.get<double>("fit.validation_fraction");
   o.test_fraction = d.get<double>("fit.test_fraction");
   if (o.validation_fraction < 0 || o.test_fraction < 0 || o.validation_fraction + o.test_fraction >= 1)
@@ -54,9 +64,11 @@ FitOptions fit_options(const config::Deck& d) {
                      "a gene completely and makes its production unidentifiable)");
   o.fit_decay = d.get<bool>("fit.fit_decay");
   const auto optimizer = d.get<std::string>("fit.optimizer");
-  if (optimizer != "lbfgs" && optimizer != "adam")
-    throw UsageError("fit.optimizer = '" + optimizer + "' is unknown; use lbfgs or adam");
-  o.optimizer = optimizer == "adam" ? Optimizer::kAdam : Optimizer::kLbfgs;
+  if (optimizer != "lbfgs" && optimizer != "tao" && optimizer != "adam")
+    throw UsageError("fit.optimizer = '" + optimizer + "' is unknown; use lbfgs, tao or adam");
+  o.optimizer = optimizer == "adam" ? Optimizer::kAdam : optimizer == "tao" ? Optimizer::kTao : Optimizer::kLbfgs;
+  o.lbfgs_memory = d.get<int>("fit.lbfgs_memory");
+  if (o.lbfgs_memory < 1) throw UsageError("fit.lbfgs_memory must be >= 1");
   o.max_iterations = d.get<int>("fit.max_iterations");
   o.gatol = d.get<double>("fit.gatol");
   o.learning_rate = d.get<double>("fit.learning_rate");
@@ -73,6 +85,12 @@ FitOptions fit_options(const config::Deck& d) {
   o.batch_size = d.get<int>("solver.batch_size");
   o.adjoint_rtol = d.get<double>("fit.adjoint_rtol");
   o.gradient_directions = d.get<int>("fit.gradient_directions");
+  o.validation_every = d.get<int>("fit.validation_every");
+  o.max_weight = d.get<double>("fit.max_weight");
+  if (!(o.max_weight > 0)) throw UsageError("fit.max_weight must be > 0");
+  o.validation_patience = d.get<int>("fit.validation_patience");
+  if (o.validation_every < 0 || o.validation_patience < 0)
+    throw UsageError("fit.validation_every and fit.validation_patience must be >= 0 (0: off)");
   return o;
 }
 

@@ -1,13 +1,11 @@
 #include "perturbfit/fit/problem.hpp"
 
+// The loss of MODEL.md section 8 and its adjoint gradient (set-up: problem_setup.cpp).
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 
 #include "perturbfit/core/error.hpp"
-#include "perturbfit/core/random.hpp"
-#include "perturbfit/fit/support.hpp"
 #include "perturbfit/solvers/adjoint.hpp"
 #include "perturbfit/solvers/batched_adjoint.hpp"
 #include "perturbfit/solvers/batched_steady_state.hpp"
@@ -19,227 +17,40 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kUnbounded = 1e20;  // PETSc's PETSC_INFINITY threshold is 1e20 as well
 
-struct Layout {  // offsets of the parts of theta (pack_parameters order, then kappa)
-  std::size_t W, U, c, v, beta, gamma, A, B, C, d, kappa, size;
-  explicit Layout(const model::ModelParameters& p) {
-    W = 0, U = W + p.W.val.size(), c = U + p.U.size(), v = c + p.c.size(), beta = v + p.v.size();
-    gamma = beta + p.beta.size(), A = gamma + p.gamma.size(), B = A + p.A.size(), C = B + p.B.size();
-    d = C + p.C.size(), kappa = d + p.d.size(), size = kappa + 1;
-  }
-};
 }  // namespace
 
-FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data, const FitOptions& options,
-                       std::vector<std::vector<double>> media, const Reporter& reporter)
-    : comm_(comm), data_(data), opt_(options), reporter_(reporter) {
-  if (data.times().size() > 1)
-    reporter_.warn("the screen has " + std::to_string(data.times().size()) +
-                   " time points; fit treats every group as at its steady state (time-course fitting with the CVODES "
-                   "adjoint is not implemented), and each time point keeps its own groups and controls");
-  splits_ = assign_splits(data.perturbations(), opt_.validation_fraction, opt_.test_fraction, opt_.split_seed);
-  build_groups(media);
-  std::int64_t perturbed_training = 0, excluded = 0;
-  for (const auto& g : groups_)
-    perturbed_training += g.owned && g.split == Split::kTrain && g.condition >= 0 &&
-                          !data.perturbations()[static_cast<std::size_t>(g.perturbation)].control;
-  for (const auto& p : data.perturbations()) excluded += p.excluded;
-  if (comm_.sum(perturbed_training) == 0)
-    throw DataError("no perturbed group is left to train on (" + std::to_string(excluded) +
-                    " perturbation(s) excluded by data.missing_targets = skip, the others in validation or test): "
-                    "nothing to fit; use data.missing_targets = \"latent\" or a smaller "
-                    "fit.test_fraction / fit.validation_fraction");
-  std::vector<const double*> training_rows;
-  for (const auto& g : groups_)
-    if (g.owned && g.split == Split::kTrain) training_rows.push_back(g.y.data());
-  params_.W = support_pattern(opt_, data.genes(), data.latent_targets(), latent_response(), training_rows, comm_,
-                              reporter_);
-  initialise_parameters();
-  set_point(initial_point());
+std::size_t FitProblem::size() const { return ThetaLayout(params_).size; }
+
+namespace {
+// Row sums of W: W z at z = 1, every node at its control level (the unit of z).
+std::vector<double> input_at_control(const model::CsrMatrix& W) {
+  std::vector<double> sum(static_cast<std::size_t>(W.rows), 0.0);
+  for (std::size_t g = 0; g < sum.size(); ++g)
+    for (auto k = W.row_ptr[g]; k < W.row_ptr[g + 1]; ++k) sum[g] += W.val[static_cast<std::size_t>(k)];
+  return sum;
 }
-
-FitProblem::~FitProblem() = default;
-
-void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
-  const auto stats = data_.statistics();
-  const auto G = static_cast<std::size_t>(stats.genes);
-  const double eps = opt_.pseudocount;
-  const auto& all = data_.groups();
-  const auto& perts = data_.perturbations();
-  std::map<int, int> index_of_group;
-  for (std::size_t h = 0; h < stats.groups.size(); ++h) {
-    const auto& gr = all[static_cast<std::size_t>(stats.groups[h])];
-    const auto p = static_cast<std::size_t>(gr.perturbation);
-    if (perts[p].excluded || gr.cells == 0) continue;
-    ObservedGroup o;
-    o.group = stats.groups[h];
-    o.perturbation = gr.perturbation;
-    o.batch = gr.batch;
-    o.cells = static_cast<double>(gr.cells);
-    o.split = splits_[p];
-    o.owned = data_.owned().contains(p);
-    o.y.resize(G);
-    const double* lin = stats.sum_linear_row(h);
-    for (std::size_t g = 0; g < G; ++g) o.y[g] = std::log(eps + lin[g] / o.cells);
-    index_of_group[o.group] = static_cast<int>(groups_.size());
-    groups_.push_back(std::move(o));
-  }
-  // Control references: one per (medium, time) of the control groups.
-  std::map<std::pair<int, int>, int> ref_of;
-  for (std::size_t i = 0; i < groups_.size(); ++i) {
-    const auto& gr = all[static_cast<std::size_t>(groups_[i].group)];
-    if (!perts[static_cast<std::size_t>(gr.perturbation)].control) continue;
-    const auto key = std::make_pair(gr.medium, gr.time);
-    if (!ref_of.count(key)) {
-      ref_of[key] = static_cast<int>(references_.size());
-      references_.push_back(ControlReference{gr.medium, gr.time, 0.0, -1, std::vector<double>(G, 0.0)});
-    }
-    groups_[i].reference = ref_of[key];
-    groups_[i].control = static_cast<int>(i);
-  }
-  if (references_.empty())
-    throw DataError("the screen has no control cells: the fit contrasts every perturbation with controls of its batch");
-  // Mean control profile per reference (unweighted over batches), offsets, de-noised states.
-  std::vector<int> count(references_.size(), 0);
-  for (const auto& o : groups_)
-    if (o.control >= 0) {
-      auto& ref = references_[static_cast<std::size_t>(o.reference)];
-      for (std::size_t g = 0; g < G; ++g) ref.xtilde[g] += o.y[g];
-      ref.cells += o.cells;
-      ++count[static_cast<std::size_t>(o.reference)];
-    }
-  for (std::size_t r = 0; r < references_.size(); ++r)
-    for (auto& v : references_[r].xtilde) v /= count[r];  // mean log profile for now
-  for (auto& o : groups_)
-    if (o.control >= 0) {
-      const auto& mean = references_[static_cast<std::size_t>(o.reference)].xtilde;
-      o.delta.resize(G);
-      for (std::size_t g = 0; g < G; ++g) o.delta[g] = o.y[g] - mean[g];
-    }
-  for (auto& ref : references_) {
-    for (auto& v : ref.xtilde) v = std::max(std::exp(v) - eps, 0.0);
-    // Latent nodes: their level is unobserved and only its product with their out-weights
-    // matters, so they start at a typical level, the median of the measured genes.
-    auto sorted = ref.xtilde;
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(G / 2), sorted.end());
-    ref.xtilde.resize(G + data_.latent_targets().size(), std::max(sorted[G / 2], 1e-3));
-  }
-  // Perturbed groups: their batch's control group and its reference.
-  int uncontrolled = 0;
-  for (auto& o : groups_) {
-    if (perts[static_cast<std::size_t>(o.perturbation)].control) continue;
-    const auto& gr = all[static_cast<std::size_t>(o.group)];
-    const auto it = index_of_group.find(gr.control_group);
-    if (it != index_of_group.end()) {
-      o.control = it->second;
-      o.reference = groups_[static_cast<std::size_t>(it->second)].reference;
-    } else {
-      const auto key = std::make_pair(gr.medium, gr.time);
-      if (ref_of.count(key)) o.reference = ref_of[key];
-      else {
-        for (const auto& [k, r] : ref_of)
-          if (k.first == gr.medium) o.reference = r;
-      }
-      if (o.reference < 0)
-        throw DataError("perturbation '" + perts[static_cast<std::size_t>(o.perturbation)].label + "' in medium '" +
-                        data_.media()[static_cast<std::size_t>(gr.medium)] +
-                        "' has no control cells in that medium; the fit has no reference state for it");
-      if (o.owned) ++uncontrolled;
-    }
-  }
-  const auto total_uncontrolled = comm_.sum(static_cast<std::int64_t>(uncontrolled));
-  if (total_uncontrolled > 0)
-    reporter_.warn(std::to_string(total_uncontrolled) +
-                   " groups have no controls in their batch; their batch offset is taken as zero (biased)");
-  // Conditions: one control condition per medium (every rank), one per owned (perturbation, medium).
-  auto medium_vector = [&](int m) {
-    return m < static_cast<int>(media.size()) ? media[static_cast<std::size_t>(m)] : std::vector<double>{};
-  };
-  std::map<std::pair<int, int>, int> cond_of;
-  auto condition_for = [&](int perturbation, int medium, int reference) {
-    const auto key = std::make_pair(perturbation, medium);
-    if (cond_of.count(key)) return cond_of[key];
-    ConditionState c;
-    c.perturbation = perturbation;
-    c.control = perts[static_cast<std::size_t>(perturbation)].control;
-    c.condition.medium = medium_vector(medium);
-    for (int t : perts[static_cast<std::size_t>(perturbation)].target_nodes)
-      if (t >= 0) c.condition.knock.emplace_back(t, opt_.kappa);
-    c.reference = reference;
-    c.x = references_[static_cast<std::size_t>(reference)].xtilde;
-    cond_of[key] = static_cast<int>(conditions_.size());
-    conditions_.push_back(std::move(c));
-    return cond_of[key];
-  };
-  for (auto& ref : references_) ref.condition = condition_for(0, ref.medium, static_cast<int>(&ref - references_.data()));
-  for (auto& o : groups_) {
-    const auto& gr = all[static_cast<std::size_t>(o.group)];
-    if (perts[static_cast<std::size_t>(o.perturbation)].control) {
-      o.condition = references_[static_cast<std::size_t>(o.reference)].condition;
-    } else {
-      o.condition = condition_for(o.perturbation, gr.medium, o.reference);
-    }
-  }
-}
-
-std::vector<double> FitProblem::latent_response() const {
-  const auto G = static_cast<std::size_t>(measured_genes());
-  const auto& perts = data_.perturbations();
-  std::vector<double> response(data_.latent_targets().size() * G, 0.0);
-  for (const auto& o : groups_) {
-    if (!o.owned || o.split != Split::kTrain || o.control < 0 || perts[static_cast<std::size_t>(o.perturbation)].control)
-      continue;
-    const auto& control = groups_[static_cast<std::size_t>(o.control)].y;
-    for (int t : perts[static_cast<std::size_t>(o.perturbation)].target_nodes) {
-      if (t < static_cast<int>(G)) continue;
-      double* row = response.data() + (static_cast<std::size_t>(t) - G) * G;
-      for (std::size_t g = 0; g < G; ++g) row[g] += std::abs(o.y[g] - control[g]);
-    }
-  }
-  comm_.replicated_sum_in_place(response);
-  return response;
-}
-
-void FitProblem::initialise_parameters() {
-  auto& p = params_;
-  p.kind = opt_.kind;
-  p.gene_names = data_.genes();  // measured genes, then latent nodes
-  p.gene_names.insert(p.gene_names.end(), data_.latent_targets().begin(), data_.latent_targets().end());
-  p.genes = static_cast<int>(p.gene_names.size());
-  p.media = static_cast<int>(conditions_.front().condition.medium.size());
-  p.neural_rank = opt_.kind == model::ModelKind::kMechanistic ? 0 : opt_.neural_rank;
-  const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media),
-             h = static_cast<std::size_t>(p.neural_rank);
-  // With W = 0, c = 0: production 0.9 v/1.8 + beta = xtilde, so the control data are the
-  // initial control steady state and the first steps start from a consistent model.
-  const auto& x0 = references_.front().xtilde;
-  p.U.assign(G * K, 0.0);
-  p.c.assign(G, 0.0);
-  p.gamma.assign(G, 1.0);
-  p.v.resize(G), p.beta.resize(G);
-  for (std::size_t g = 0; g < G; ++g) p.v[g] = 1.8 * std::max(x0[g], 1e-3), p.beta[g] = 0.1 * std::max(x0[g], 1e-3);
-  p.A.assign(G * h, 0.0);
-  p.B.resize(h * G);
-  RandomStream rng(opt_.seed, StreamDomain::kNeural, 1);
-  for (auto& b : p.B) b = 0.1 * rng.normal() / std::sqrt(static_cast<double>(G));
-  p.C.assign(h * K, 0.0);
-  p.d.assign(h, 0.0);
-  p.fitness.assign(G, 0.0);
-  kappa_ = opt_.kappa;
-  p.validate();
-}
-
-std::size_t FitProblem::size() const { return Layout(params_).size; }
+}  // namespace
 
 std::vector<double> FitProblem::initial_point() const {
   auto theta = model::pack_parameters(params_);
+  const ThetaLayout L(params_);
+  const auto wz = input_at_control(params_.W);
+  for (std::size_t g = 0; g < wz.size(); ++g) theta[L.c + g] += wz[g];  // c-bar = c + W 1
   theta.push_back(kappa_);
   return theta;
 }
 
 void FitProblem::bounds(std::vector<double>& lower, std::vector<double>& upper) const {
-  const Layout L(params_);
+  const ThetaLayout L(params_);
   lower.assign(L.size, -kUnbounded);
   upper.assign(L.size, kUnbounded);
+  // Regulatory weights in model units (z = 1: the control level) within +-fit.max_weight: a
+  // weight of 5 already takes a gene's activation across its whole sigmoid when its
+  // regulator doubles; larger ones only fit noise with switch-like, multistable circuits
+  // whose steady states the solvers then chase. The shared response's out-weights (a
+  // source, no feedback) are free.
+  for (std::size_t e = 0; e < params_.W.val.size(); ++e)
+    if (!is_shared(params_.W.col[e])) lower[L.W + e] = -opt_.max_weight, upper[L.W + e] = opt_.max_weight;
   for (std::size_t i = L.v; i < L.beta; ++i) lower[i] = 1e-8;
   for (std::size_t i = L.beta; i < L.gamma; ++i) lower[i] = 0.0;
   for (std::size_t i = L.gamma; i < L.A; ++i) {
@@ -255,9 +66,12 @@ void FitProblem::set_point(const std::vector<double>& theta) {
     throw UsageError("parameter vector has " + std::to_string(theta.size()) + " values, the model " +
                      std::to_string(size()) + " (a checkpoint of another deck or screen?)");
   model::unpack_parameters(theta.data(), params_);
+  const auto wz = input_at_control(params_.W);
+  for (std::size_t g = 0; g < wz.size(); ++g) params_.c[g] -= wz[g];  // c = c-bar - W 1
   kappa_ = theta.back();
   for (auto& c : conditions_) {
-    for (auto& k : c.condition.knock) k.second = kappa_;
+    for (auto& k : c.condition.knock)
+      if (!is_shared(k.first)) k.second = kappa_;
     c.solved = false;
   }
   field_ = std::make_unique<model::VectorField>(params_);
@@ -265,9 +79,20 @@ void FitProblem::set_point(const std::vector<double>& theta) {
 
 void FitProblem::reset_warm_starts() {
   for (auto& c : conditions_) {
-    c.x = references_[static_cast<std::size_t>(c.reference)].xtilde;
+    c.x = c.start = references_[static_cast<std::size_t>(c.reference)].state;
+    c.kept.clear();
     c.solved = false;
   }
+}
+
+void FitProblem::keep_candidate() {
+  for (auto& c : conditions_)
+    if (c.solved) c.kept = c.x;
+}
+
+void FitProblem::accept_candidate() {
+  for (auto& c : conditions_)
+    if (!c.kept.empty()) c.start.swap(c.kept), c.kept.clear();
 }
 
 std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, bool check_stability) {
@@ -275,8 +100,9 @@ std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, 
   std::vector<const model::Condition*> conds;
   std::vector<std::vector<double>> xs;
   for (int i : which) {
-    conds.push_back(&conditions_[static_cast<std::size_t>(i)].condition);
-    xs.push_back(conditions_[static_cast<std::size_t>(i)].x);
+    const auto& c = conditions_[static_cast<std::size_t>(i)];
+    conds.push_back(&c.condition);
+    xs.push_back(warm_start_ == WarmStart::kAnchored && !c.start.empty() ? c.start : c.x);
   }
   std::vector<solvers::BatchedColumnReport> reports(which.size());
   if (opt_.batch_size > 0 && !which.empty()) {
@@ -292,7 +118,7 @@ std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, 
     c.newton_iterations = reports[k].newton_iterations;
     if (!reports[k].converged) {
       ++fallbacks;
-      const auto& ref = references_[static_cast<std::size_t>(c.reference)].xtilde;
+      const auto& ref = references_[static_cast<std::size_t>(c.reference)].state;
       xs[k] = ref;  // restart from the data, not from a failed iterate
       const auto rep = snes.solve(c.condition, xs[k]);
       c.method = rep.method;
@@ -357,9 +183,10 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     cells += o.cells;
     double sq = 0;
     for (std::size_t g = 0; g < G; ++g) {
-      const double r = std::log(eps + c.x[g]) + (delta ? delta[g] : 0.0) - o.y[g];
+      const double x = scale_[g] * c.x[g];
+      const double r = std::log(eps + x) + (delta ? delta[g] : 0.0) - o.y[g];
       sq += r * r;
-      if (gradient) dx[g] += o.cells * 2.0 * r / (static_cast<double>(G) * (eps + c.x[g]));
+      if (gradient) dx[g] += o.cells * 2.0 * r * scale_[g] / (static_cast<double>(G) * (eps + x));
     }
     loss += o.cells * sq / static_cast<double>(G);
   }
@@ -390,8 +217,9 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
         solvers::add_parameter_vjp(*field_, *conds[k], *xs[k], lambda, g, &knock_grads[k]);
       }
     }
-    for (const auto& kg : knock_grads)
-      for (double k : kg) kappa_grad += k;
+    for (std::size_t k = 0; k < knock_grads.size(); ++k)
+      for (std::size_t i = 0; i < knock_grads[k].size(); ++i)
+        if (!is_shared(conds[k]->knock[i].first)) kappa_grad += knock_grads[k][i];  // the shared knock is fixed
     reduced[head - 1] = static_cast<double>(iterations);
     const auto flat = g.flatten();
     reduced.insert(reduced.end(), flat.begin(), flat.end());
@@ -414,6 +242,12 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   if (opt_.lambda_ss > 0) steady_state_term(used_references, value, gradient);
   regularisers(value, gradient);
   value.total = value.data + value.steady_state + value.l1 + value.l2;
+  if (gradient) {  // from (W, c) to (W, c-bar): dL/dW at fixed c-bar = dL/dW - dL/dc of its row
+    const ThetaLayout L(params_);
+    auto& gr = *gradient;
+    for (std::size_t g = 0; g < static_cast<std::size_t>(params_.genes); ++g)
+      for (auto k = params_.W.row_ptr[g]; k < params_.W.row_ptr[g + 1]; ++k) gr[L.W + static_cast<std::size_t>(k)] -= gr[L.c + g];
+  }
   return value;
 }
 
@@ -436,17 +270,18 @@ void FitProblem::steady_state_term(const std::vector<char>& used, LossValue& val
       const auto& control = conditions_[static_cast<std::size_t>(ref.condition)];
       // The observed state of the measured genes; latent nodes, which nothing observes,
       // at the model's own control steady state (so the term depends on theta through them).
-      z = ref.xtilde;
+      z = ref.state;
       if (N > G) {
         if (!control.solved) continue;  // counted among the failed steady states
         std::copy(control.x.begin() + static_cast<long>(G), control.x.end(), z.begin() + static_cast<long>(G));
       }
       field_->evaluate(z.data(), control.condition, kInf, f.data());
       const double weight = opt_.lambda_ss * ref.cells / ref_cells / static_cast<double>(G);
-      for (std::size_t q = 0; q < G; ++q) {  // residuals of the measured genes only
-        const double rq = f[q] / (eps + z[q]);
+      for (std::size_t q = 0; q < G; ++q) {  // residuals of the measured genes only, relative to the level
+        const double level = eps / scale_[q] + z[q];  // (eps + x) in model units
+        const double rq = f[q] / level;
         ss += weight * rq * rq;
-        w[q] = 2.0 * weight * rq / (eps + z[q]);
+        w[q] = 2.0 * weight * rq / level;
       }
       if (!gradient) continue;
       solvers::add_parameter_vjp(*field_, control.condition, z, w, g);
@@ -475,23 +310,77 @@ void FitProblem::steady_state_term(const std::vector<char>& used, LossValue& val
     for (std::size_t i = 1; i < shared.size(); ++i) (*gradient)[i - 1] += shared[i];
 }
 
+// Per measured gene, like the data term (a mean over genes): a weight costs the same
+// relative to the data it explains whatever the number of genes. The penalties are on the
+// network (W), not on the shared response's out-weights: those are a dense programme
+// estimated from every training group, not sparse regulatory edges; nor on the intercepts
+// (c, and U: a gene's activation in each medium).
 void FitProblem::regularisers(LossValue& value, std::vector<double>* gradient) const {
-  const Layout L(params_);
-  const double s = opt_.l1_smoothing;
+  const ThetaLayout L(params_);
+  const double s = opt_.l1_smoothing, per_gene = 1.0 / static_cast<double>(measured_genes());
+  const double l1 = opt_.lambda_l1 * per_gene, l2 = opt_.lambda_l2 * per_gene;
   for (std::size_t e = 0; e < params_.W.val.size(); ++e) {
+    if (is_shared(params_.W.col[e])) continue;
     const double w = params_.W.val[e], root = std::sqrt(w * w + s * s);
-    value.l1 += opt_.lambda_l1 * (root - s);
-    if (gradient) (*gradient)[L.W + e] += opt_.lambda_l1 * w / root;
+    value.l1 += l1 * (root - s), value.l2 += l2 * w * w;
+    if (gradient) (*gradient)[L.W + e] += l1 * w / root + 2.0 * l2 * w;
   }
-  if (opt_.lambda_l2 == 0) return;
+  if (l2 == 0) return;
   auto ridge = [&](const std::vector<double>& part, std::size_t offset) {
     for (std::size_t i = 0; i < part.size(); ++i) {
-      value.l2 += opt_.lambda_l2 * part[i] * part[i];
-      if (gradient) (*gradient)[offset + i] += 2.0 * opt_.lambda_l2 * part[i];
+      value.l2 += l2 * part[i] * part[i];
+      if (gradient) (*gradient)[offset + i] += 2.0 * l2 * part[i];
     }
   };
-  ridge(params_.W.val, L.W), ridge(params_.U, L.U), ridge(params_.c, L.c), ridge(params_.A, L.A);
+  ridge(params_.A, L.A);  // not the intercepts c, U
   ridge(params_.B, L.B), ridge(params_.C, L.C), ridge(params_.d, L.d);
+}
+
+bool FitProblem::informative(int perturbation) const {
+  for (int t : data_.perturbations()[static_cast<std::size_t>(perturbation)].target_nodes)
+    if (t >= 0 && (t < measured_genes() || read_[static_cast<std::size_t>(t)])) return true;
+  return false;
+}
+
+std::vector<double> FitProblem::validation_losses(const std::vector<double>& theta) {
+  set_point(theta);
+  const auto G = static_cast<std::size_t>(measured_genes());
+  const double eps = opt_.pseudocount;
+  const auto& perts = data_.perturbations();
+  auto validated = [&](const ObservedGroup& o) {
+    return o.owned && o.split == Split::kValidation && o.condition >= 0 &&
+           !perts[static_cast<std::size_t>(o.perturbation)].control;
+  };
+  std::vector<int> which;
+  for (const auto& o : groups_)
+    if (validated(o)) which.push_back(o.condition);
+  std::sort(which.begin(), which.end());
+  which.erase(std::unique(which.begin(), which.end()), which.end());
+  for (int i : which) {
+    auto& c = conditions_[static_cast<std::size_t>(i)];
+    c.x = references_[static_cast<std::size_t>(c.reference)].state;
+  }
+  const auto mode = warm_start_;
+  warm_start_ = WarmStart::kLastSolution;  // i.e. from the cold start just set
+  solve(which, nullptr, false);
+  warm_start_ = mode;
+  std::vector<double> losses;
+  for (const auto& o : groups_) {
+    if (!validated(o)) continue;
+    const auto& c = conditions_[static_cast<std::size_t>(o.condition)];
+    if (!c.solved) {
+      losses.push_back(std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
+    const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
+    double sq = 0;
+    for (std::size_t g = 0; g < G; ++g) {
+      const double r = std::log(eps + scale_[g] * c.x[g]) + (delta ? delta[g] : 0.0) - o.y[g];
+      sq += r * r;
+    }
+    losses.push_back(sq / static_cast<double>(G));
+  }
+  return comm_.all_gather(losses);
 }
 
 std::int64_t FitProblem::solve_all(bool check_stability) {
@@ -505,15 +394,18 @@ std::vector<double> FitProblem::predict(const ObservedGroup& o) const {
   if (!c.solved) return {};
   std::vector<double> y(static_cast<std::size_t>(measured_genes()));  // the measurement sees measured genes only
   const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
-  for (std::size_t g = 0; g < y.size(); ++g) y[g] = std::log(opt_.pseudocount + c.x[g]) + (delta ? delta[g] : 0.0);
+  for (std::size_t g = 0; g < y.size(); ++g)
+    y[g] = std::log(opt_.pseudocount + scale_[g] * c.x[g]) + (delta ? delta[g] : 0.0);
   return y;
 }
 
-std::vector<double> FitProblem::predicted_control(const ObservedGroup& o) const {
-  const auto& c = conditions_[static_cast<std::size_t>(references_[static_cast<std::size_t>(o.reference)].condition)];
+std::vector<double> FitProblem::predicted_generic(const ObservedGroup& o) const {
+  const auto& c = conditions_[static_cast<std::size_t>(references_[static_cast<std::size_t>(o.reference)].generic)];
   if (!c.solved) return {};
   std::vector<double> y(static_cast<std::size_t>(measured_genes()));
-  for (std::size_t g = 0; g < y.size(); ++g) y[g] = std::log(opt_.pseudocount + c.x[g]);
+  const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
+  for (std::size_t g = 0; g < y.size(); ++g)
+    y[g] = std::log(opt_.pseudocount + scale_[g] * c.x[g]) + (delta ? delta[g] : 0.0);  // as predict(o)
   return y;
 }
 

@@ -57,37 +57,31 @@ model::CsrMatrix from_edge_list(const std::filesystem::path& path, const std::ve
   return m;
 }
 
-// The pattern over N nodes (G measured genes, then latent nodes): the given one, plus, for
-// every latent node without an out-edge in it, edges to the `out_degree` measured genes that
-// respond most to its knockdown in training (latent_response, L x G); the L1 penalty then
-// keeps few. A latent node that no training perturbation targets gets none: its out-weights
-// would only learn a constant (confounded with c). Latent nodes get in-edges only from a
-// prior edge list: nothing in the data sees their level. Returns the pattern and the count
-// of latent nodes left without out-edges.
-std::pair<model::CsrMatrix, int> with_latent_out_edges(const model::CsrMatrix& m, int G, int N,
-                                                       const std::vector<double>& latent_response, int out_degree) {
+// The pattern over N nodes: the given one plus the response edges of every regulator (only
+// of regulators without an out-edge in it when it is a prior). A latent target that ends
+// without out-edges (no training perturbation touches it, nothing in a prior) is counted:
+// its out-weights could only learn a constant, confounded with c. Latent nodes get in-edges
+// only from a prior edge list: nothing in the data sees their level.
+std::pair<model::CsrMatrix, int> with_response_edges(const model::CsrMatrix& m, int N, int measured, int latent,
+                                                     const std::vector<std::pair<int, int>>& edges, bool prior) {
   std::vector<int> r, c;
-  std::vector<char> has_out(static_cast<std::size_t>(N), 0);
+  std::vector<char> in_prior(static_cast<std::size_t>(N), 0), has_out(static_cast<std::size_t>(N), 0);
   for (int i = 0; i < m.rows; ++i)
     for (auto k = m.row_ptr[static_cast<std::size_t>(i)]; k < m.row_ptr[static_cast<std::size_t>(i) + 1]; ++k) {
-      r.push_back(i), c.push_back(m.col[static_cast<std::size_t>(k)]);
-      has_out[static_cast<std::size_t>(m.col[static_cast<std::size_t>(k)])] = 1;
+      const int j = m.col[static_cast<std::size_t>(k)];
+      r.push_back(i), c.push_back(j);
+      in_prior[static_cast<std::size_t>(j)] = has_out[static_cast<std::size_t>(j)] = 1;
     }
-  int unlearnable = 0;
-  std::vector<std::pair<double, int>> score;
-  for (int l = G; l < N; ++l) {
-    if (has_out[static_cast<std::size_t>(l)]) continue;
-    score.clear();
-    const double* response = latent_response.data() + static_cast<std::size_t>(l - G) * static_cast<std::size_t>(G);
-    for (int g = 0; g < G; ++g)
-      if (response[g] > 0) score.emplace_back(response[g], g);
-    if (score.empty()) ++unlearnable;
-    const auto keep = std::min(score.size(), static_cast<std::size_t>(out_degree));
-    std::partial_sort(score.begin(), score.begin() + static_cast<long>(keep), score.end(),
-                      [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-    for (std::size_t q = 0; q < keep; ++q) r.push_back(score[q].second), c.push_back(l);
+  for (const auto& [target, regulator] : edges) {
+    if (prior && in_prior[static_cast<std::size_t>(regulator)]) continue;
+    r.push_back(target), c.push_back(regulator);
+    has_out[static_cast<std::size_t>(regulator)] = 1;
   }
-  return {model::CsrMatrix::from_triplets(N, N, r, c, std::vector<double>(r.size(), 0.0)), unlearnable};
+  int unlearnable = 0;
+  for (int l = measured; l < measured + latent; ++l) unlearnable += !has_out[static_cast<std::size_t>(l)];
+  auto out = model::CsrMatrix::from_triplets(N, N, r, c, std::vector<double>(r.size(), 0.0));
+  std::fill(out.val.begin(), out.val.end(), 0.0);  // duplicates summed zeros; keep the pattern only
+  return {out, unlearnable};
 }
 
 model::CsrMatrix nearest_coexpressed(int G, int k, const std::vector<const double*>& rows, const parallel::Comm& comm) {
@@ -135,11 +129,23 @@ model::CsrMatrix nearest_coexpressed(int G, int k, const std::vector<const doubl
 
 }  // namespace
 
-model::CsrMatrix support_pattern(const FitOptions& o, const std::vector<std::string>& genes,
-                                 const std::vector<std::string>& latent, const std::vector<double>& latent_response,
+std::vector<int> top_responders(const double* response, int genes, int self, int k) {
+  std::vector<std::pair<double, int>> score;
+  for (int g = 0; g < genes; ++g)
+    if (response[g] > 0 && g != self) score.emplace_back(response[g], g);
+  const auto keep = std::min(score.size(), static_cast<std::size_t>(std::max(k, 0)));
+  std::partial_sort(score.begin(), score.begin() + static_cast<long>(keep), score.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::vector<int> out;
+  for (std::size_t q = 0; q < keep; ++q) out.push_back(score[q].second);
+  return out;
+}
+
+model::CsrMatrix support_pattern(const FitOptions& o, const std::vector<std::string>& nodes, int measured,
+                                 int latent, const std::vector<std::pair<int, int>>& response_edges,
                                  const std::vector<const double*>& rows, const parallel::Comm& comm,
                                  const Reporter& reporter) {
-  const int G = static_cast<int>(genes.size()), N = G + static_cast<int>(latent.size());
+  const int G = measured, N = static_cast<int>(nodes.size());
   std::string kind = o.support;
   if (kind == "auto") kind = G <= o.all_max_genes ? "all" : "knn";
   model::CsrMatrix m;
@@ -149,23 +155,21 @@ model::CsrMatrix support_pattern(const FitOptions& o, const std::vector<std::str
                        " genes would give G^2 weights; use knn or edgelist (or fewer genes: data.top_variable)");
     m = all_to_all(G);
   } else if (kind == "edgelist") {
-    auto nodes = genes;  // the prior may name latent nodes too
-    nodes.insert(nodes.end(), latent.begin(), latent.end());
-    m = from_edge_list(o.edge_list, nodes, reporter);
+    m = from_edge_list(o.edge_list, std::vector<std::string>(nodes.begin(), nodes.begin() + G + latent), reporter);
   } else {
     m = nearest_coexpressed(G, std::min(o.knn, G - 1), rows, comm);
   }
-  if (latent_response.size() != latent.size() * genes.size())
-    throw std::logic_error("support_pattern: latent_response must hold latent x genes values");
-  int unlearnable = 0;
-  if (!latent.empty()) std::tie(m, unlearnable) = with_latent_out_edges(m, G, N, latent_response, o.latent_out_degree);
+  m.rows = m.cols = N;  // the same entries over all nodes (rows of unobserved nodes stay empty)
+  m.row_ptr.resize(static_cast<std::size_t>(N) + 1, m.row_ptr.back());
+  const auto [pattern, unlearnable] = with_response_edges(m, N, G, latent, response_edges, kind == "edgelist");
   if (unlearnable > 0)
-    reporter.warn(std::to_string(unlearnable) + " of " + std::to_string(latent.size()) +
+    reporter.warn(std::to_string(unlearnable) + " of " + std::to_string(latent) +
                   " latent targets are perturbed by no training perturbation and the prior gives them no out-edge: "
                   "the model cannot learn what they regulate and predicts no change for them");
-  reporter.info("support of W: " + kind + ", " + std::to_string(m.nnz()) + " candidate edges (" + std::to_string(G) +
-                " genes" + (latent.empty() ? std::string() : ", " + std::to_string(latent.size()) + " latent nodes") + ")");
-  return m;
+  reporter.info("support of W: " + kind + ", " + std::to_string(pattern.nnz()) + " candidate edges (" +
+                std::to_string(G) + " genes" + (N > G ? ", " + std::to_string(N - G) + " unobserved nodes" : std::string()) +
+                ")");
+  return pattern;
 }
 
 }  // namespace perturbfit::fit

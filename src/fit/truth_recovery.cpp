@@ -40,7 +40,10 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
   const auto x_true = file.read<double>("/control/steady_state");
   const auto knock_kappa = file.read<double>("/classes/knock_kappa");
   const auto& p = problem.parameters();
-  const auto G = static_cast<std::size_t>(p.genes);
+  // Nodes the truth knows: measured genes and latent targets (the shared-response nodes,
+  // last, are the fit's own and have no counterpart).
+  auto G = static_cast<std::size_t>(p.genes);
+  while (G > 0 && problem.is_shared(static_cast<int>(G) - 1)) --G;
   std::unordered_map<std::string, int> true_index;
   for (std::size_t g = 0; g < true_genes.size(); ++g) true_index[true_genes[g]] = static_cast<int>(g);
   std::vector<int> map(G, -1);  // fit gene -> truth gene
@@ -80,6 +83,7 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
   for (std::size_t g = 0; g < G; ++g)
     for (auto k = p.W.row_ptr[g]; k < p.W.row_ptr[g + 1]; ++k) {
       const auto j = static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)]);
+      if (j >= G) continue;  // from a shared-response node: not a regulatory edge
       const double w = p.W.val[static_cast<std::size_t>(k)] * S[j];
       const auto it = true_w.find(static_cast<std::int64_t>(g * G + j));
       w_fit.push_back(w), scores.push_back(std::abs(w));

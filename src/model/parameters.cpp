@@ -62,6 +62,12 @@ std::size_t parameter_count(const ModelParameters& p) {
   return n;
 }
 
+ParameterLayout::ParameterLayout(const ModelParameters& p) {
+  std::size_t* offsets[] = {&W, &U, &c, &v, &beta, &gamma, &A, &B, &C, &d};
+  std::size_t i = 0;
+  for_each_part(p, [&](const auto& part) { *offsets[i++] = size, size += part.size(); });
+}
+
 std::vector<double> pack_parameters(const ModelParameters& p) {
   std::vector<double> out;
   out.reserve(parameter_count(p));

@@ -62,12 +62,13 @@ print(f"edges from latent nodes: AUPRC {latent['auprc']:.3f} (random {latent['au
 assert latent["auprc"] > 3 * latent["auprc_random"], latent
 with h5py.File(os.path.join(out, "fit.h5")) as f:
     assert [g.decode() for g in f["genes"][:]] == list(adata.var_names)
-    assert [g.decode() for g in f["latent_nodes"][:]] == targets
-    G, L = adata.n_vars, len(targets)
+    nodes = [g.decode() for g in f["latent_nodes"][:]]  # the latent targets, then the shared-response node(s)
+    assert nodes[:len(targets)] == targets and all(n.startswith("(shared response") for n in nodes[len(targets):]), nodes
+    G, L, N = adata.n_vars, len(targets), adata.n_vars + len(nodes)
     indptr, indices, data = f["parameters/W/indptr"][:], f["parameters/W/indices"][:], f["parameters/W/data"][:]
-    assert len(indptr) == G + L + 1 and len(f["parameters/v"][:]) == G + L
-    assert indptr[G] == indptr[-1], "a latent node has in-edges without a prior"
-    latent_out = np.abs(data[indices >= G])  # edges from latent nodes (columns G..) to measured genes
+    assert len(indptr) == N + 1 and len(f["parameters/v"][:]) == N
+    assert indptr[G] == indptr[-1], "an unobserved node has in-edges without a prior"
+    latent_out = np.abs(data[(indices >= G) & (indices < G + L)])  # edges from latent targets to measured genes
     assert 0 < latent_out.size <= G * L and latent_out.max() > 0, "latent nodes regulate nothing"
     assert f["groups/observed"].shape[1] == G
 

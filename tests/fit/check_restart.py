@@ -6,8 +6,8 @@ usage: check_restart.py PERTURBFIT MPIRUN DECK SCREEN WORKDIR RANKS SIGNAL OPTIM
 The uninterrupted and the restarted run use the same deck and settings. Adam replays the
 same minibatch sequence from its checkpointed moments, so it agrees up to the steady-state
 tolerance (the restarted run's first steady states are not warm-started from the previous
-iterate's). TAO's quasi-Newton memory is not checkpointable, so lbfgs is compared at
-convergence."""
+iterate's). lbfgs checkpoints its quasi-Newton state and rebuilds its matrix and warm starts
+at every checkpoint, as a restarted process does, so it retraces the uninterrupted run."""
 import json
 import os
 import shutil

@@ -282,6 +282,47 @@ for k, mutate in enumerate(field_mutations):
     check(r.returncode == 3, f"field mutation {k}: exit {r.returncode} {r.stderr.strip()}")
 print("fuzz outcomes:", outcomes)
 
+# --- the ecosystem's conventions (issue 11): GEARS, PerturBench, scPerturb ---
+conv_labels = ["ctrl"] * 60 + ["g1+ctrl"] * 20 + ["ctrl+g2"] * 20 + ["g1+g2"] * 20 + ["ctrl+ctrl"] * 10
+nc = len(conv_labels)
+conv_counts = sp.csr_matrix(rng.poisson(3.0, size=(nc, 30)).astype(np.float32))
+conv_index = [f"k{i}" for i in range(nc)]
+gears = write("gears.h5ad", conv_counts, obs=pd.DataFrame({"condition": pd.Categorical(conv_labels)}, index=conv_index))
+r = run(["inspect", gears, "--json", "-q", "--set", "data.batch_key="])
+check(r.returncode == 3 and "GEARS" in r.stderr and 'perturbation_key = "condition"' in r.stderr,
+      f"GEARS file read with the default keys names the convention's deck keys: {r.stderr.strip()}")
+r = run(["inspect", gears, "--json", "-q", "--set", "data.batch_key=", "--set", "data.perturbation_key=condition",
+         "--set", 'data.control_labels=["ctrl"]'])
+check(r.returncode == 0, f"GEARS file read with its keys: {r.stderr}")
+if r.returncode == 0:
+    rep = json.loads(r.stdout)
+    check(rep["conventions"][0]["name"] == "GEARS" and rep["conventions"][0]["matches_deck"], "GEARS detected and used")
+    # 'g1+ctrl' and 'ctrl+g2' are singles, 'ctrl+ctrl' a control; no target called 'ctrl'
+    check(rep["perturbations"]["single"] == 2 and rep["perturbations"]["combinatorial"] == 1,
+          f"GEARS singles and pairs: {rep['perturbations']}")
+    check(rep["perturbations"]["control_cells"] == 70, f"'ctrl+ctrl' cells are controls: {rep['perturbations']}")
+    check("ctrl" not in rep["targets"]["not_in_var"] and rep["targets"]["distinct"] == 2,
+          f"'ctrl' is no target: {rep['targets']}")
+bench_labels = ["control"] * 60 + ["g1"] * 20 + ["g2"] * 20 + ["g1+g2"] * 20
+nb = len(bench_labels)
+perturbench = write("perturbench.h5ad", sp.csr_matrix(rng.poisson(3.0, size=(nb, 30)).astype(np.float32)),
+                    obs=pd.DataFrame({"condition": pd.Categorical(bench_labels)}, index=[f"b{i}" for i in range(nb)]))
+r = run(["inspect", perturbench, "--json", "-q", "--set", "data.batch_key="])
+check(r.returncode == 3 and "PerturBench" in r.stderr, f"PerturBench convention named: {r.stderr.strip()}")
+scp_labels = ["control"] * 60 + ["g1"] * 20 + ["g2"] * 20 + ["g1_g2"] * 20
+scperturb = write("scperturb.h5ad", sp.csr_matrix(rng.poisson(3.0, size=(nb, 30)).astype(np.float32)),
+                  obs=pd.DataFrame({"perturbation": pd.Categorical(scp_labels)}, index=[f"s{i}" for i in range(nb)]))
+r = run(["inspect", scperturb, "--json", "-q", "--set", "data.batch_key="])
+check(r.returncode == 0, f"scPerturb file read: {r.stderr}")
+if r.returncode == 0:
+    rep = json.loads(r.stdout)
+    check(rep["conventions"][0]["name"] == "scPerturb" and rep["conventions"][0]["separator"] == "_"
+          and not rep["conventions"][0]["matches_deck"], f"scPerturb's 'A_B' pairs detected: {rep['conventions']}")
+    check(any("scPerturb" in w and 'separator = "_"' in w for w in rep["warnings"]), "inspect warns about the separator")
+r = run(["inspect", scperturb, "--json", "-q", "--set", "data.batch_key=", "--set", "data.separator=_"])
+check(r.returncode == 0 and json.loads(r.stdout)["perturbations"]["combinatorial"] == 1, "scPerturb pairs read with '_'")
+print("conventions checked")
+
 if failures:
     print(f"{len(failures)} check(s) failed")
     sys.exit(1)

@@ -23,6 +23,7 @@ enum class StreamDomain : std::uint64_t {
   kSplit = 12,       // train / validation / test assignment of a perturbation
   kFitDirection = 13,// random directions of the gradient check
   kPanel = 14,       // which genes a simulated panel measures
+  kBaseline = 15,    // start of the subspace iteration of the PCA linear baseline
 };
 
 class RandomStream {

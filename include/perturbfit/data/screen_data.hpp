@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "perturbfit/config/deck.hpp"
+#include "perturbfit/data/conventions.hpp"
 #include "perturbfit/core/reporter.hpp"
 #include "perturbfit/io/h5ad_reader.hpp"
 #include "perturbfit/parallel/comm.hpp"
@@ -84,6 +85,8 @@ class ScreenData {
   // latent), sorted; node genes().size() + l is latent_targets()[l].
   const std::vector<std::string>& latent_targets() const { return latent_; }
   const std::vector<std::string>& problems() const { return problems_; }  // report_only findings
+  // The ecosystem conventions obs matches (data/conventions.hpp), best first.
+  const std::vector<Convention>& conventions() const { return conventions_; }
   std::int64_t cells() const { return layout_.rows; }
   std::string column_encoding(const std::string& role) const;
 
@@ -111,6 +114,9 @@ class ScreenData {
   void keep_selected(std::vector<char> selected, const std::string& what);
   void filter_columns(const std::vector<int>& map);
   void fail(const std::string& message, bool design_problem);
+  // "; the file looks like ...: <deck keys>" when a detected convention differs from the
+  // deck's keys, else "".
+  std::string convention_hint() const;
 
   parallel::Comm comm_;
   DataOptions opt_;
@@ -119,6 +125,7 @@ class ScreenData {
   std::vector<std::string> genes_, batches_, times_, media_, control_labels_found_, problems_, latent_;
   std::vector<std::string> column_encodings_;  // perturbation, batch, time, medium
   std::vector<Perturbation> perturbations_;
+  std::vector<Convention> conventions_;
   std::vector<std::int32_t> cell_perturbation_, cell_batch_, cell_time_, cell_medium_, cell_group_;
   std::vector<Group> groups_;
   std::vector<int> owner_of_perturbation_;

@@ -1,18 +1,20 @@
-// Held-out evaluation (issue 5): for every perturbed group, predicted vs observed mean
-// expression and effects (contrast with the same batch's controls), for the fitted model
-// and for baselines computed in the same run on the same groups:
-//   control_mean  no change: the same-batch control profile;
-//   train_mean    the mean effect of all training perturbations (knows nothing of the target);
-//   additive      combinations only: the sum of the training effects of their singles;
-//   linear        each gene's effect regressed on the target gene's own effect over the
-//                 training groups (marginal linear response), times the mean on-target
-//                 effect seen in training; needs no mechanistic model, but a measured target;
-//   replicate     the noise ceiling: the mean effect of the same perturbation in the other
-//                 batches; its entries add noise_floor_mse_effect, the error the true
-//                 effect would have ((B - 1) / B times its own, B replicates).
+// Held-out evaluation: for every perturbed group, predicted vs observed mean expression and
+// effects, for the fitted model and for the baselines of fit/baselines.hpp (control_mean,
+// no change, beside them), computed in the same run on the same groups, and the noise
+// ceiling "replicate": the mean effect of the same perturbation in the other batches; its
+// entries add noise_floor_mse_effect, the error the true effect would have ((B - 1) / B
+// times its own, B replicates). Every predictor's effect is its predicted expression minus
+// the observed control profile of the group's batch, as the field scores predictors.
+// With the shared response the model's prediction is train_mean's plus the model's state
+// under the perturbation minus its state under a perturbation with no known target
+// (FitProblem::predicted_generic): the common part from the data, the specific part from
+// the model. A perturbation the model has no information on (FitProblem::informative) is
+// thus predicted as train_mean; such groups are counted in the model's "fallback_groups".
 // Metrics per split (train, validation, test, and test by kind of held-out perturbation):
 // MSE of expression, MSE of effects, mean Pearson correlation of effects over all genes
-// and over the 20 genes with the largest observed effect of each group.
+// and over the 20 genes with the largest observed effect of each group, and the field's
+// metrics (Ahlmann-Eltze, Huber & Anders 2025): L2 distance and Pearson correlation of
+// effects over the kTopExpressedGenes genes most expressed in controls.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -23,10 +25,13 @@
 
 namespace perturbfit::fit {
 
+inline constexpr std::size_t kTopExpressedGenes = 1000;
+
 // One owned perturbed group's rows for fit.h5.
 struct GroupPrediction {
   int group = 0;
   std::vector<double> observed, predicted, observed_effect, predicted_effect;  // G each
+  bool fallback = false;  // the model knows nothing of the targets: predicted as train_mean
 };
 
 // Collective; call after problem.solve_all(). Returns the metrics (identical on all ranks)

@@ -7,8 +7,10 @@
 
 namespace perturbfit::fit {
 
-// At a point moved away from the initial one (random W, so every term is exercised).
+// At `at` if given (e.g. a checkpoint's point: `fit --check-gradient --restart OUT`), else
+// at a point moved away from the initial one (random W, so every term is exercised).
 // Collective. Returns per-direction results and the largest relative error.
-nlohmann::json check_gradient(FitProblem& problem, int directions, double step, const Reporter& reporter);
+nlohmann::json check_gradient(FitProblem& problem, int directions, double step, const Reporter& reporter,
+                              const std::vector<double>* at = nullptr);
 
 }  // namespace perturbfit::fit

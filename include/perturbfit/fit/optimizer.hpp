@@ -1,16 +1,19 @@
-// Minimises the FitProblem's loss: PETSc TAO's bound-constrained limited-memory
-// quasi-Newton (BLMVM; any TAO type through -fit_tao_type) over all training groups, or
-// Adam with minibatches formed by experimental batch (MODEL.md section 9). Every rank runs
-// the same optimiser on bit-identical, replicated parameters; only the loss evaluation is
-// distributed. Progress every iteration on rank 0; a checkpoint every N iterations; a stop
-// signal ends the run cleanly after the current iteration.
+// Minimises the FitProblem's loss over all training groups with the projected L-BFGS of
+// fit/lbfgs.hpp (default; its memory is checkpointed), or PETSc TAO (BLMVM or any TAO type
+// through -fit_tao_type; restarted at every checkpoint, since TAO cannot save its memory),
+// or Adam with minibatches formed by experimental batch (MODEL.md section 9). The
+// quasi-Newton methods work on the scaled variables theta / FitProblem::variable_scale().
+// Early stopping on the validation perturbations (fit/early_stopping.hpp) for lbfgs and adam.
 #pragma once
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "perturbfit/core/reporter.hpp"
 #include "perturbfit/core/stop_signal.hpp"
+#include "perturbfit/fit/early_stopping.hpp"
+#include "perturbfit/fit/lbfgs.hpp"
 #include "perturbfit/fit/problem.hpp"
 
 namespace perturbfit::fit {
@@ -19,14 +22,17 @@ struct IterationRecord {
   int iteration = 0;
   double loss = 0, data = 0, steady_state = 0, regulariser = 0, gradient_norm = 0, seconds = 0;
   std::int64_t failed_steady_states = 0, batch = -1;  // batch: adam's minibatch (-1: all)
+  double validation = std::numeric_limits<double>::quiet_NaN();  // validation loss, where computed
 };
 
 // Everything needed to continue a run exactly where it stopped.
 struct OptimizerState {
   std::vector<double> theta;
   int iteration = 0;                       // completed iterations
-  std::vector<double> adam_m, adam_v;      // adam moments (empty for lbfgs)
+  std::vector<double> adam_m, adam_v;      // adam moments (empty otherwise)
+  LbfgsState lbfgs;                        // lbfgs: point (scaled variables), gradient, memory
   std::vector<IterationRecord> history;
+  EarlyStopping early;  // fit.validation_every
 };
 
 struct OptimizeResult {

@@ -11,7 +11,8 @@
 
 namespace perturbfit::fit {
 
-enum class Optimizer { kLbfgs, kAdam };
+enum class Optimizer { kLbfgs, kTao, kAdam };
+const char* to_string(Optimizer o);
 
 struct FitOptions {
   model::ModelKind kind = model::ModelKind::kMechanistic;
@@ -20,21 +21,25 @@ struct FitOptions {
   int all_max_genes = 500;
   std::filesystem::path edge_list;
   int knn = 10;
-  int latent_out_degree = 100;
+  int target_out_degree = 100;
+  bool shared_response = true;
   double validation_fraction = 0.1, test_fraction = 0.2;
   std::uint64_t split_seed = 1, seed = 1;
   double pseudocount = 0.1;
-  double lambda_ss = 0.0, lambda_l1 = 1e-4, l1_smoothing = 1e-3, lambda_l2 = 1e-6;
+  double lambda_ss = 0.0, lambda_l1 = 3e-4, l1_smoothing = 1e-3, lambda_l2 = 2e-4;
   double kappa = 0.8, kappa_min = -10.0, kappa_max = 0.999;
   bool learn_kappa = true, fit_decay = false;
   Optimizer optimizer = Optimizer::kLbfgs;
+  int lbfgs_memory = 10;
   int max_iterations = 200;
-  double gatol = 1e-7, learning_rate = 0.01;
+  double gatol = 1e-7, learning_rate = 3e-4;
   int checkpoint_every = 10;
   std::filesystem::path truth;
   int batch_size = 32;  // batched steady-state solver columns
   double adjoint_rtol = 1e-10;
   int gradient_directions = 4;
+  int validation_every = 5, validation_patience = 10;
+  double max_weight = 5.0;
   solvers::SteadyStateOptions steady;
 };
 

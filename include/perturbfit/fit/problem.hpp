@@ -3,21 +3,37 @@
 //
 // Observation of group k (perturbation p, batch b, time t, medium m), per gene g:
 //   y_kg = log(eps + mean over the group's cells of y / s)            (pseudo-bulk)
-// Prediction:  yhat_kg = log(eps + x*_g(p, m)) + delta_{c(k) g}
+// Prediction:  yhat_kg = log(eps + S_g z*_g(p, m)) + delta_{c(k) g}
+// The model's state z is dimensionless: S_g is gene g's observed control level (the mean
+// over the control references), so z = 1 is "as in controls" for every gene, whether it is
+// measured at 0.01 or 100 counts per cell. Without it a regulator's weight would have to
+// scale with 1 / its expression level (weights of 100 for a lowly expressed target, which
+// the optimiser never reaches from W = 0: the model learned no effect on real screens).
+// Latent nodes and the shared-response node have S = 1.
 // delta: the batch offset, estimated within the batch from its own controls (group c(k):
 // same batch, time, medium) as the deviation of their profile from the mean profile of
 // all control groups of that time and medium; it uses data only, so every contrast is a
 // same-batch contrast (section 9). The de-noised control state of (m, t) is
-//   xtilde = exp(mean over its control groups of (y_c - delta_c)) - eps.
+//   xtilde = exp(mean over its control groups of (y_c - delta_c)) - eps,  ztilde = xtilde / S.
 // Loss:
 //   L = sum_k n_k/N * mean_g (yhat_kg - y_kg)^2                       training groups + controls
-//     + lambda_ss * sum_(m,t) w_mt * mean_g (f_g(xtilde; m, 0) / (eps + xtilde_g))^2   (measured g)
+//     + lambda_ss * sum_(m,t) w_mt * mean_g (f_g(ztilde; m, 0) / (eps / S_g + ztilde_g))^2   (measured g)
 //     + lambda_l1 * sum_e (sqrt(W_e^2 + s^2) - s) + lambda_l2 * ||(W, U, c, A, B, C, d)||^2
 // The steady-state term is made dimensionless by the state so that its weight does not
 // depend on sequencing depth. Latent nodes (targets not in var) are not observed: the
 // data term sees the measured genes only, and in the steady-state term they take their
-// value from the model's control steady state. Parameters: the model's (pack_parameters
-// order) followed by one guide efficiency kappa shared by every target.
+// value from the model's control steady state. Optimisation variables theta: the model's
+// parameters (pack_parameters order) with c replaced by c-bar = c + W 1, the activation
+// when every node is at its control level (z = 1), followed by one guide efficiency kappa
+// shared by every target. In (W, c) a weight shifts every group's level, and the
+// intercept must undo it; in (W, c-bar) it moves only the groups where its regulator
+// differs from its control level: the effects, decoupled from the levels.
+//
+// Nodes: the G measured genes, then the latent targets (targets not in var), then, with
+// fit.shared_response, one node per medium that every targeting guide knocks down in that
+// medium by a fixed kSharedKnock: the common response of cells to carrying a targeting
+// guide (cutting, stress, selection; it may differ between media), which the model learns
+// through the node's out-weights and applies to every perturbation, seen or not.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -60,8 +76,20 @@ struct ControlReference {  // one per (medium, time) of the control groups
   int medium = 0, time = 0;
   double cells = 0;
   int condition = -1;
-  std::vector<double> xtilde;  // de-noised observed control state
+  int generic = -1;            // condition of a perturbation with no known target (the shared knock only)
+  std::vector<double> level;   // measured genes: de-noised observed control expression (normalised counts)
+  std::vector<double> state;   // every node: the same in model units (level / S; 1 for unobserved nodes)
 };
+
+// theta: the model's parameters (model::ParameterLayout; c-bar in place of c), then kappa.
+struct ThetaLayout : model::ParameterLayout {
+  std::size_t kappa;
+  explicit ThetaLayout(const model::ModelParameters& p) : model::ParameterLayout(p), kappa(size) { ++size; }
+};
+
+// The knockdown of the shared-response node by any targeting guide: fixed, because only its
+// product with the node's out-weights is identifiable.
+inline constexpr double kSharedKnock = 0.5;
 
 class FitProblem {
  public:
@@ -74,17 +102,44 @@ class FitProblem {
   std::size_t size() const;  // number of optimisation variables
   std::vector<double> initial_point() const;
   void bounds(std::vector<double>& lower, std::vector<double>& upper) const;
+  // Scale D of each optimisation variable for quasi-Newton methods (which then work on
+  // theta / D), fixed at the initial point: see problem_scaling.cpp.
+  const std::vector<double>& variable_scale() const { return variable_scale_; }
   void set_point(const std::vector<double>& theta);  // parameters and kappa from theta
   double kappa() const { return kappa_; }
   // Steady-state solves start from the last solution of the same condition (fast); this
   // restarts them from the observed control state, as a fresh process does, so that a run
   // restarted from a checkpoint retraces the uninterrupted one bit for bit.
   void reset_warm_starts();
+  // Where each steady-state solve starts. kLastSolution: from the condition's last solution
+  // (Adam, TAO). kAnchored: from the solutions at the last accepted iterate (lbfgs): the
+  // optimiser calls keep_candidate() after each trial that becomes the best of its line
+  // search and accept_candidate() when it takes the step, so every trial starts from the
+  // same states. Otherwise one far trial can carry the warm starts onto another attractor
+  // of a multistable model, and the loss at the current point is no longer what it was
+  // (the line search then fails on a discontinuity that the warm starts made).
+  enum class WarmStart { kLastSolution, kAnchored };
+  void set_warm_start(WarmStart mode) { warm_start_ = mode; }
+  void keep_candidate();
+  void accept_candidate();
 
   // Loss (and gradient if non-null) at theta, over the training groups of the selected
   // batches (empty: all) plus their controls. Collective; identical on every rank.
   LossValue evaluate(const std::vector<double>& theta, std::vector<double>* gradient,
                      const std::vector<int>& batches = {});
+
+  // Whether the model knows anything of what this perturbation's targets do: one of them
+  // is measured (its own level is observed, its out-edges are in the support) or is a
+  // latent node with out-edges (perturbed in training, or given by a prior). A
+  // perturbation of latent targets that nothing trained says nothing about; the model
+  // would predict the shared response alone, and the evaluation predicts it by the honest
+  // baseline, train_mean, flagged as such.
+  bool informative(int perturbation) const;
+
+  // The data term of each validation group at theta (mean over genes of the squared
+  // residual; NaN where its steady state failed), every rank's groups in rank order, from
+  // cold starts so that the values do not depend on earlier solves. Collective.
+  std::vector<double> validation_losses(const std::vector<double>& theta);
 
   // Steady states of every condition held here (all splits) at the current point, for
   // predictions; returns the number that failed. Collective.
@@ -92,8 +147,11 @@ class FitProblem {
   // Prediction of a held group at the last solve_all (log scale, G values); empty if its
   // steady state failed.
   std::vector<double> predict(const ObservedGroup& g) const;
-  // log(eps + x*) of the control condition of a group's medium.
-  std::vector<double> predicted_control(const ObservedGroup& g) const;
+  // log(eps + S z*) + delta of a perturbation with no known target in the group's medium (with
+  // fit.shared_response: only the shared node knocked down; without: the control state);
+  // empty if its steady state failed. What the model predicts beyond the common response
+  // is predict(g) minus this.
+  std::vector<double> predicted_generic(const ObservedGroup& g) const;
 
   const std::vector<ObservedGroup>& groups() const { return groups_; }
   const ObservedGroup& control_group(int index) const { return groups_[static_cast<std::size_t>(index)]; }
@@ -102,14 +160,24 @@ class FitProblem {
   const data::ScreenData& data() const { return data_; }
   const FitOptions& options() const { return opt_; }
   int measured_genes() const { return static_cast<int>(data_.genes().size()); }  // observed: the first nodes
-  int nodes() const { return params_.genes; }  // measured genes, then latent nodes
+  int nodes() const { return params_.genes; }  // measured genes, latent targets, shared-response node
+  // Shared-response nodes: one per medium, after the latent targets (none without
+  // fit.shared_response).
+  bool is_shared(int node) const { return node >= first_shared_ && node < first_shared_ + shared_count_; }
+  // Names of the nodes after the measured genes (latent targets, then the shared node).
+  std::vector<std::string> unmeasured_nodes() const;
+  // S: normalised expression of one model unit, per node.
+  const std::vector<double>& scale() const { return scale_; }
 
   struct ConditionState {
     model::Condition condition;
     int perturbation = 0;
     bool control = false;
+    bool generic = false;          // the shared knock only (held on every rank, as controls)
     int reference = 0;             // control reference of its medium: the cold start
-    std::vector<double> x;         // last steady state (warm start of the next solve)
+    std::vector<double> x;         // last steady state
+    std::vector<double> start;     // where the next solve starts (kAnchored)
+    std::vector<double> kept;      // the best line-search trial's steady state (kAnchored)
     bool solved = false;           // x is a steady state of the current point
     bool stable = true;
     double leading_eigenvalue = 0;
@@ -120,10 +188,17 @@ class FitProblem {
 
  private:
   void build_groups(const std::vector<std::vector<double>>& media);
+  void build_references();
+  void build_conditions(const std::vector<std::vector<double>>& media);
   void initialise_parameters();
-  // Latent nodes x measured genes: sum over training groups that knock the node down of the
-  // |effect| (contrast with same-batch controls) of each gene; replicated. Collective.
-  std::vector<double> latent_response() const;
+  std::vector<double> perturbed_levels() const;
+  void initialise_shared_response(const std::vector<double>& perturbed);
+  // Collective: the diagonal Gauss-Newton scaling at the current (initial) point.
+  std::vector<double> diagonal_scaling();
+  // Candidate out-edges from the data: for every target node perturbed in training, the
+  // fit.target_out_degree measured genes that respond most to it; for the shared node,
+  // every measured gene. Collective.
+  std::vector<std::pair<int, int>> response_edges() const;
   // Solves the listed conditions at the current point (batched, then SNES); returns failures.
   std::int64_t solve(const std::vector<int>& which, LossValue* tally, bool check_stability);
   // lambda_ss * residual of the observed control states of the references in `used`.
@@ -140,6 +215,11 @@ class FitProblem {
   std::vector<ConditionState> conditions_;
   model::ModelParameters params_;
   double kappa_ = 0.8;
+  int first_shared_ = 0, shared_count_ = 0;
+  WarmStart warm_start_ = WarmStart::kLastSolution;
+  std::vector<double> scale_;
+  std::vector<double> variable_scale_;
+  std::vector<char> read_;  // per node: some gene's W row reads it (the pattern is fixed)
   std::unique_ptr<model::VectorField> field_;
 };
 

@@ -3,6 +3,7 @@
 // Never a dense G x G matrix: co-expression is computed a block of targets at a time.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "perturbfit/core/reporter.hpp"
@@ -12,16 +13,20 @@
 
 namespace perturbfit::fit {
 
-// rows: this rank's training group profiles (log mean expression, G values each); the
-// co-expression of support = knn is the correlation of genes across all ranks' rows.
-// Self-loops are excluded. The values of the returned matrix are zero. Nodes: the G
-// measured genes, then the L latent ones (targets not in var). A latent node that the edge
-// list gives no out-edge gets edges to the fit.latent_out_degree measured genes with the
-// largest latent_response (L x G, replicated: how strongly each gene responds to the
-// node's knockdown in the training groups; zero: no out-edge).
-model::CsrMatrix support_pattern(const FitOptions& options, const std::vector<std::string>& genes,
-                                 const std::vector<std::string>& latent, const std::vector<double>& latent_response,
+// Nodes: `measured` genes, then `latent` latent targets, then any further unobserved
+// nodes (the shared response). rows: this rank's training group profiles (log mean
+// expression, `measured` values each); the co-expression of support = knn is the
+// correlation of genes across all ranks' rows. response_edges: (target gene, regulator
+// node) candidates from the training responses (FitProblem::response_edges), replicated;
+// with support = edgelist they are added only for regulators the prior gives no out-edge.
+// Self-loops are excluded. The values of the returned matrix are zero.
+model::CsrMatrix support_pattern(const FitOptions& options, const std::vector<std::string>& nodes, int measured,
+                                 int latent, const std::vector<std::pair<int, int>>& response_edges,
                                  const std::vector<const double*>& rows, const parallel::Comm& comm,
                                  const Reporter& reporter);
+
+// The (at most) k genes of largest positive response, largest first (ties: lower index),
+// leaving out `self` (a node does not regulate itself).
+std::vector<int> top_responders(const double* response, int genes, int self, int k);
 
 }  // namespace perturbfit::fit

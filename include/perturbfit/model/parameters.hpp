@@ -41,6 +41,11 @@ struct ModelParameters {
 // The fitted parameters as one flat vector: W's nonzeros, U, c, v, beta, gamma, A, B, C, d.
 // W's pattern, the sizes and the names stay in the ModelParameters.
 std::size_t parameter_count(const ModelParameters& p);
+// Where each part starts in that vector; size = parameter_count.
+struct ParameterLayout {
+  std::size_t W = 0, U = 0, c = 0, v = 0, beta = 0, gamma = 0, A = 0, B = 0, C = 0, d = 0, size = 0;
+  explicit ParameterLayout(const ModelParameters& p);
+};
 std::vector<double> pack_parameters(const ModelParameters& p);
 void unpack_parameters(const double* values, ModelParameters& p);
 

@@ -1,0 +1,211 @@
+#include "perturbfit/fit/baselines.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "perturbfit/core/random.hpp"
+#include "perturbfit/solvers/small_dense.hpp"
+
+namespace perturbfit::fit {
+
+std::vector<double> observed_effect(const FitProblem& problem, const ObservedGroup& o) {
+  const auto G = static_cast<std::size_t>(problem.measured_genes());
+  std::vector<double> e(G);
+  const auto& c = problem.control_group(o.control).y;
+  for (std::size_t g = 0; g < G; ++g) e[g] = o.y[g] - c[g];
+  return e;
+}
+
+namespace {
+bool training_perturbed(const FitProblem& problem, const ObservedGroup& o) {
+  const auto& perts = problem.data().perturbations();
+  return o.owned && o.split == Split::kTrain && o.control >= 0 && o.condition >= 0 &&
+         !perts[static_cast<std::size_t>(o.perturbation)].control;
+}
+const std::vector<int>& targets_of(const FitProblem& problem, const ObservedGroup& o) {
+  return problem.data().perturbations()[static_cast<std::size_t>(o.perturbation)].target_nodes;
+}
+}  // namespace
+
+Baselines::Baselines(const FitProblem& problem, const parallel::Comm& comm)
+    : problem_(problem), G_(static_cast<std::size_t>(problem.measured_genes())) {
+  estimate_means_and_linear(comm);
+  estimate_pca_linear(comm);
+}
+
+bool Baselines::all_measured(const std::vector<int>& targets) const {
+  return !targets.empty() && std::all_of(targets.begin(), targets.end(), [&](int t) {
+    return t >= 0 && static_cast<std::size_t>(t) < G_;
+  });
+}
+
+void Baselines::estimate_means_and_linear(const parallel::Comm& comm) {
+  const auto& perts = problem_.data().perturbations();
+  const auto& splits = problem_.splits();
+  // Targets keyed by model node (measured genes first). Only targets of held-out
+  // perturbations and of combinations: never a dense G x G table.
+  for (std::size_t p = 0; p < perts.size(); ++p)
+    if (splits[p] != Split::kTrain || perts[p].target_nodes.size() > 1)
+      for (int t : perts[p].target_nodes)
+        if (t >= 0 && !index_.count(t)) index_[t] = targets_.size(), targets_.push_back(t);
+  const std::size_t T = targets_.size(), R = problem_.references().size();
+  // One reduction: [single sums T x G][single counts T][cross T x G][target sums T][target
+  // squares T][gene sums G][groups][on-target sum][on-target count][context sums R x G][context counts R]
+  const std::size_t o_count = T * G_, o_cross = o_count + T, o_tsum = o_cross + T * G_, o_tsq = o_tsum + T,
+                    o_gsum = o_tsq + T, o_n = o_gsum + G_, o_on = o_n + 1, o_ctx = o_on + 2, o_ctxn = o_ctx + R * G_,
+                    size = o_ctxn + R;
+  std::vector<double> s(size, 0.0);
+  for (const auto& o : problem_.groups()) {
+    if (!training_perturbed(problem_, o)) continue;
+    const auto e = observed_effect(problem_, o);
+    const auto& ts = targets_of(problem_, o);
+    const int t = ts.size() == 1 ? ts[0] : -1;
+    if (t >= 0 && static_cast<std::size_t>(t) < G_) s[o_on] += e[static_cast<std::size_t>(t)], s[o_on + 1] += 1;
+    if (t >= 0 && index_.count(t)) {
+      const auto i = index_[t];
+      for (std::size_t g = 0; g < G_; ++g) s[i * G_ + g] += e[g];
+      s[o_count + i] += 1;
+    }
+    for (std::size_t i = 0; i < T; ++i) {
+      if (static_cast<std::size_t>(targets_[i]) >= G_) continue;
+      const double et = e[static_cast<std::size_t>(targets_[i])];
+      for (std::size_t g = 0; g < G_; ++g) s[o_cross + i * G_ + g] += et * e[g];
+      s[o_tsum + i] += et, s[o_tsq + i] += et * et;
+    }
+    const auto r = static_cast<std::size_t>(o.reference);
+    for (std::size_t g = 0; g < G_; ++g) s[o_gsum + g] += e[g], s[o_ctx + r * G_ + g] += e[g];
+    s[o_n] += 1, s[o_ctxn + r] += 1;
+  }
+  comm.replicated_sum_in_place(s);
+  single_sum_.assign(s.begin(), s.begin() + static_cast<long>(o_count));
+  single_count_.assign(s.begin() + static_cast<long>(o_count), s.begin() + static_cast<long>(o_cross));
+  cross_.assign(s.begin() + static_cast<long>(o_cross), s.begin() + static_cast<long>(o_tsum));
+  target_sum_.assign(s.begin() + static_cast<long>(o_tsum), s.begin() + static_cast<long>(o_tsq));
+  target_sq_.assign(s.begin() + static_cast<long>(o_tsq), s.begin() + static_cast<long>(o_gsum));
+  gene_sum_.assign(s.begin() + static_cast<long>(o_gsum), s.begin() + static_cast<long>(o_n));
+  groups_ = s[o_n];
+  on_target_ = s[o_on + 1] > 0 ? s[o_on] / s[o_on + 1] : 0.0;
+  context_sum_.assign(s.begin() + static_cast<long>(o_ctx), s.begin() + static_cast<long>(o_ctxn));
+  context_count_.assign(s.begin() + static_cast<long>(o_ctxn), s.end());
+}
+
+void Baselines::estimate_pca_linear(const parallel::Comm& comm) {
+  // Centred training effects c_k = e_k - (its context's mean training effect).
+  std::vector<std::vector<double>> centred;
+  std::vector<const ObservedGroup*> source;
+  for (const auto& o : problem_.groups()) {
+    if (!training_perturbed(problem_, o)) continue;
+    auto e = observed_effect(problem_, o);
+    const auto b = train_mean(o);
+    for (std::size_t g = 0; g < G_; ++g) e[g] -= b[g];
+    centred.push_back(std::move(e));
+    source.push_back(&o);
+  }
+  const auto K = static_cast<std::size_t>(
+      std::min<double>(kComponents, comm.sum(static_cast<std::int64_t>(centred.size()))));
+  components_ = static_cast<int>(K);
+  if (K == 0) return;
+  // Subspace iteration Q <- orth(C C^T Q): each rank adds its groups' c_k (c_k^T Q).
+  embedding_.resize(G_ * K);
+  for (std::size_t g = 0; g < G_; ++g) {
+    RandomStream rng(1, StreamDomain::kBaseline, g);
+    for (std::size_t j = 0; j < K; ++j) embedding_[g * K + j] = rng.normal();
+  }
+  solvers::orthonormalize_columns(static_cast<int>(G_), static_cast<int>(K), embedding_);
+  std::vector<double> z(G_ * K), proj(K);
+  for (int it = 0; it < 20; ++it) {
+    std::fill(z.begin(), z.end(), 0.0);
+    for (const auto& c : centred) {
+      std::fill(proj.begin(), proj.end(), 0.0);
+      for (std::size_t g = 0; g < G_; ++g)
+        for (std::size_t j = 0; j < K; ++j) proj[j] += c[g] * embedding_[g * K + j];
+      for (std::size_t g = 0; g < G_; ++g)
+        for (std::size_t j = 0; j < K; ++j) z[g * K + j] += c[g] * proj[j];
+    }
+    comm.replicated_sum_in_place(z);
+    embedding_ = z;
+    solvers::orthonormalize_columns(static_cast<int>(G_), static_cast<int>(K), embedding_);
+  }
+  // W = (G^T G + l)^-1 G^T C P (P^T P + l)^-1 over the groups whose targets are all measured;
+  // G^T G = I. Reduced: M = sum_k (G^T c_k) p_k^T and S = sum_k p_k p_k^T (K x K each).
+  std::vector<double> MS(2 * K * K, 0.0), p(K);
+  for (std::size_t k = 0; k < centred.size(); ++k) {
+    const auto& ts = targets_of(problem_, *source[k]);
+    if (!all_measured(ts)) continue;
+    std::fill(p.begin(), p.end(), 0.0);
+    for (int t : ts)
+      for (std::size_t j = 0; j < K; ++j) p[j] += embedding_[static_cast<std::size_t>(t) * K + j];
+    std::fill(proj.begin(), proj.end(), 0.0);
+    for (std::size_t g = 0; g < G_; ++g)
+      for (std::size_t j = 0; j < K; ++j) proj[j] += centred[k][g] * embedding_[g * K + j];
+    for (std::size_t i = 0; i < K; ++i)
+      for (std::size_t j = 0; j < K; ++j) MS[i * K + j] += proj[i] * p[j], MS[K * K + i * K + j] += p[i] * p[j];
+  }
+  comm.replicated_sum_in_place(MS);
+  std::vector<double> S(MS.begin() + static_cast<long>(K * K), MS.end()), Wt(K * K);
+  for (std::size_t i = 0; i < K; ++i) S[i * K + i] += kRidge;
+  for (std::size_t i = 0; i < K; ++i)  // (S + l) W^T = M^T, S symmetric
+    for (std::size_t j = 0; j < K; ++j) Wt[i * K + j] = MS[j * K + i] / (1.0 + kRidge);
+  solvers::solve_spd(static_cast<int>(K), S, Wt, static_cast<int>(K));
+  weights_.resize(K * K);
+  for (std::size_t i = 0; i < K; ++i)
+    for (std::size_t j = 0; j < K; ++j) weights_[i * K + j] = Wt[j * K + i];
+}
+
+std::vector<double> Baselines::train_mean(const ObservedGroup& o) const {
+  const auto r = static_cast<std::size_t>(o.reference);
+  const double n = context_count_[r];
+  if (!(n > 0)) return {};
+  std::vector<double> e(G_);
+  for (std::size_t g = 0; g < G_; ++g) e[g] = context_sum_[r * G_ + g] / n;
+  return e;
+}
+
+std::vector<double> Baselines::additive(const ObservedGroup& o) const {
+  const auto& ts = targets_of(problem_, o);
+  if (ts.size() < 2) return {};
+  std::vector<double> e(G_, 0.0);
+  for (int t : ts) {
+    const auto it = index_.find(t);
+    if (it == index_.end() || single_count_[it->second] == 0) return {};
+    for (std::size_t g = 0; g < G_; ++g) e[g] += single_sum_[it->second * G_ + g] / single_count_[it->second];
+  }
+  return e;
+}
+
+std::vector<double> Baselines::linear(const ObservedGroup& o) const {
+  const auto& ts = targets_of(problem_, o);
+  if (!all_measured(ts) || groups_ < 2) return {};
+  std::vector<double> e(G_, 0.0);
+  for (int t : ts) {
+    const auto it = index_.find(t);
+    if (it == index_.end()) return {};
+    const auto i = it->second;
+    const double mt = target_sum_[i] / groups_, var = target_sq_[i] / groups_ - mt * mt;
+    // Shrinkage on the scale of a knockdown: a target that barely varies across the
+    // training groups gets a small slope, not an exploding one.
+    const double ridge = 0.1 * on_target_ * on_target_ + 1e-9;
+    for (std::size_t g = 0; g < G_; ++g) {
+      const double cov = cross_[i * G_ + g] / groups_ - mt * gene_sum_[g] / groups_;
+      e[g] += cov / (var + ridge) * on_target_;
+    }
+  }
+  return e;
+}
+
+std::vector<double> Baselines::pca_linear(const ObservedGroup& o) const {
+  const auto& ts = targets_of(problem_, o);
+  auto e = train_mean(o);
+  if (!all_measured(ts) || components_ == 0 || e.empty()) return {};
+  const auto K = static_cast<std::size_t>(components_);
+  std::vector<double> p(K, 0.0), wp(K, 0.0);
+  for (int t : ts)
+    for (std::size_t j = 0; j < K; ++j) p[j] += embedding_[static_cast<std::size_t>(t) * K + j];
+  for (std::size_t i = 0; i < K; ++i)
+    for (std::size_t j = 0; j < K; ++j) wp[i] += weights_[i * K + j] * p[j];
+  for (std::size_t g = 0; g < G_; ++g)
+    for (std::size_t i = 0; i < K; ++i) e[g] += embedding_[g * K + i] * wp[i];
+  return e;
+}
+
+}  // namespace perturbfit::fit

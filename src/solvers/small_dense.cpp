@@ -1,0 +1,51 @@
+#include "perturbfit/solvers/small_dense.hpp"
+
+#include <petscsys.h>
+#include <petscblaslapack.h>
+
+#include <cmath>
+#include <string>
+
+#include "perturbfit/core/error.hpp"
+
+namespace perturbfit::solvers {
+
+void solve_spd(int n, std::vector<double>& A, std::vector<double>& B, int nrhs) {
+  if (n == 0 || nrhs == 0) return;
+  // Row-major A is its own transpose (symmetric); row-major B (n x nrhs) is column-major
+  // B^T, so solve in the transposed layout and transpose back.
+  std::vector<double> Bc(static_cast<std::size_t>(n) * static_cast<std::size_t>(nrhs));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < nrhs; ++j) Bc[static_cast<std::size_t>(j * n + i)] = B[static_cast<std::size_t>(i * nrhs + j)];
+  PetscBLASInt N = n, NRHS = nrhs, info = 0;
+  char uplo = 'L';
+  LAPACKpotrf_(&uplo, &N, A.data(), &N, &info);
+  if (info != 0) throw NumericalError("a small linear system is not positive definite (LAPACK potrf info " + std::to_string(info) + ")");
+  LAPACKpotrs_(&uplo, &N, &NRHS, A.data(), &N, Bc.data(), &N, &info);
+  if (info != 0) throw NumericalError("LAPACK potrs failed (info " + std::to_string(info) + ")");
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < nrhs; ++j) B[static_cast<std::size_t>(i * nrhs + j)] = Bc[static_cast<std::size_t>(j * n + i)];
+}
+
+void orthonormalize_columns(int rows, int cols, std::vector<double>& Q) {
+  const auto R = static_cast<std::size_t>(rows), C = static_cast<std::size_t>(cols);
+  std::vector<double> before(C, 0.0);
+  for (std::size_t j = 0; j < C; ++j)
+    for (std::size_t r = 0; r < R; ++r) before[j] += Q[r * C + j] * Q[r * C + j];
+  for (int pass = 0; pass < 2; ++pass)
+    for (std::size_t j = 0; j < C; ++j) {
+      for (std::size_t i = 0; i < j; ++i) {
+        double dot = 0;
+        for (std::size_t r = 0; r < R; ++r) dot += Q[r * C + i] * Q[r * C + j];
+        for (std::size_t r = 0; r < R; ++r) Q[r * C + j] -= dot * Q[r * C + i];
+      }
+      double norm = 0;
+      for (std::size_t r = 0; r < R; ++r) norm += Q[r * C + j] * Q[r * C + j];
+      // Dependent on the earlier columns (only rounding left): zero, not a random direction.
+      const bool vanished = pass == 0 ? norm <= 1e-20 * before[j] || norm == 0 : norm == 0;
+      norm = std::sqrt(norm);
+      for (std::size_t r = 0; r < R; ++r) Q[r * C + j] = vanished ? 0.0 : Q[r * C + j] / norm;
+    }
+}
+
+}  // namespace perturbfit::solvers
