@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "perturbfit/cli/provenance.hpp"
+#include "perturbfit/io/atomic_file.hpp"
 #include "perturbfit/cli/runtime.hpp"
 #include "perturbfit/data/screen_data.hpp"
 
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
                      {"libraries", cli::library_versions()},
                      {"date", cli::utc_now()}};
     std::cout << j.dump(2) << std::endl;
-    if (!out.empty()) cli::write_file_atomically(out, j.dump(2) + "\n");
+    if (!out.empty()) io::write_file_atomically(out, j.dump(2) + "\n");
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "bench_common.hpp"
 #include "perturbfit/cli/provenance.hpp"
+#include "perturbfit/io/atomic_file.hpp"
 #include "perturbfit/cli/runtime.hpp"
 #include "perturbfit/model/generators.hpp"
 #include "perturbfit/parallel/comm.hpp"
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
         {"libraries", cli::library_versions()},
         {"date", cli::utc_now()}};
     std::cout << j.dump(2) << std::endl;
-    if (!out.empty()) cli::write_file_atomically(out, j.dump(2) + "\n");
+    if (!out.empty()) io::write_file_atomically(out, j.dump(2) + "\n");
   }
   return 0;
 }

@@ -1,10 +1,12 @@
 // `perturbfit inspect FILE.h5ad`: read, validate and summarise a screen.
+#include <filesystem>
 #include <iostream>
 
 #include "perturbfit/cli/commands.hpp"
 #include "perturbfit/config/deck.hpp"
+#include "perturbfit/core/error.hpp"
 #include "perturbfit/data/inspect_report.hpp"
-#include "perturbfit/io/stats_writer.hpp"
+#include "perturbfit/data/stats_file.hpp"
 
 namespace perturbfit::cli {
 
@@ -16,7 +18,10 @@ int run_inspect(const CommandContext& ctx, const InspectArgs& args) {
   const data::ScreenData screen(ctx.comm, opt, ctx.reporter);
   auto report = data::inspect_report(screen, opt);
   if (!args.stats_out.empty()) {
-    io::write_group_statistics(ctx.comm, screen, screen.statistics(), args.stats_out);
+    std::error_code ec;
+    if (std::filesystem::equivalent(args.stats_out, args.file, ec))
+      throw UsageError("--stats-out '" + args.stats_out + "' is the screen being inspected; name another file");
+    data::write_group_statistics(ctx.comm, screen, screen.statistics(), args.stats_out);
     report["statistics_file"] = args.stats_out;
   }
   if (ctx.comm.is_root()) std::cout << (ctx.json ? report.dump(2) + "\n" : data::inspect_text(report));

@@ -6,7 +6,7 @@
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/io/h5ad_writer.hpp"
-#include "perturbfit/io/truth_writer.hpp"
+#include "perturbfit/simulate/truth_file.hpp"
 #include "perturbfit/model/generators.hpp"
 #include "perturbfit/simulate/screen.hpp"
 #include "perturbfit/simulate/settings.hpp"
@@ -15,21 +15,6 @@ namespace perturbfit::cli {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-namespace {
-
-// Files are written under a temporary name and renamed once complete, so an interrupted
-// run never leaves a truncated screen.h5ad that looks finished.
-void publish(const parallel::Comm& comm, const fs::path& partial, const fs::path& final_path) {
-  comm.barrier();
-  comm.run_on_root([&] {
-    std::error_code ec;
-    fs::rename(partial, final_path, ec);
-    if (ec) throw IOError("cannot rename '" + partial.string() + "' to '" + final_path.string() + "': " + ec.message());
-  });
-}
-
-}  // namespace
 
 int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
   const auto& comm = ctx.comm;
@@ -52,12 +37,10 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
     const fs::path screen = args.output / "screen.h5ad", truth = args.output / "truth.h5";
     ctx.reporter.info("writing " + screen.string() + " (" + std::to_string(rows.h5ad.n_obs) + " cells x " +
                       std::to_string(rows.h5ad.var_names.size()) + " measured genes)");
-    io::write_h5ad(comm, screen.string() + ".partial", rows.h5ad);
-    publish(comm, screen.string() + ".partial", screen);
+    io::write_h5ad(comm, screen.string(), rows.h5ad);  // under a .partial name, then renamed
     json outputs{{"screen", screen.string()}};
     if (deck.get<bool>("output.write_truth")) {
-      io::write_truth(sim, rows, truth.string() + ".partial");
-      publish(comm, truth.string() + ".partial", truth);
+      simulate::write_truth(sim, rows, truth.string());
       outputs["truth"] = truth.string();
     }
     const std::int64_t nnz = comm.sum(rows.h5ad.indptr.back());

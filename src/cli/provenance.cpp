@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/io/atomic_file.hpp"
 #include "perturbfit/version_info.hpp"
 
 #ifdef _OPENMP
@@ -81,20 +82,7 @@ void Provenance::write(const std::filesystem::path& dir, const std::string& stat
   record_["wall_seconds"] = elapsed_seconds();
   record_["status"] = status;
   if (!error.empty()) record_["error"] = error;
-  write_file_atomically(dir / "provenance.json", record_.dump(2) + "\n");
-}
-
-void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw IOError("cannot write '" + tmp + "'");
-    out << text;
-    if (!out) throw IOError("cannot write '" + tmp + "' (disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw IOError("cannot rename '" + tmp + "' to '" + path.string() + "': " + ec.message());
+  io::write_file_atomically(dir / "provenance.json", record_.dump(2) + "\n");
 }
 
 void prepare_output_directory(const parallel::Comm& comm, const std::filesystem::path& dir) {

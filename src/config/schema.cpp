@@ -116,7 +116,7 @@ const std::vector<SectionSpec>& deck_sections() {
            {"learning_rate", VT::kFloat, 3e-4, "adam step size (every coordinate moves by about this much per step: keep it small)"},
            {"checkpoint_every", VT::kInt, 10, "write OUT/checkpoint.h5 every N iterations (0: only on a signal and at the end)"},
            {"truth", VT::kString, "", "truth.h5 of a simulated screen: report parameter error and AUPRC of recovered edges; relative to the deck"},
-           {"steady_atol", VT::kFloat, 1e-12, "absolute tolerance on ||f(z*)|| of the fit's steady states, z = x/S dimensionless (tight: gradients are exact only at exact steady states)"},
+           {"steady_atol", VT::kFloat, 1e-10, "absolute tolerance on ||f(z*)|| of the fit's steady states, z = x/S dimensionless (tight: gradients are exact only at exact steady states; --check-gradient solves to at most 1e-13)"},
            {"adjoint_rtol", VT::kFloat, 1e-10, "relative tolerance of the adjoint (transposed) GMRES solves"},
            {"gradient_directions", VT::kInt, 4, "random directions of `fit --check-gradient`"},
            {"max_weight", VT::kFloat, 5.0, "bound on |W| in model units (a regulator at its control level has z = 1); the shared response's out-weights are not bounded"},

@@ -78,7 +78,7 @@ struct TaoContext {
   OptimizerState& state;
   const std::vector<double>& scale;
   const parallel::Comm& comm;
-  const StopSignal& stop;
+  const parallel::StopSignal& stop;
   const Reporter& reporter;
   int first_iteration = 0;
   LossValue last;
@@ -157,7 +157,7 @@ struct TaoHandle {
 // whether or not the run is interrupted, so a restarted run retraces the uninterrupted one.
 // On a signal the run stops at once and keeps the last checkpoint (the iterations of the
 // unfinished segment are recomputed after --restart).
-OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const StopSignal& stop,
+OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const parallel::StopSignal& stop,
                        const CheckpointWriter& checkpoint, const Reporter& reporter) {
   const auto& opt = problem.options();
   const auto n = static_cast<PetscInt>(state.theta.size());
@@ -226,7 +226,7 @@ OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const paralle
 // Projected L-BFGS on the scaled variables; the whole state (point, gradient, memory) is
 // in every checkpoint, and the steady-state warm starts are reset at each one, so a run
 // restarted from a checkpoint retraces the uninterrupted run bit for bit.
-OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const StopSignal& stop,
+OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const parallel::StopSignal& stop,
                          const CheckpointWriter& checkpoint, const Reporter& reporter) {
   const auto& opt = problem.options();
   const auto& scale = problem.variable_scale();
@@ -311,7 +311,7 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
 // Adam on minibatches = one experimental batch (with its controls) per step; the order of
 // batches is reshuffled every epoch from the seed, so a restart replays the same sequence.
 // As for TAO, a signal keeps the last checkpoint, where the warm starts were reset.
-OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const StopSignal& stop,
+OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const parallel::StopSignal& stop,
                         const CheckpointWriter& checkpoint, const Reporter& reporter) {
   const auto& opt = problem.options();
   const int batches = static_cast<int>(problem.data().batches().size());
@@ -363,7 +363,7 @@ OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parall
 }
 }  // namespace
 
-OptimizeResult optimize(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const StopSignal& stop,
+OptimizeResult optimize(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const parallel::StopSignal& stop,
                         const CheckpointWriter& checkpoint, const Reporter& reporter) {
   if (state.theta.empty()) state.theta = problem.initial_point();
   if (state.theta.size() != problem.size())

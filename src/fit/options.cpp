@@ -1,7 +1,7 @@
 #include "perturbfit/fit/options.hpp"
 
 #include "perturbfit/core/error.hpp"
-#include "perturbfit/simulate/settings.hpp"
+#include "perturbfit/solvers/settings.hpp"
 
 namespace perturbfit::fit {
 
@@ -79,7 +79,7 @@ FitOptions fit_options(const config::Deck& d) {
     throw UsageError("fit supports data.likelihood = gaussian (pseudo-bulk) only; the per-cell negative-binomial "
                      "likelihood is not implemented yet");
   o.truth = relative_to_deck(d, d.get<std::string>("fit.truth"));
-  o.steady = simulate::steady_state_options(d);
+  o.steady = solvers::steady_state_options(d);
   o.steady.atol = d.get<double>("fit.steady_atol");
   o.steady.stability = solvers::StabilityMode::kSkip;  // checked once on the fitted model, not every evaluation
   o.batch_size = d.get<int>("solver.batch_size");

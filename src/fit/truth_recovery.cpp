@@ -7,6 +7,7 @@
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/io/hdf5.hpp"
+#include "perturbfit/model/parameter_file.hpp"
 
 namespace perturbfit::fit {
 
@@ -31,12 +32,12 @@ double relative_error(const std::vector<double>& fit, const std::vector<double>&
 
 nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::path& path) {
   const auto file = io::H5File::open_read(path.string());
-  const auto true_genes = file.read_strings("/genes");
-  const auto indptr = file.read<std::int64_t>("/W/indptr");
-  const auto indices = file.read<std::int32_t>("/W/indices");
-  const auto data = file.read<double>("/W/data");
-  const auto v = file.read<double>("/parameters/v"), beta = file.read<double>("/parameters/beta"),
-             gamma = file.read<double>("/parameters/gamma"), c = file.read<double>("/parameters/c");
+  const auto truth = model::read_parameters(file);
+  const auto& true_genes = truth.gene_names;
+  const auto& indptr = truth.W.row_ptr;
+  const auto& data = truth.W.val;
+  const auto& indices = truth.W.col;
+  const auto &v = truth.v, &beta = truth.beta, &gamma = truth.gamma, &c = truth.c;
   const auto x_true = file.read<double>("/control/steady_state");
   const auto knock_kappa = file.read<double>("/classes/knock_kappa");
   const auto& p = problem.parameters();

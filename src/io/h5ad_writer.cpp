@@ -23,9 +23,8 @@ std::vector<T> narrow(const std::vector<std::int64_t>& v) {
   return std::vector<T>(v.begin(), v.end());
 }
 
-void create_structure(const H5adBlock& b, const std::string& path, std::int64_t nnz) {
+void create_structure(const H5adBlock& b, const H5File& f, std::int64_t nnz) {
   const auto n_obs = static_cast<hsize_t>(b.n_obs);
-  const H5File f = H5File::create_serial(path);
   encoding(f, "/", "anndata", "0.1.0");
   f.group("/X");
   encoding(f, "/X", "csr_matrix", "0.1.0");
@@ -76,17 +75,8 @@ void create_structure(const H5adBlock& b, const std::string& path, std::int64_t 
   }
 }
 
-}  // namespace
-
-void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& b) {
-  if (static_cast<std::int64_t>(b.indices.size()) != b.indptr.back() || b.indices.size() != b.data.size())
-    throw Error(ExitCode::kInternal, "write_h5ad: inconsistent CSR block");
-  const std::int64_t nnz_local = b.indptr.back();
-  const std::int64_t nnz = comm.sum(nnz_local), nnz_before = comm.exclusive_prefix_sum(nnz_local);
-  comm.run_on_root([&] { create_structure(b, path, nnz); });
-  comm.barrier();
-
-  const H5File f = H5File::open_parallel(path, comm.get());
+// This rank's rows of X and obs, into the file create_structure laid out.
+void write_rows(const parallel::Comm& comm, const H5adBlock& b, const H5File& f, std::int64_t nnz, std::int64_t nnz_before) {
   f.write_rows("/X/data", nnz_before, b.data);
   std::vector<std::int64_t> indptr(b.indptr.begin(), b.indptr.end() - 1);
   for (auto& v : indptr) v += nnz_before;
@@ -104,6 +94,17 @@ void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adB
   for (const auto& c : b.categorical) f.write_rows("/obs/" + c.name + "/codes", b.row_begin, c.codes);
   for (const auto& c : b.numeric) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
   for (const auto& c : b.integer) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
+}
+
+}  // namespace
+
+void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& b) {
+  if (static_cast<std::int64_t>(b.indices.size()) != b.indptr.back() || b.indices.size() != b.data.size())
+    throw Error(ExitCode::kInternal, "write_h5ad: inconsistent CSR block");
+  const std::int64_t nnz_local = b.indptr.back();
+  const std::int64_t nnz = comm.sum(nnz_local), nnz_before = comm.exclusive_prefix_sum(nnz_local);
+  write_h5_collectively(comm, path, [&](const H5File& f) { create_structure(b, f, nnz); },
+                        [&](const H5File& f) { write_rows(comm, b, f, nnz, nnz_before); });
 }
 
 }  // namespace perturbfit::io

@@ -4,6 +4,8 @@
 #include <numeric>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/io/atomic_file.hpp"
+#include "perturbfit/parallel/comm.hpp"
 
 namespace perturbfit::io {
 
@@ -53,8 +55,45 @@ std::vector<const char*> c_strings(const std::vector<std::string>& values) {
 }  // namespace
 
 H5File H5File::create_serial(const std::string& path) {
-  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  discard_partial(path);
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
   return H5File(H5Id(check(f, "create the file", path), H5Fclose), path);
+}
+
+void H5File::close() {
+  const hid_t id = file_.release();
+  if (id >= 0 && H5Fclose(id) < 0)
+    throw IOError("cannot finish writing '" + path_ + "' (HDF5 could not flush it: disk full or quota?)");
+}
+
+void write_h5_serially(const std::filesystem::path& path, const std::function<void(const H5File&)>& body) {
+  const auto partial = partial_path(path);
+  auto f = H5File::create_serial(partial.string());
+  body(f);
+  f.close();
+  publish(partial, path);
+}
+
+void write_h5_collectively(const parallel::Comm& comm, const std::filesystem::path& path,
+                           const std::function<void(const H5File&)>& structure,
+                           const std::function<void(const H5File&)>& rows) {
+  const auto partial = partial_path(path);
+  comm.run_on_root([&] {  // a failure here is every rank's (no rank waits in a collective call)
+    auto f = H5File::create_serial(partial.string());
+    structure(f);
+    f.close();
+  });
+  std::string error;
+  int code = 0;
+  try {
+    auto f = H5File::open_parallel(partial.string(), comm.get());
+    rows(f);
+    f.close();
+  } catch (const Error& e) {
+    error = e.what(), code = static_cast<int>(e.code());
+  }
+  comm.rethrow_any(error, code);  // nothing is published unless every rank wrote its rows
+  comm.run_on_root([&] { publish(partial, path); });
 }
 
 H5File H5File::open_parallel(const std::string& path, MPI_Comm comm) {

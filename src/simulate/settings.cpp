@@ -1,6 +1,7 @@
 #include "perturbfit/simulate/settings.hpp"
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/solvers/settings.hpp"
 
 namespace perturbfit::simulate {
 
@@ -39,33 +40,10 @@ model::GeneratorOptions generator_options(const config::Deck& d) {
   return o;
 }
 
-solvers::SteadyStateOptions steady_state_options(const config::Deck& d) {
-  solvers::SteadyStateOptions o;
-  o.atol = d.get<double>("solver.steady_atol");
-  o.rtol = d.get<double>("solver.steady_rtol");
-  o.max_iterations = d.get<int>("solver.steady_max_it");
-  const auto fallback = d.get<std::string>("solver.fallback");
-  if (fallback != "cvodes" && fallback != "none")
-    throw UsageError("solver.fallback = '" + fallback + "' is unknown; use cvodes or none");
-  o.fallback = fallback == "cvodes";
-  o.fallback_time = d.get<double>("solver.fallback_time");
-  const auto stability = d.get<std::string>("solver.stability");
-  if (stability != "check" && stability != "skip")
-    throw UsageError("solver.stability = '" + stability + "' is unknown; use check or skip");
-  o.stability = stability == "check" ? solvers::StabilityMode::kCheck : solvers::StabilityMode::kSkip;
-  o.stability_iterations = d.get<int>("solver.stability_iterations");
-  o.ode.rtol = d.get<double>("solver.ode_rtol");
-  o.ode.atol = d.get<double>("solver.ode_atol");
-  o.ode.max_steps = d.get<long>("solver.ode_max_steps");
-  if (!(o.atol > 0) || !(o.ode.rtol > 0) || !(o.ode.atol > 0))
-    throw UsageError("solver tolerances must be > 0");
-  return o;
-}
-
 SimulationSettings simulation_settings(const config::Deck& d) {
   SimulationSettings s;
   s.seed = static_cast<std::uint64_t>(d.get<long>("run.seed"));
-  s.steady = steady_state_options(d);
+  s.steady = solvers::steady_state_options(d);
   s.multistart = d.get<int>("solver.multistart");
   s.batch_size = d.get<int>("solver.batch_size");
   if (s.batch_size < 0) throw UsageError("solver.batch_size must be >= 0");

@@ -58,7 +58,7 @@ def digest(path):
 d1, d2 = digest(os.path.join(one, "screen.h5ad")), digest(os.path.join(two, "screen.h5ad"))
 assert d1 == d2, f"1 and 2 ranks differ: {d1} vs {d2}"
 with h5py.File(os.path.join(one, "truth.h5"), "r") as t:
-    assert t["W/indptr"].shape == (41,)
+    assert t["parameters/W/indptr"].shape == (41,)
     assert t["states/snapshot0"].shape[1] == 40
     assert t["cells/class"].shape == (3000,)
     # per-class steady-state reports of the last equilibrate step

@@ -38,8 +38,6 @@ void prepare_output_directory(const parallel::Comm& comm, const std::filesystem:
 int run_recorded(const parallel::Comm& comm, Provenance& provenance, const std::filesystem::path& dir,
                  const std::function<int()>& body);
 
-// Writes text to `path` through a temporary file and a rename, so a reader never sees half a file.
-void write_file_atomically(const std::filesystem::path& path, const std::string& text);
 std::string utc_now();
 
 }  // namespace perturbfit::cli

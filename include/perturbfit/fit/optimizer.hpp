@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "perturbfit/core/reporter.hpp"
-#include "perturbfit/core/stop_signal.hpp"
+#include "perturbfit/parallel/stop_signal.hpp"
 #include "perturbfit/fit/early_stopping.hpp"
 #include "perturbfit/fit/lbfgs.hpp"
 #include "perturbfit/fit/problem.hpp"
@@ -43,6 +43,6 @@ struct OptimizeResult {
 using CheckpointWriter = std::function<void(const OptimizerState&)>;
 
 OptimizeResult optimize(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm,
-                        const StopSignal& stop, const CheckpointWriter& checkpoint, const Reporter& reporter);
+                        const parallel::StopSignal& stop, const CheckpointWriter& checkpoint, const Reporter& reporter);
 
 }  // namespace perturbfit::fit

@@ -6,8 +6,14 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
+
+namespace perturbfit::parallel {
+class Comm;
+}
 
 namespace perturbfit::io {
 
@@ -25,6 +31,11 @@ class H5Id {
   operator hid_t() const { return id_; }
   bool valid() const { return id_ >= 0; }
   void reset();
+  hid_t release() {  // gives up ownership without closing
+    const hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
 
  private:
   hid_t id_ = -1;
@@ -39,11 +50,16 @@ hid_t h5_type();  // native memory type of T
 
 class H5File {
  public:
-  static H5File create_serial(const std::string& path);            // truncates
+  // Creates `path`, a .partial name (io/atomic_file.hpp), exclusively: whatever was there
+  // (a stale partial, a symlink) is removed first, never followed or truncated.
+  static H5File create_serial(const std::string& path);
   static H5File open_parallel(const std::string& path, MPI_Comm comm);  // read-write, MPI-IO
   static H5File open_read(const std::string& path);                 // serial read-only
   hid_t id() const { return file_; }
   const std::string& path() const { return path_; }
+  // Closes the file, IOError if HDF5 could not flush it (disk full): call before
+  // publishing. Collective for a file opened with open_parallel.
+  void close();
 
   void group(const std::string& name) const;
   // Attributes on the object at `obj` ("/" for the root).
@@ -73,5 +89,14 @@ class H5File {
   H5Id file_;
   std::string path_;
 };
+
+// Collective. Writes `path` through its .partial name: `structure` runs on the root and
+// creates the layout serially, `rows` then runs on every rank on the file opened with
+// MPI-IO; every close is checked and the root publishes only after all ranks succeeded.
+void write_h5_collectively(const parallel::Comm& comm, const std::filesystem::path& path,
+                           const std::function<void(const H5File&)>& structure,
+                           const std::function<void(const H5File&)>& rows);
+// Root-only files: `body` writes the whole file; checked close, then publish.
+void write_h5_serially(const std::filesystem::path& path, const std::function<void(const H5File&)>& body);
 
 }  // namespace perturbfit::io

@@ -7,7 +7,6 @@
 namespace perturbfit::simulate {
 
 model::GeneratorOptions generator_options(const config::Deck& deck);
-solvers::SteadyStateOptions steady_state_options(const config::Deck& deck);
 SimulationSettings simulation_settings(const config::Deck& deck);
 
 }  // namespace perturbfit::simulate

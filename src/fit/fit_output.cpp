@@ -1,28 +1,25 @@
-#include "perturbfit/io/fit_output.hpp"
+#include "perturbfit/fit/fit_output.hpp"
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/data/stats_file.hpp"
 #include "perturbfit/io/hdf5.hpp"
-#include "perturbfit/io/stats_writer.hpp"
+#include "perturbfit/model/parameter_file.hpp"
 
-namespace perturbfit::io {
+namespace perturbfit::fit {
+
+using io::H5File;
 
 namespace fs = std::filesystem;
 
 namespace {
-void rename_into_place(const fs::path& partial, const fs::path& path) {
-  std::error_code ec;
-  fs::rename(partial, path, ec);
-  if (ec) throw IOError("cannot rename '" + partial.string() + "' to '" + path.string() + "': " + ec.message());
-}
-
 template <class F>
-std::vector<double> column(const std::vector<fit::IterationRecord>& h, F&& f) {
+std::vector<double> column(const std::vector<IterationRecord>& h, F&& f) {
   std::vector<double> out;
   for (const auto& r : h) out.push_back(static_cast<double>(f(r)));
   return out;
 }
 
-void write_history(const H5File& f, const std::vector<fit::IterationRecord>& h) {
+void write_history(const H5File& f, const std::vector<IterationRecord>& h) {
   f.group("/history");
   f.write("/history/iteration", column(h, [](const auto& r) { return r.iteration; }));
   f.write("/history/loss", column(h, [](const auto& r) { return r.loss; }));
@@ -36,13 +33,13 @@ void write_history(const H5File& f, const std::vector<fit::IterationRecord>& h) 
   f.write("/history/validation", column(h, [](const auto& r) { return r.validation; }));
 }
 
-std::vector<fit::IterationRecord> read_history(const H5File& f) {
+std::vector<IterationRecord> read_history(const H5File& f) {
   const auto it = f.read<double>("/history/iteration"), loss = f.read<double>("/history/loss"),
              data = f.read<double>("/history/data"), ss = f.read<double>("/history/steady_state"),
              reg = f.read<double>("/history/regulariser"), gn = f.read<double>("/history/gradient_norm"),
              sec = f.read<double>("/history/seconds"), failed = f.read<double>("/history/failed_steady_states"),
              batch = f.read<double>("/history/batch"), validation = f.read<double>("/history/validation");
-  std::vector<fit::IterationRecord> h;
+  std::vector<IterationRecord> h;
   for (std::size_t i = 0; i < it.size(); ++i)
     h.push_back({static_cast<int>(it[i]), loss[i], data[i], ss[i], reg[i], gn[i], sec[i],
                  static_cast<std::int64_t>(failed[i]), static_cast<std::int64_t>(batch[i]), validation.at(i)});
@@ -50,11 +47,9 @@ std::vector<fit::IterationRecord> read_history(const H5File& f) {
 }
 }  // namespace
 
-void write_checkpoint(const fs::path& path, const fit::OptimizerState& state, const std::vector<std::string>& genes,
+void write_checkpoint(const fs::path& path, const OptimizerState& state, const std::vector<std::string>& genes,
                       const std::string& optimizer) {
-  const fs::path partial = path.string() + ".partial";
-  {
-    auto f = H5File::create_serial(partial.string());
+  io::write_h5_serially(path, [&](const H5File& f) {
     f.write_strings("/optimizer", {optimizer});
     f.write_strings("/genes", genes);
     f.write("/theta", state.theta);
@@ -81,17 +76,16 @@ void write_checkpoint(const fs::path& path, const fit::OptimizerState& state, co
                                                           static_cast<double>(es.selected_iteration),
                                                           static_cast<double>(es.checks_since_best)});
     write_history(f, state.history);
-  }
-  rename_into_place(partial, path);
+  });
 }
 
-fit::OptimizerState read_checkpoint(const fs::path& path, const std::vector<std::string>& genes, const std::string& optimizer) {
+OptimizerState read_checkpoint(const fs::path& path, const std::vector<std::string>& genes, const std::string& optimizer) {
   if (!fs::exists(path))
     throw IOError("no checkpoint at '" + path.string() + "': --restart needs the output directory of an earlier fit");
   const auto f = H5File::open_read(path.string());
   if (f.read_strings("/genes") != genes)
     throw UsageError("checkpoint '" + path.string() + "' was written for other genes; restart with the same deck and screen");
-  fit::OptimizerState s;
+  OptimizerState s;
   s.theta = f.read<double>("/theta");
   s.iteration = static_cast<int>(f.read<std::int64_t>("/iteration").at(0));
   s.adam_m = f.read<double>("/adam_m");
@@ -124,12 +118,12 @@ fit::OptimizerState read_checkpoint(const fs::path& path, const std::vector<std:
   return s;
 }
 
-void write_fit(const parallel::Comm& comm, const fs::path& path, const fit::FitProblem& problem,
-               const fit::OptimizerState& state, const std::vector<fit::GroupPrediction>& rows,
+void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProblem& problem,
+               const OptimizerState& state, const std::vector<GroupPrediction>& rows,
                const std::string& metrics_json) {
   const auto& p = problem.parameters();
   const auto& data = problem.data();
-  const auto N = static_cast<hsize_t>(p.genes), G = static_cast<hsize_t>(problem.measured_genes());
+  const auto G = static_cast<hsize_t>(problem.measured_genes());
   std::vector<int> local_ids, local_fallback;
   for (const auto& r : rows) local_ids.push_back(r.group), local_fallback.push_back(r.fallback ? 1 : 0);
   const auto ids = comm.all_gather(local_ids);
@@ -145,9 +139,7 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const fit::FitP
   }
   const auto all_pert = comm.all_gather(cond_pert);
   const auto all_report = comm.all_gather(cond_report);
-  const fs::path partial = path.string() + ".partial";
-  comm.run_on_root([&] {
-    auto f = H5File::create_serial(partial.string());
+  const auto structure = [&](const H5File& f) {
     f.attr_string("/", "description",
                   "perturbfit fit: parameters of f (MODEL.md section 3), per-group observed and predicted log(eps + "
                   "mean normalised expression) and effects (contrast with the same batch's controls), loss history");
@@ -161,24 +153,14 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const fit::FitP
     f.write_strings("/latent_nodes", problem.unmeasured_nodes());
     f.write("/scale", problem.scale());
     f.attr_string("/scale", "description", "normalised expression of one model unit of each node (its mean control level)");
-    f.group("/parameters");
-    f.group("/parameters/W");
-    f.write("/parameters/W/indptr", p.W.row_ptr);
-    f.write("/parameters/W/indices", p.W.col);
-    f.write("/parameters/W/data", p.W.val);
-    const auto K = static_cast<hsize_t>(p.media), h = static_cast<hsize_t>(p.neural_rank);
-    f.write("/parameters/U", p.U, {N, K});
-    f.write("/parameters/c", p.c), f.write("/parameters/v", p.v), f.write("/parameters/beta", p.beta);
-    f.write("/parameters/gamma", p.gamma);
-    f.write("/parameters/A", p.A, {N, h}), f.write("/parameters/B", p.B, {h, N}), f.write("/parameters/C", p.C, {h, K});
-    f.write("/parameters/d", p.d);
+    model::write_parameters(f, p);
     f.write("/parameters/kappa", std::vector<double>{problem.kappa()});
     write_history(f, state.history);
     f.group("/groups");
-    write_group_labels(f, data, ids);
+    data::write_group_labels(f, data, ids);
     std::vector<std::string> split;
     for (int id : ids)
-      split.push_back(fit::to_string(problem.splits()[static_cast<std::size_t>(data.groups()[static_cast<std::size_t>(id)].perturbation)]));
+      split.push_back(to_string(problem.splits()[static_cast<std::size_t>(data.groups()[static_cast<std::size_t>(id)].perturbation)]));
     f.write_strings("/groups/split", split);
     f.write("/groups/fallback", std::vector<std::int32_t>(fallback.begin(), fallback.end()));
     f.attr_string("/groups/fallback", "description",
@@ -204,23 +186,19 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const fit::FitP
     f.write("/steady_states/stable", stable);
     f.write("/steady_states/leading_eigenvalue", eig);
     f.write("/steady_states/newton_iterations", newton);
-  });
-  comm.barrier();
-  {
-    auto f = H5File::open_parallel(partial.string(), comm.get());
-    const std::int64_t first = comm.exclusive_prefix_sum(static_cast<std::int64_t>(rows.size()));
+  };
+  const std::int64_t first = comm.exclusive_prefix_sum(static_cast<std::int64_t>(rows.size()));
+  io::write_h5_collectively(comm, path, structure, [&](const H5File& f) {
     auto stack = [&](auto member) {
       std::vector<double> out;
       for (const auto& r : rows) out.insert(out.end(), (r.*member).begin(), (r.*member).end());
       return out;
     };
-    f.write_rows("/groups/observed", first, stack(&fit::GroupPrediction::observed));
-    f.write_rows("/groups/predicted", first, stack(&fit::GroupPrediction::predicted));
-    f.write_rows("/groups/observed_effect", first, stack(&fit::GroupPrediction::observed_effect));
-    f.write_rows("/groups/predicted_effect", first, stack(&fit::GroupPrediction::predicted_effect));
-  }
-  comm.barrier();
-  comm.run_on_root([&] { rename_into_place(partial, path); });
+    f.write_rows("/groups/observed", first, stack(&GroupPrediction::observed));
+    f.write_rows("/groups/predicted", first, stack(&GroupPrediction::predicted));
+    f.write_rows("/groups/observed_effect", first, stack(&GroupPrediction::observed_effect));
+    f.write_rows("/groups/predicted_effect", first, stack(&GroupPrediction::predicted_effect));
+  });
 }
 
-}  // namespace perturbfit::io
+}  // namespace perturbfit::fit

@@ -6,8 +6,8 @@
 #include "perturbfit/simulate/screen.hpp"
 #include "perturbfit/simulate/simulation.hpp"
 
-namespace perturbfit::io {
+namespace perturbfit::simulate {
 
-void write_truth(const simulate::Simulation& sim, const simulate::ScreenRows& rows, const std::string& path);
+void write_truth(const Simulation& sim, const ScreenRows& rows, const std::string& path);
 
-}  // namespace perturbfit::io
+}  // namespace perturbfit::simulate

@@ -6,13 +6,13 @@
 #include "perturbfit/data/screen_data.hpp"
 #include "perturbfit/io/hdf5.hpp"
 
-namespace perturbfit::io {
+namespace perturbfit::data {
 
 // The label columns of groups `ids` (in that order) under /groups: perturbation, batch,
 // time, medium (strings) and cells. Shared by the statistics file and fit.h5.
-void write_group_labels(const H5File& f, const data::ScreenData& screen, const std::vector<int>& ids);
+void write_group_labels(const io::H5File& f, const ScreenData& screen, const std::vector<int>& ids);
 
-void write_group_statistics(const parallel::Comm& comm, const data::ScreenData& screen,
-                            const data::GroupStatistics& stats, const std::string& path);
+void write_group_statistics(const parallel::Comm& comm, const ScreenData& screen,
+                            const GroupStatistics& stats, const std::string& path);
 
-}  // namespace perturbfit::io
+}  // namespace perturbfit::data

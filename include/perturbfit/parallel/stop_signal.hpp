@@ -7,7 +7,7 @@
 
 #include "perturbfit/parallel/comm.hpp"
 
-namespace perturbfit {
+namespace perturbfit::parallel {
 
 class StopSignal {
  public:
@@ -16,11 +16,11 @@ class StopSignal {
   StopSignal(const StopSignal&) = delete;
   StopSignal& operator=(const StopSignal&) = delete;
 
-  bool requested(const parallel::Comm& comm) const;  // collective
+  bool requested(const Comm& comm) const;  // collective
   int signal_number() const;                          // the last signal received, 0 if none
 
  private:
   struct sigaction previous_term_{}, previous_usr1_{};
 };
 
-}  // namespace perturbfit
+}  // namespace perturbfit::parallel

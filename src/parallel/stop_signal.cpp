@@ -1,6 +1,6 @@
-#include "perturbfit/core/stop_signal.hpp"
+#include "perturbfit/parallel/stop_signal.hpp"
 
-namespace perturbfit {
+namespace perturbfit::parallel {
 
 namespace {
 // The one process-wide state a signal handler may touch.
@@ -22,8 +22,8 @@ StopSignal::~StopSignal() {
   sigaction(SIGUSR1, &previous_usr1_, nullptr);
 }
 
-bool StopSignal::requested(const parallel::Comm& comm) const { return comm.max(g_received != 0 ? 1.0 : 0.0) > 0; }
+bool StopSignal::requested(const Comm& comm) const { return comm.max(g_received != 0 ? 1.0 : 0.0) > 0; }
 
 int StopSignal::signal_number() const { return static_cast<int>(g_received); }
 
-}  // namespace perturbfit
+}  // namespace perturbfit::parallel

@@ -1,40 +1,26 @@
-#include "perturbfit/io/truth_writer.hpp"
+#include "perturbfit/simulate/truth_file.hpp"
 
 #include "perturbfit/io/hdf5.hpp"
+#include "perturbfit/model/parameter_file.hpp"
 
-namespace perturbfit::io {
+namespace perturbfit::simulate {
+
+using io::H5File;
 
 namespace {
 
 std::string state_dataset(std::size_t s) { return "/states/snapshot" + std::to_string(s); }
 
-void create_structure(const simulate::Simulation& sim, const simulate::ScreenRows& rows, const std::string& path) {
+void create_structure(const Simulation& sim, const ScreenRows& rows, const H5File& f) {
   const auto& p = sim.params();
-  const auto G = static_cast<hsize_t>(p.genes), K = static_cast<hsize_t>(p.media), h = static_cast<hsize_t>(p.neural_rank);
-  const H5File f = H5File::create_serial(path);
+  const auto G = static_cast<hsize_t>(p.genes);
   f.attr_string("/", "description",
                 "perturbfit ground truth: f_g = (1-kappa_g) v_g sigma((W x + U m + c)_g) + beta_g - gamma_g x_g "
                 "+ (A tanh(B x + C m + d))_g; cell i's latent state is /states/snapshot<cells/snapshot[i]>[cells/class[i]]");
   f.attr_string("/", "model_kind", model::to_string(p.kind));
   f.write_strings("/genes", p.gene_names);
   f.write("/panel", std::vector<std::int32_t>(rows.panel.begin(), rows.panel.end()));  // the screen's var, as /genes indices
-  f.group("/W");
-  f.attr_string("/W", "layout", "CSR, row = target gene, column = regulator");
-  f.write("/W/indptr", p.W.row_ptr);
-  f.write("/W/indices", std::vector<std::int32_t>(p.W.col.begin(), p.W.col.end()));
-  f.write("/W/data", p.W.val);
-  f.group("/parameters");
-  f.write("/parameters/v", p.v);
-  f.write("/parameters/beta", p.beta);
-  f.write("/parameters/gamma", p.gamma);
-  f.write("/parameters/c", p.c);
-  f.write("/parameters/U", p.U, {G, K});
-  f.write("/parameters/A", p.A, {G, h});
-  f.write("/parameters/B", p.B, {h, G});
-  f.write("/parameters/C", p.C, {h, K});
-  f.write("/parameters/d", p.d);
-  f.write("/parameters/fitness", p.fitness);
-  f.attr_double("/parameters", "growth_rate", p.growth_rate);
+  model::write_parameters(f, p);
 
   f.group("/control");
   f.write("/control/steady_state", sim.control_state());
@@ -98,13 +84,8 @@ void create_structure(const simulate::Simulation& sim, const simulate::ScreenRow
   f.create<double>("/cells/size_factor", {n_obs});
 }
 
-}  // namespace
-
-void write_truth(const simulate::Simulation& sim, const simulate::ScreenRows& rows, const std::string& path) {
-  const auto& comm = sim.comm();
-  comm.run_on_root([&] { create_structure(sim, rows, path); });
-  comm.barrier();
-  const H5File f = H5File::open_parallel(path, comm.get());
+// This rank's classes and cells, into the file create_structure laid out.
+void write_rows(const Simulation& sim, const ScreenRows& rows, const H5File& f) {
   const auto& snaps = sim.snapshots();
   for (std::size_t s = 0; s < snaps.size(); ++s) {
     std::vector<double> flat;
@@ -136,4 +117,12 @@ void write_truth(const simulate::Simulation& sim, const simulate::ScreenRows& ro
   f.write_rows("/cells/size_factor", rows.h5ad.row_begin, rows.size_factor);
 }
 
-}  // namespace perturbfit::io
+}  // namespace
+
+void write_truth(const Simulation& sim, const ScreenRows& rows, const std::string& path) {
+  const auto& comm = sim.comm();
+  io::write_h5_collectively(comm, path, [&](const H5File& f) { create_structure(sim, rows, f); },
+                            [&](const H5File& f) { write_rows(sim, rows, f); });
+}
+
+}  // namespace perturbfit::simulate

@@ -12,18 +12,18 @@
 #include "perturbfit/fit/problem.hpp"
 #include "perturbfit/parallel/comm.hpp"
 
-namespace perturbfit::io {
+namespace perturbfit::fit {
 
 // Root only.
-void write_checkpoint(const std::filesystem::path& path, const fit::OptimizerState& state,
+void write_checkpoint(const std::filesystem::path& path, const OptimizerState& state,
                       const std::vector<std::string>& genes, const std::string& optimizer);
 // Any rank. IOError if absent or unreadable; UsageError if it belongs to another problem.
-fit::OptimizerState read_checkpoint(const std::filesystem::path& path, const std::vector<std::string>& genes,
+OptimizerState read_checkpoint(const std::filesystem::path& path, const std::vector<std::string>& genes,
                                     const std::string& optimizer);
 
 // Collective. rows: this rank's groups (evaluate_predictions).
-void write_fit(const parallel::Comm& comm, const std::filesystem::path& path, const fit::FitProblem& problem,
-               const fit::OptimizerState& state, const std::vector<fit::GroupPrediction>& rows,
+void write_fit(const parallel::Comm& comm, const std::filesystem::path& path, const FitProblem& problem,
+               const OptimizerState& state, const std::vector<GroupPrediction>& rows,
                const std::string& metrics_json);
 
-}  // namespace perturbfit::io
+}  // namespace perturbfit::fit

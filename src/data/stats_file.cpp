@@ -1,10 +1,12 @@
-#include "perturbfit/io/stats_writer.hpp"
+#include "perturbfit/data/stats_file.hpp"
 
 #include "perturbfit/io/hdf5.hpp"
 
-namespace perturbfit::io {
+namespace perturbfit::data {
 
-void write_group_labels(const H5File& f, const data::ScreenData& s, const std::vector<int>& ids) {
+using io::H5File;
+
+void write_group_labels(const io::H5File& f, const ScreenData& s, const std::vector<int>& ids) {
   std::vector<std::string> pert, batch, time, medium;
   std::vector<std::int64_t> cells;
   for (int id : ids) {
@@ -22,11 +24,10 @@ void write_group_labels(const H5File& f, const data::ScreenData& s, const std::v
   f.write("/groups/cells", cells);
 }
 
-void write_group_statistics(const parallel::Comm& comm, const data::ScreenData& s, const data::GroupStatistics& st,
+void write_group_statistics(const parallel::Comm& comm, const ScreenData& s, const GroupStatistics& st,
                             const std::string& path) {
   const auto n_groups = static_cast<hsize_t>(s.groups().size()), G = static_cast<hsize_t>(s.genes().size());
-  comm.run_on_root([&] {
-    const H5File f = H5File::create_serial(path);
+  const auto structure = [&](const H5File& f) {
     f.attr_string("/", "description",
                   "pseudo-bulk statistics: z = log1p(y / s), s = total counts / mean total; sum and sum_sq over the "
                   "cells of each group (perturbation, batch, time, medium)");
@@ -41,8 +42,7 @@ void write_group_statistics(const parallel::Comm& comm, const data::ScreenData& 
     f.create<double>("/groups/size_factor_sum", {n_groups});
     f.create<double>("/sum", {n_groups, G});
     f.create<double>("/sum_sq", {n_groups, G});
-  });
-  comm.barrier();
+  };
   // Owned groups are one contiguous block (perturbations are owned in contiguous blocks and
   // groups are sorted by perturbation); replicated control groups are written by their owner only.
   std::vector<double> sf, sum, sq;
@@ -55,10 +55,11 @@ void write_group_statistics(const parallel::Comm& comm, const data::ScreenData& 
     sum.insert(sum.end(), st.sum_row(h), st.sum_row(h) + G);
     sq.insert(sq.end(), st.sum_sq_row(h), st.sum_sq_row(h) + G);
   }
-  const H5File f = H5File::open_parallel(path, comm.get());
-  f.write_rows("/groups/size_factor_sum", std::max<std::int64_t>(first, 0), sf);
-  f.write_rows("/sum", std::max<std::int64_t>(first, 0), sum);
-  f.write_rows("/sum_sq", std::max<std::int64_t>(first, 0), sq);
+  io::write_h5_collectively(comm, path, structure, [&](const H5File& f) {
+    f.write_rows("/groups/size_factor_sum", std::max<std::int64_t>(first, 0), sf);
+    f.write_rows("/sum", std::max<std::int64_t>(first, 0), sum);
+    f.write_rows("/sum_sq", std::max<std::int64_t>(first, 0), sq);
+  });
 }
 
-}  // namespace perturbfit::io
+}  // namespace perturbfit::data

@@ -1,0 +1,11 @@
+// Reads the deck's [solver] section (steady states, their fallback and stability test,
+// CVODES tolerances) into the solvers' options; simulate and fit both start from it.
+#pragma once
+#include "perturbfit/config/deck.hpp"
+#include "perturbfit/solvers/steady_state.hpp"
+
+namespace perturbfit::solvers {
+
+SteadyStateOptions steady_state_options(const config::Deck& deck);
+
+}  // namespace perturbfit::solvers
