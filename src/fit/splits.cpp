@@ -15,20 +15,12 @@ const char* to_string(Split s) {
   return "?";
 }
 
-namespace {
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
-}  // namespace
-
 std::vector<Split> assign_splits(const std::vector<data::Perturbation>& perturbations, double validation_fraction,
                                  double test_fraction, std::uint64_t seed) {
   std::vector<Split> splits(perturbations.size(), Split::kTrain);
   for (std::size_t p = 0; p < perturbations.size(); ++p) {
     if (perturbations[p].control || perturbations[p].excluded) continue;
-    RandomStream rng(seed, StreamDomain::kSplit, fnv1a(perturbations[p].label));
+    RandomStream rng(seed, StreamDomain::kSplit, stream_id(perturbations[p].label));
     const double u = rng.uniform();
     splits[p] = u < test_fraction ? Split::kTest : u < test_fraction + validation_fraction ? Split::kValidation : Split::kTrain;
   }

@@ -1,5 +1,7 @@
 #include "perturbfit/parallel/comm.hpp"
 
+#include <cmath>
+
 #include <stdexcept>
 
 #include "perturbfit/core/error.hpp"
@@ -105,6 +107,14 @@ void Comm::rethrow_any(const std::string& local_message, int exit_code) const {
   std::string msg = rank_ == first ? local_message : std::string(static_cast<std::size_t>(n), '\0');
   check(MPI_Bcast(msg.data(), n, MPI_CHAR, first, comm_), "MPI_Bcast");
   throw Error(static_cast<ExitCode>(code), msg);
+}
+
+void Comm::reproducible_sum_in_place(std::vector<double>& v, int scale_bits) const {
+  const double scale = std::ldexp(1.0, scale_bits);
+  std::vector<std::int64_t> q(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) q[i] = std::llround(v[i] * scale);
+  sum_in_place(q);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(q[i]) / scale;
 }
 
 void Comm::replicated_sum_in_place(std::vector<double>& values) const {

@@ -12,15 +12,9 @@ namespace perturbfit::simulate {
 
 namespace {
 
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
-
 // A guide's efficiency depends only on its name, so a guide used alone and in a pair acts alike.
 double guide_kappa(const LibraryOptions& o, std::uint64_t seed, const std::string& guide) {
-  RandomStream rs(seed, StreamDomain::kGuide, fnv1a(guide));
+  RandomStream rs(seed, StreamDomain::kGuide, stream_id(guide));
   const double k = o.kappa + o.kappa_sd * rs.normal();
   return o.kappa >= 0 ? std::clamp(k, 0.01, 1.0) : std::min(k, -0.01);
 }

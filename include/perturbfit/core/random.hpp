@@ -5,6 +5,7 @@
 // standard libraries.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace perturbfit {
 
@@ -42,5 +43,9 @@ class RandomStream {
   std::uint64_t key_;
   std::uint64_t counter_ = 0;
 };
+
+// A stable 64-bit id of a name (FNV-1a), for streams keyed by a label (a guide, a
+// perturbation) rather than by an index that depends on the library's order.
+std::uint64_t stream_id(const std::string& name);
 
 }  // namespace perturbfit

@@ -109,6 +109,7 @@ class ScreenData {
   void check_design();
   void distribute(const io::H5adReader& reader);
   void select_genes();
+  void keep_listed_genes();
   // Keeps the selected genes (plus the measured targets if data.keep_targets); `what` names
   // the selection in the progress message.
   void keep_selected(std::vector<char> selected, const std::string& what);

@@ -25,6 +25,9 @@ class Comm {
   std::int64_t exclusive_prefix_sum(std::int64_t local) const;  // 0 on rank 0
   void sum_in_place(std::vector<double>& values) const;
   void sum_in_place(std::vector<std::int64_t>& values) const;
+  // Sums that do not depend on how values are split over ranks: values are rounded to a
+  // fixed-point grid (2^-scale_bits) and added as integers, exact and associative.
+  void reproducible_sum_in_place(std::vector<double>& values, int scale_bits) const;
   // Sum reduced on the root, then broadcast: every rank holds bit-identical values (an
   // Allreduce does not promise that), so replicated optimisers stay in lockstep.
   void replicated_sum_in_place(std::vector<double>& values) const;
