@@ -116,3 +116,19 @@ TEST(Cli, EvolveBeforeMediumAndUnknownGuideGeneExitTwo) {
   EXPECT_NE(r.err.find("guide target 'GATA1' is not a gene of the model"), std::string::npos) << r.err;
   std::filesystem::remove_all(dir);
 }
+
+TEST(Cli, AWrongTruthFileIsRefusedBeforeTheFit) {
+  const auto dir = perturbfit::test_support::temp_dir("truth");
+  const std::string fit_deck = std::string(PERTURBFIT_TEST_DATA) + "/fit_small.toml";
+  // The deck itself stands in for a screen: the truth check must come before it is read.
+  const auto r = run_command(kExe + " fit " + fit_deck + " --data " + fit_deck + " --set fit.truth=" + fit_deck +
+                             " -o " + dir);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("is not a truth file"), std::string::npos) << r.err;
+  const auto missing = run_command(kExe + " fit " + fit_deck + " --data " + fit_deck +
+                                   " --set fit.truth=/nonexistent/truth.h5 -o " + dir);
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.err.find("'/nonexistent/truth.h5' is not a file"), std::string::npos) << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/checkpoint.h5"));
+  std::filesystem::remove_all(dir);
+}

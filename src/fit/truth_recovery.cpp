@@ -30,6 +30,18 @@ double relative_error(const std::vector<double>& fit, const std::vector<double>&
 }
 }  // namespace
 
+void check_truth_file(const std::filesystem::path& truth) {
+  const std::string fix = "; give the truth.h5 that `perturbfit simulate` wrote beside the screen, or remove fit.truth";
+  if (!std::filesystem::is_regular_file(truth)) throw UsageError("fit.truth = '" + truth.string() + "' is not a file" + fix);
+  try {
+    const auto file = io::H5File::open_read(truth.string());
+    (void)model::read_parameters(file);
+    (void)file.read<double>("/control/steady_state");
+  } catch (const Error& e) {
+    throw UsageError("fit.truth = '" + truth.string() + "' is not a truth file (" + e.what() + ")" + fix);
+  }
+}
+
 nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::path& path) {
   const auto file = io::H5File::open_read(path.string());
   const auto truth = model::read_parameters(file);

@@ -14,6 +14,10 @@
 
 namespace perturbfit::fit {
 
+// Before any work: UsageError unless `truth` is a truth.h5 written by `perturbfit simulate`
+// (its parameters and control state readable), so a wrong fit.truth does not cost a fit.
+void check_truth_file(const std::filesystem::path& truth);
+
 // Call after problem.solve_all(); reads the file on the calling rank only.
 nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::path& truth);
 
