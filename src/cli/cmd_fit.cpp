@@ -100,7 +100,8 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
   const fs::path checkpoint_path = args.output / "checkpoint.h5";
   const std::string optimizer = fit::to_string(options.optimizer);
   return run_recorded(comm, provenance, args.output, [&]() -> int {
-    if (!options.truth.empty()) comm.run_on_root([&] { fit::check_truth_file(options.truth); });
+    // (--check-gradient never reads the truth: a deck's stale fit.truth must not stop it.)
+    if (!options.truth.empty() && !args.check_gradient) comm.run_on_root([&] { fit::check_truth_file(options.truth); });
     ctx.reporter.info("fit: deck " + args.deck + ", screen " + data_opt.path + ", " + std::to_string(comm.size()) +
                       " rank(s), output " + args.output.string());
     const data::ScreenData screen(comm, data_opt, ctx.reporter);
