@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   app.allow_extras();
   CLI11_PARSE(app, argc, argv);
   cli::PetscRuntime runtime(std::vector<std::string>(argv, argv + argc));
-  const parallel::Comm comm(runtime.world());
+  const parallel::Comm comm(MPI_COMM_WORLD);
 
   const auto params = bench::benchmark_model(genes, nnz, 1);
   const auto truth = bench::benchmark_model(genes, nnz, 2);  // "observed" data from a different network

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "JSON file (rank 0)");
   CLI11_PARSE(app, argc, argv);
   cli::PetscRuntime runtime({argv[0]});
-  const parallel::Comm comm(runtime.world());
+  const parallel::Comm comm(MPI_COMM_WORLD);
   const Reporter quiet(comm.is_root(), true);
 
   comm.barrier();

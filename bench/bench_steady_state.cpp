@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   app.allow_extras();  // PETSc options
   CLI11_PARSE(app, argc, argv);
   cli::PetscRuntime runtime(std::vector<std::string>(argv, argv + argc));
-  const parallel::Comm comm(runtime.world());
+  const parallel::Comm comm(MPI_COMM_WORLD);
 
   const auto params = bench::benchmark_model(genes, nnz, 1);
   const model::VectorField field(params);

@@ -63,7 +63,7 @@ TEST(Cli, BadProtocolExitsTwo) {
   const auto dir = perturbfit::test_support::temp_dir("badprotocol");
   const auto r = run_command(kExe + " simulate " + kSmall + " --set protocol.2.dt=-1 -o " + dir + "/out");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("protocol step 2 (evolve): dt must be a positive"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("protocol step 2 (evolve): 'dt' must be > 0, got -1"), std::string::npos) << r.err;
   std::filesystem::remove_all(dir);
 }
 
@@ -95,7 +95,9 @@ TEST(Cli, NumericalFailureExitsFourAndRecordsIt) {
                              " --set solver.steady_max_it=1 --set solver.fallback=none --set solver.steady_atol=1e-14 -o " + dir);
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find("did not converge"), std::string::npos) << r.err;
-  const auto prov = nlohmann::json::parse(perturbfit::test_support::read_text(dir + "/provenance.json"));
+  // A failure describes no results: it is recorded beside them, never as their provenance.
+  EXPECT_FALSE(std::filesystem::exists(dir + "/provenance.json"));
+  const auto prov = nlohmann::json::parse(perturbfit::test_support::read_text(dir + "/failure.json"));
   EXPECT_EQ(prov.at("status"), "failed");
   std::filesystem::remove_all(dir);
 }

@@ -43,7 +43,7 @@ TEST(Deck, UnknownSectionAndStepAreErrors) {
 }
 
 TEST(Deck, RequiredStepKeyAndTypes) {
-  EXPECT_NE(error_of("[[protocol]]\nstep = \"evolve\"\n").find("'protocol.0.dt' is required"), std::string::npos);
+  EXPECT_NE(error_of("[[protocol]]\nstep = \"evolve\"\n").find("protocol step 0 (evolve): 'dt' is required"), std::string::npos);
   EXPECT_NE(error_of("[network]\ngenes = \"many\"\n").find("must be integer"), std::string::npos);
   // integers are accepted where numbers are expected
   EXPECT_DOUBLE_EQ(Deck::parse("[network]\ncontraction = 1\n", "d").get<double>("network.contraction"), 1.0);
@@ -94,4 +94,45 @@ TEST(Schema, DocsDeckReferenceIsUpToDate) {
   s << in.rdbuf();
   EXPECT_EQ(s.str(), perturbfit::config::deck_reference_markdown())
       << "regenerate it: build/src/perturbfit reference > docs/deck.md";
+}
+
+TEST(Deck, EveryNumberIsFiniteAndInItsRange) {
+  // an int64 that would wrap to 20 as int32, non-finite numbers, values outside the range
+  EXPECT_NE(error_of("", {"network.genes=4294967316"}).find("'network.genes' must be in [1, 100000], got 4294967316"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"network.contraction=nan"}).find("must be a finite number, got nan"), std::string::npos);
+  EXPECT_NE(error_of("", {"fit.lambda_l1=inf"}).find("must be a finite number, got inf"), std::string::npos);
+  EXPECT_NE(error_of("", {"network.contraction=-1"}).find("must be >= 0, got -1"), std::string::npos);
+  EXPECT_NE(error_of("", {"fit.pseudocount=0"}).find("must be > 0"), std::string::npos);
+  EXPECT_NE(error_of("", {"measure.panel_fraction=0"}).find("must be in (0, 1]"), std::string::npos);
+  EXPECT_NE(error_of("[[protocol]]\nstep = \"medium\"\nvalues = [1.0, nan]\n").find("(each element)"), std::string::npos);
+  EXPECT_NE(error_of("", {"protocol.cells=1"}).find("protocol.N.cells"), std::string::npos);
+  // the edges of a range are accepted
+  EXPECT_EQ(Deck::parse("", "d", {"network.genes=100000"}).get<int>("network.genes"), 100000);
+  EXPECT_DOUBLE_EQ(Deck::parse("", "d", {"network.contraction=0"}).get<double>("network.contraction"), 0.0);
+}
+
+TEST(Schema, EveryNumericKeyHasARangeThatHoldsItsDefault) {
+  using perturbfit::config::effective_range;
+  using perturbfit::config::ValueType;
+  auto check = [](const std::vector<perturbfit::config::KeySpec>& keys, const std::string& where) {
+    for (const auto& k : keys) {
+      if (k.type != ValueType::kInt && k.type != ValueType::kFloat) continue;
+      const auto r = effective_range(k);
+      if (k.type == ValueType::kInt) {
+        EXPECT_LE(r.hi, 9007199254740992.0) << where << k.key;
+      }
+      if (!k.default_value.is_null()) {
+        EXPECT_TRUE(r.contains(k.default_value.get<double>())) << where << k.key;
+      }
+    }
+  };
+  for (const auto& s : perturbfit::config::deck_sections()) check(s.keys, s.name + ".");
+  for (const auto& s : perturbfit::config::protocol_steps()) check(s.keys, s.name + ".");
+}
+
+TEST(Deck, AParseErrorNamesTheLineNotItsText) {
+  const auto msg = error_of("[run]\nseed = 1\nSECRET-TEXT = = =\n");
+  EXPECT_NE(msg.find("at line 3"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("SECRET-TEXT"), std::string::npos) << msg;
 }

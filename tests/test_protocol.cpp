@@ -80,7 +80,7 @@ std::string protocol_error(const std::string& steps) {
 TEST(Protocol, BadProtocolsAreUsageErrorsNamingTheStep) {
   EXPECT_NE(protocol_error(evolve(1) + kBase + kMeasure).find("protocol step 0 (evolve) comes before any medium step"),
             std::string::npos);
-  EXPECT_NE(protocol_error(kBase + evolve(-2) + kMeasure).find("dt must be a positive"), std::string::npos);
+  EXPECT_NE(protocol_error(kBase + evolve(-2) + kMeasure).find("protocol step 1 (evolve): 'dt' must be > 0"), std::string::npos);
   const auto unknown = protocol_error(kBase + "[[protocol]]\nstep = \"perturb\"\ntargets = [\"GATA1\"]\n" + kMeasure);
   EXPECT_NE(unknown.find("guide target 'GATA1' is not a gene of the model"), std::string::npos) << unknown;
   EXPECT_NE(protocol_error(kBase + kPerturb + kPerturb + kMeasure).find("only one perturb step"), std::string::npos);

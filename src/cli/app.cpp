@@ -1,12 +1,16 @@
 #include <CLI/CLI.hpp>
 
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
 #include "perturbfit/cli/arguments.hpp"
 #include "perturbfit/cli/commands.hpp"
 #include "perturbfit/cli/runtime.hpp"
+#include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/io/hdf5.hpp"
 
 namespace perturbfit::cli {
 
@@ -16,6 +20,10 @@ constexpr const char* kDescription =
     "Usage: perturbfit <command> [DECK.toml] [--set section.key=value ...] [-o OUTDIR] [PETSc options]\n"
     "PETSc options (e.g. -snes_monitor, -ksp_type gmres, -pc_type lu) tune the solvers.\n"
     "Exit codes: 0 success, 2 usage or deck error, 3 input-data error, 4 numerical failure, 5 I/O error.";
+
+constexpr const char* kForceHelp =
+    "write into an output directory that holds another command's results, removing those results first "
+    "(never a file this run reads)";
 
 void add_common(CLI::App* cmd, bool& json, bool& quiet) {
   cmd->add_flag("--json", json, "print a machine-readable JSON summary on stdout (human text goes to stderr)");
@@ -27,10 +35,8 @@ void print_error(const parallel::Comm& comm, const std::string& message) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
-  const SplitArguments args = split_arguments(argc, argv);
-  PetscRuntime runtime(args.petsc);
-  const parallel::Comm comm(runtime.world());
+namespace {
+int run_command_line(const SplitArguments& args, int argc, char** argv, const parallel::Comm& comm) {
 
   CLI::App app(kDescription, "perturbfit");
   app.require_subcommand(1);
@@ -45,6 +51,7 @@ int main(int argc, char** argv) {
   simulate->add_option("--set", sim.overrides, "override a deck key: section.key=value or protocol.N.key=value")
       ->allow_extra_args(false);
   simulate->add_option("-o,--output", sim.output, "output directory (created if missing)")->capture_default_str();
+  simulate->add_flag("--force", sim.force, kForceHelp);
   add_common(simulate, json, quiet);
   InspectArgs ins;
   auto* inspect = app.add_subcommand("inspect", "read, validate and summarise a screen (.h5ad): sizes, perturbations, "
@@ -67,12 +74,22 @@ int main(int argc, char** argv) {
   fitcmd->add_option("--layer", fit.layer, "read counts from layers/<name> (\"raw\" for raw/X)");
   fitcmd->add_option("--set", fit.overrides, "override a deck key: section.key=value")->allow_extra_args(false);
   fitcmd->add_option("-o,--output", fit.output, "output directory (created if missing)")->capture_default_str();
+  fitcmd->add_flag("--force", fit.force, kForceHelp);
   fitcmd->add_option("--restart", fit.restart, "continue the fit whose output directory this is, from its checkpoint.h5");
   fitcmd->add_flag("--check-gradient", fit.check_gradient,
                    "compare the adjoint gradient with central finite differences on random directions and exit");
   add_common(fitcmd, json, quiet);
 
   std::vector<std::string> own = args.own;
+  if (own.size() > 1 && !own[1].empty() && own[1][0] != '-') {  // CLI11 would only say "a subcommand is required"
+    std::vector<std::string> names;
+    for (const auto* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), own[1]) == names.end()) {
+      print_error(comm, "unknown command '" + own[1] + "'; did you mean '" + config::nearest(own[1], names) +
+                            "'? (run 'perturbfit --help')");
+      return static_cast<int>(ExitCode::kUsage);
+    }
+  }
   std::reverse(own.begin(), own.end());
   own.pop_back();  // argv[0]
   try {
@@ -99,6 +116,8 @@ int main(int argc, char** argv) {
   CommandContext ctx{comm, Reporter(comm.is_root(), quiet || json), json,
                      std::vector<std::string>(argv, argv + argc)};
   try {
+    check_petsc_option_files(args.petsc);
+    const PetscRuntime petsc(args.petsc);
     if (*version) return run_version(ctx);
     if (*reference) return run_reference(ctx);
     if (*simulate) return run_simulate(ctx, sim);
@@ -110,11 +129,31 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     print_error(comm, e.what());
     return static_cast<int>(e.code());
+  } catch (const std::bad_alloc&) {
+    print_error(comm, "out of memory: the deck or the screen asks for more memory than a rank could get; "
+                      "reduce the sizes (network.genes, cells, fit.knn, data.top_variable) or run on more nodes");
+    return static_cast<int>(ExitCode::kUsage);
   } catch (const std::exception& e) {
     print_error(comm, std::string("internal error: ") + e.what() + " (please report this)");
     return static_cast<int>(ExitCode::kInternal);
   }
   return static_cast<int>(ExitCode::kUsage);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const SplitArguments args = split_arguments(argc, argv);
+  // A write past the file-size limit (ulimit -f) then fails with EFBIG, which the output
+  // layer reports (exit 5), instead of killing the process with SIGXFSZ mid-file.
+  std::signal(SIGXFSZ, SIG_IGN);
+  const MpiRuntime mpi(&argc, &argv);
+  const int code = run_command_line(args, argc, argv, parallel::Comm(mpi.world()));
+  if (io::hdf5_file_close_failed()) {  // HDF5 cannot shut down now (io/hdf5.hpp): end here
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(code);
+  }
+  return code;
 }
 
 }  // namespace perturbfit::cli

@@ -2,21 +2,26 @@
 // MODEL.md section 8, evaluate on held-out perturbations against baselines, write fit.h5,
 // metrics.json, checkpoint.h5 and provenance.json.
 #include <algorithm>
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "perturbfit/cli/commands.hpp"
+#include "perturbfit/cli/output_directory.hpp"
 #include "perturbfit/cli/provenance.hpp"
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/json_text.hpp"
 #include "perturbfit/data/screen_data.hpp"
+#include "perturbfit/fit/checkpoint.hpp"
 #include "perturbfit/fit/evaluation.hpp"
 #include "perturbfit/fit/fit_output.hpp"
 #include "perturbfit/fit/gradient_check.hpp"
 #include "perturbfit/fit/optimizer.hpp"
 #include "perturbfit/fit/truth_recovery.hpp"
 #include "perturbfit/io/atomic_file.hpp"
+#include "perturbfit/model/edge_list.hpp"
 #include "perturbfit/parallel/stop_signal.hpp"
 
 namespace perturbfit::cli {
@@ -50,6 +55,29 @@ std::vector<std::vector<double>> media_inputs(const config::Deck& deck, const st
     out[i][i] = 1.0;
   }
   return out;
+}
+
+// The command line that continues this fit: the same words, with --restart OUT (a path a
+// shell reads back unchanged).
+std::string resume_command(const std::vector<std::string>& argv, const fs::path& output) {
+  auto quoted = [](const std::string& w) {
+    if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,/:@%") ==
+                          std::string::npos)
+      return w;
+    std::string q = "'";
+    for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  std::string out;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--restart" || argv[i] == "--force") {
+      if (argv[i] == "--restart") ++i;  // its value
+      continue;
+    }
+    if (argv[i].rfind("--restart=", 0) == 0) continue;
+    out += (out.empty() ? "" : " ") + quoted(argv[i]);
+  }
+  return out + " --restart " + quoted(output.string());
 }
 
 std::string fmt(const json& v) {
@@ -96,16 +124,30 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
   // check solves tighter than a fit needs (at 1e-10, 6e-5 relative error on fit_small).
   if (args.check_gradient) options.steady.atol = std::min(options.steady.atol, 1e-13);
   const auto data_opt = data::data_options(deck, args.data, args.layer);
-  prepare_output_directory(comm, args.output);
+  const bool prior = options.support == "edgelist";
+  claim_output_directory(comm, args.output, "fit", args.force,
+                         {args.deck, data_opt.path, options.truth, prior ? options.edge_list : fs::path()});
   const fs::path checkpoint_path = args.output / "checkpoint.h5";
-  const std::string optimizer = fit::to_string(options.optimizer);
   return run_recorded(comm, provenance, args.output, [&]() -> int {
-    // (--check-gradient never reads the truth: a deck's stale fit.truth must not stop it.)
-    if (!options.truth.empty() && !args.check_gradient) comm.run_on_root([&] { fit::check_truth_file(options.truth); });
+    // Every file the fit reads is checked before any work. (--check-gradient never reads
+    // the truth: a deck's stale fit.truth must not stop it.)
+    comm.run_on_root([&] {
+      if (!options.truth.empty() && !args.check_gradient) fit::check_truth_file(options.truth);
+      if (prior) (void)model::read_edge_list(options.edge_list, "fit.edge_list", false);
+    });
     ctx.reporter.info("fit: deck " + args.deck + ", screen " + data_opt.path + ", " + std::to_string(comm.size()) +
                       " rank(s), output " + args.output.string());
     const data::ScreenData screen(comm, data_opt, ctx.reporter);
+    const fit::CheckpointIdentity identity{screen.genes(), fit::to_string(options.optimizer),
+                                           fit::deck_fingerprint(deck), screen.content_digest()};
     fit::FitProblem problem(comm, screen, options, media_inputs(deck, screen.media()), ctx.reporter);
+    auto read_checkpoint = [&] {
+      auto s = fit::read_checkpoint(args.restart / "checkpoint.h5", identity);
+      if (s.theta.size() != problem.size())
+        throw UsageError("the checkpoint in " + args.restart.string() + " has " + std::to_string(s.theta.size()) +
+                         " parameters, this deck and screen " + std::to_string(problem.size()));
+      return s;
+    };
     std::array<std::int64_t, 3> split_counts{0, 0, 0};
     for (std::size_t p = 0; p < screen.perturbations().size(); ++p)
       if (!screen.perturbations()[p].control && !screen.perturbations()[p].excluded)
@@ -116,18 +158,13 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
 
     if (args.check_gradient) {
       std::vector<double> at;
-      if (!args.restart.empty()) {
-        at = fit::read_checkpoint(args.restart / "checkpoint.h5", screen.genes(), optimizer).theta;
-        if (at.size() != problem.size())
-          throw UsageError("the checkpoint in " + args.restart.string() + " has " + std::to_string(at.size()) +
-                           " parameters, this deck and screen " + std::to_string(problem.size()));
-      }
+      if (!args.restart.empty()) at = read_checkpoint().theta;
       const auto result = fit::check_gradient(problem, options.gradient_directions, 1e-5, ctx.reporter,
                                               at.empty() ? nullptr : &at);
       const bool pass = result["max_relative_error"].get<double>() < 1e-5;
       if (comm.is_root()) {
-        io::write_file_atomically(args.output / "gradient_check.json", result.dump(2) + "\n");
-        if (ctx.json) std::cout << result.dump(2) << std::endl;
+        io::write_file_atomically(args.output / "gradient_check.json", json_text(result) + "\n");
+        if (ctx.json) std::cout << json_text(result) << std::endl;
         else
           std::cout << "gradient check: max relative error " << result["max_relative_error"].get<double>() << " over "
                     << options.gradient_directions << " directions (" << (pass ? "PASS" : "FAIL") << ", threshold 1e-5)\n";
@@ -137,13 +174,13 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
 
     fit::OptimizerState state;
     if (!args.restart.empty()) {
-      state = fit::read_checkpoint(args.restart / "checkpoint.h5", screen.genes(), optimizer);
+      state = read_checkpoint();
       ctx.reporter.info("restarting from " + (args.restart / "checkpoint.h5").string() + " at iteration " +
                         std::to_string(state.iteration));
     }
     const parallel::StopSignal stop;
     auto write_checkpoint = [&](const fit::OptimizerState& s) {
-      comm.run_on_root([&] { fit::write_checkpoint(checkpoint_path, s, screen.genes(), optimizer); });
+      comm.run_on_root([&] { fit::write_checkpoint(checkpoint_path, s, identity); });
     };
     const auto result = fit::optimize(problem, state, comm, stop, write_checkpoint, ctx.reporter);
     write_checkpoint(state);
@@ -153,8 +190,8 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
       if (comm.is_root()) {
         provenance.write(args.output, "interrupted");
         std::cout << "interrupted by signal " << stop.signal_number() << " at iteration " << state.iteration
-                  << "; checkpoint " << checkpoint_path.string() << "\n  continue with: perturbfit fit " << args.deck
-                  << " --restart " << args.output.string() << "\n";
+                  << "; checkpoint " << checkpoint_path.string() << "\n  continue with: "
+                  << resume_command(ctx.argv, args.output) << "\n";
       }
       return 0;
     }
@@ -167,7 +204,11 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
       ctx.reporter.info("early stopping: the fitted model is iteration " + std::to_string(selected) + " of " +
                         std::to_string(state.iteration) + " (validation loss lowest at iteration " +
                         std::to_string(es.best_iteration) + "; later iterates within its standard error are preferred)");
-    const auto final_loss = problem.evaluate(early ? es.selected_theta : state.theta, nullptr);
+    const auto& fitted = early ? es.selected_theta : state.theta;
+    const auto final_loss = problem.evaluate(fitted, nullptr);
+    if (!std::isfinite(final_loss.total) || !std::all_of(fitted.begin(), fitted.end(), [](double x) { return std::isfinite(x); }))
+      throw NumericalError("the fitted model's loss or parameters are not finite (loss " + std::to_string(final_loss.total) +
+                           "); nothing is written but the last checkpoint. Check the screen or lower fit.learning_rate");
     const auto failed = problem.solve_all(true);
     std::int64_t unstable = 0;
     for (const auto& c : problem.conditions())
@@ -179,7 +220,7 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
     json metrics = fit::evaluate_predictions(problem, comm, rows);
     json report{{"final_loss", {{"total", final_loss.total}, {"data", final_loss.data}, {"steady_state", final_loss.steady_state},
                                 {"l1", final_loss.l1}, {"l2", final_loss.l2}}},
-                {"optimizer", optimizer},
+                {"optimizer", identity.optimizer},
                 {"stop_reason", result.reason},
                 {"iterations", state.iteration},
                 {"selected_iteration", selected},
@@ -198,14 +239,18 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
       comm.run_on_root([&] { truth = fit::truth_recovery(problem, options.truth); });
       report["truth_recovery"] = truth;
     }
-    fit::write_fit(comm, args.output / "fit.h5", problem, state, rows, metrics.dump());
+    io::OutputSet staged;  // fit.h5 and metrics.json are published together, or neither
+    fit::write_fit(comm, args.output / "fit.h5", problem, state, rows, json_text(metrics, -1), &staged);
     report["wall_seconds"] = provenance.elapsed_seconds();
     provenance.set("summary", report);
+    comm.run_on_root([&] {
+      io::write_file_atomically(args.output / "metrics.json", json_text(report) + "\n", &staged);
+      staged.commit();
+    });
     if (comm.is_root()) {
-      io::write_file_atomically(args.output / "metrics.json", report.dump(2) + "\n");
       provenance.write(args.output, "ok");
       if (ctx.json) {
-        std::cout << report.dump(2) << std::endl;
+        std::cout << json_text(report) << std::endl;
       } else {
         std::cout << "fit: " << state.iteration << " iterations (" << result.reason << "), final loss "
                   << std::setprecision(8) << final_loss.total << ", kappa " << std::setprecision(4) << problem.kappa()

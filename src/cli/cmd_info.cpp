@@ -4,6 +4,7 @@
 #include "perturbfit/cli/commands.hpp"
 #include "perturbfit/cli/provenance.hpp"
 #include "perturbfit/config/schema.hpp"
+#include "perturbfit/core/json_text.hpp"
 #include "perturbfit/version_info.hpp"
 
 namespace perturbfit::cli {
@@ -14,7 +15,7 @@ int run_version(const CommandContext& ctx) {
   if (ctx.json) {
     nlohmann::json j{{"name", "perturbfit"}, {"version", build::kVersion}, {"git_sha", build::kGitSha},
                      {"build_type", build::kBuildType}, {"libraries", libs}};
-    std::cout << j.dump(2) << std::endl;
+    std::cout << json_text(j) << std::endl;
   } else {
     std::cout << "perturbfit " << build::kVersion << " (" << build::kGitSha << ", " << build::kBuildType << ")\n";
     for (const auto& [k, v] : libs.items()) std::cout << "  " << k << ": " << v.get<std::string>() << "\n";

@@ -5,6 +5,7 @@
 #include "perturbfit/cli/commands.hpp"
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/json_text.hpp"
 #include "perturbfit/data/inspect_report.hpp"
 #include "perturbfit/data/stats_file.hpp"
 
@@ -24,7 +25,7 @@ int run_inspect(const CommandContext& ctx, const InspectArgs& args) {
     data::write_group_statistics(ctx.comm, screen, screen.statistics(), args.stats_out);
     report["statistics_file"] = args.stats_out;
   }
-  if (ctx.comm.is_root()) std::cout << (ctx.json ? report.dump(2) + "\n" : data::inspect_text(report));
+  if (ctx.comm.is_root()) std::cout << (ctx.json ? json_text(report) + "\n" : data::inspect_text(report));
   return 0;
 }
 

@@ -2,9 +2,11 @@
 #include <iostream>
 
 #include "perturbfit/cli/commands.hpp"
+#include "perturbfit/cli/output_directory.hpp"
 #include "perturbfit/cli/provenance.hpp"
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/json_text.hpp"
 #include "perturbfit/io/h5ad_writer.hpp"
 #include "perturbfit/simulate/truth_file.hpp"
 #include "perturbfit/model/generators.hpp"
@@ -23,7 +25,9 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
   provenance.set_deck(deck.values(), args.deck);
   const auto gen = simulate::generator_options(deck);
   const auto settings = simulate::simulation_settings(deck);
-  prepare_output_directory(comm, args.output);
+  std::vector<fs::path> inputs{args.deck};
+  if (!gen.edge_list.empty()) inputs.emplace_back(gen.edge_list);
+  claim_output_directory(comm, args.output, "simulate", args.force, inputs);
 
   return run_recorded(comm, provenance, args.output, [&]() -> int {
     ctx.reporter.info("simulate: deck " + args.deck + ", " + std::to_string(comm.size()) + " rank(s), output " +
@@ -37,12 +41,18 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
     const fs::path screen = args.output / "screen.h5ad", truth = args.output / "truth.h5";
     ctx.reporter.info("writing " + screen.string() + " (" + std::to_string(rows.h5ad.n_obs) + " cells x " +
                       std::to_string(rows.h5ad.var_names.size()) + " measured genes)");
-    io::write_h5ad(comm, screen.string(), rows.h5ad);  // under a .partial name, then renamed
+    io::OutputSet staged;  // the screen and its truth are published together, or neither
+    io::write_h5ad(comm, screen.string(), rows.h5ad, &staged);
     json outputs{{"screen", screen.string()}};
-    if (deck.get<bool>("output.write_truth")) {
-      simulate::write_truth(sim, rows, truth.string());
+    const bool with_truth = deck.get<bool>("output.write_truth");
+    if (with_truth) {
+      simulate::write_truth(sim, rows, truth.string(), &staged);
       outputs["truth"] = truth.string();
     }
+    comm.run_on_root([&] {
+      staged.commit();
+      if (!with_truth) fs::remove(truth);  // an earlier run's truth would pose as this screen's
+    });
     const std::int64_t nnz = comm.sum(rows.h5ad.indptr.back());
     json summary{{"command", "simulate"},
                  {"status", "ok"},
@@ -61,7 +71,7 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
     if (comm.is_root()) {
       provenance.write(args.output, "ok");
       if (ctx.json) {
-        std::cout << summary.dump(2) << std::endl;
+        std::cout << json_text(summary) << std::endl;
       } else {
         std::cout << "simulated " << rows.h5ad.n_obs << " cells x " << rows.h5ad.var_names.size() << " measured genes ("
                   << sim.classes().size() << " guide classes, " << sim.batch_names().size() << " batches) in "

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/json_text.hpp"
 #include "perturbfit/io/atomic_file.hpp"
 #include "perturbfit/version_info.hpp"
 
@@ -82,16 +83,10 @@ void Provenance::write(const std::filesystem::path& dir, const std::string& stat
   record_["wall_seconds"] = elapsed_seconds();
   record_["status"] = status;
   if (!error.empty()) record_["error"] = error;
-  io::write_file_atomically(dir / "provenance.json", record_.dump(2) + "\n");
-}
-
-void prepare_output_directory(const parallel::Comm& comm, const std::filesystem::path& dir) {
-  comm.run_on_root([&] {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec || !std::filesystem::is_directory(dir))
-      throw IOError("cannot create output directory '" + dir.string() + "': " + (ec ? ec.message() : "not a directory"));
-  });
+  // A failure describes no results: it must not replace the record of the results there.
+  const bool failed = status == "failed";
+  io::write_file_atomically(dir / (failed ? "failure.json" : "provenance.json"), json_text(record_) + "\n");
+  if (!failed) std::filesystem::remove(dir / "failure.json");
 }
 
 int run_recorded(const parallel::Comm& comm, Provenance& provenance, const std::filesystem::path& dir,

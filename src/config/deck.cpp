@@ -3,6 +3,8 @@
 #include <toml.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -38,6 +40,20 @@ std::string nearest(const std::string& word, const std::vector<std::string>& can
 }
 
 namespace {
+
+// toml11's message quotes the offending line; a deck path may name any file, so only the
+// description, the line number and toml11's hints are kept.
+std::string toml_error_message(const toml::exception& e, const std::string& origin) {
+  std::istringstream what(e.what());
+  std::string first, line, hints;
+  std::getline(what, first);
+  while (std::getline(what, line))
+    if (line.rfind("Hint:", 0) == 0) hints += "; " + line.substr(6);
+  if (first.rfind("[error] ", 0) == 0) first = first.substr(8);
+  std::string where = "'" + origin + "'";
+  if (e.location().line() > 0) where += " at line " + std::to_string(e.location().line());
+  return "cannot parse deck " + where + ": " + first + hints;
+}
 
 json toml_to_json(const toml::value& v) {
   if (v.is_table()) {
@@ -78,6 +94,15 @@ std::vector<std::string> key_names(const std::vector<KeySpec>& keys) {
 }
 
 // Checks `value` against `spec` and returns it in canonical form (ints widened to floats).
+// A number outside its range (or not finite) names the key, the value and the range.
+void check_number(const json& value, const KeySpec& spec, const std::string& where) {
+  const Range r = effective_range(spec);
+  const double x = value.is_number_unsigned() ? static_cast<double>(value.get<std::uint64_t>()) : value.get<double>();
+  if (!std::isfinite(x))
+    throw UsageError(where + " must be a finite number, got " + (std::isnan(x) ? "nan" : x > 0 ? "inf" : "-inf"));
+  if (!r.contains(x)) throw UsageError(where + " must be " + r.describe() + ", got " + value.dump());
+}
+
 json check_value(const json& value, const KeySpec& spec, const std::string& where) {
   auto fail = [&](const std::string& got) -> json {
     throw UsageError(where + " must be " + type_name(spec.type) + ", got " + got);
@@ -85,9 +110,11 @@ json check_value(const json& value, const KeySpec& spec, const std::string& wher
   switch (spec.type) {
     case ValueType::kInt:
       if (!value.is_number_integer()) fail(value.dump());
+      check_number(value, spec, where);
       return value;
     case ValueType::kFloat:
       if (!value.is_number()) fail(value.dump());
+      check_number(value, spec, where);
       return json(value.get<double>());
     case ValueType::kBool:
       if (!value.is_boolean()) fail(value.dump());
@@ -100,6 +127,7 @@ json check_value(const json& value, const KeySpec& spec, const std::string& wher
       json out = json::array();
       for (const auto& x : value) {
         if (!x.is_number()) fail(value.dump());
+        check_number(x, spec, where + " (each element)");
         out.push_back(x.get<double>());
       }
       return out;
@@ -113,8 +141,10 @@ json check_value(const json& value, const KeySpec& spec, const std::string& wher
   return value;
 }
 
+// `label` names a protocol step in messages ("protocol step 2 (evolve): ").
 json complete_table(const json& given, const std::vector<KeySpec>& keys, const std::string& prefix,
-                    const std::string& origin, const std::vector<std::string>& ignore = {}) {
+                    const std::string& origin, const std::vector<std::string>& ignore = {},
+                    const std::string& label = "") {
   json out = json::object();
   for (const auto& [k, v] : given.items()) {
     if (std::find(ignore.begin(), ignore.end(), k) != ignore.end()) continue;
@@ -126,7 +156,7 @@ json complete_table(const json& given, const std::vector<KeySpec>& keys, const s
     }
   }
   for (const auto& spec : keys) {
-    const std::string where = origin + ": '" + prefix + spec.key + "'";
+    const std::string where = origin + ": " + (label.empty() ? "'" + prefix : label + "'") + spec.key + "'";
     if (given.contains(spec.key)) {
       out[spec.key] = check_value(given.at(spec.key), spec, where);
     } else if (spec.default_value.is_null()) {
@@ -160,6 +190,9 @@ void apply_override(json& raw, const std::string& assignment) {
     raw["protocol"][idx][parts[2]] = value;
     return;
   }
+  if (parts.size() == 2 && parts[0] == "protocol")
+    throw UsageError("--set " + path + ": protocol keys are set per step: protocol.N." + parts[1] +
+                     "=value (N counts from 0)");
   if (parts.size() != 2) throw UsageError("--set expects section.key=value, got '" + assignment + "'");
   raw[parts[0]][parts[1]] = value;
 }
@@ -173,7 +206,7 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin,
     std::istringstream in(toml_text);
     raw = toml_to_json(toml::parse(in, origin));
   } catch (const toml::exception& e) {
-    throw UsageError(std::string("cannot parse deck: ") + e.what());
+    throw UsageError(toml_error_message(e, origin));
   } catch (const std::runtime_error& e) {
     throw UsageError(std::string("cannot parse deck ") + origin + ": " + e.what());
   }
@@ -215,7 +248,8 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin,
     if (it == protocol_steps().end())
       throw UsageError(origin + ": protocol step " + std::to_string(i) + " has unknown kind '" + kind +
                        "'; did you mean '" + nearest(kind, kinds) + "'?");
-    json step = complete_table(g, it->keys, prefix, origin, {"step"});
+    json step = complete_table(g, it->keys, prefix, origin, {"step"},
+                               "protocol step " + std::to_string(i) + " (" + kind + "): ");
     step["step"] = kind;
     steps.push_back(step);
   }
@@ -224,10 +258,20 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin,
 }
 
 Deck Deck::load(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  // A deck is a small text file: a directory, a device (/dev/zero) or a huge file is a
+  // mistake in the command line, not something to read.
+  constexpr std::uintmax_t kMaxDeckBytes = 16u << 20;
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) throw UsageError("cannot open deck '" + path.string() + "': no such file");
+  if (std::filesystem::is_directory(status))
+    throw UsageError("deck '" + path.string() + "' is a directory; name the deck's .toml file");
+  if (!std::filesystem::is_regular_file(status))
+    throw UsageError("deck '" + path.string() + "' is not a regular file");
+  if (std::filesystem::file_size(path, ec) > kMaxDeckBytes)
+    throw UsageError("deck '" + path.string() + "' is larger than 16 MiB; a deck is a short TOML file");
   std::ifstream in(path);
-  if (!in)
-    throw UsageError("cannot open deck '" + path.string() + "': " +
-                     (std::filesystem::exists(path) ? "permission denied" : "no such file"));
+  if (!in) throw UsageError("cannot open deck '" + path.string() + "': permission denied");
   std::stringstream buf;
   buf << in.rdbuf();
   Deck deck = parse(buf.str(), path.string(), overrides);

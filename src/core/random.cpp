@@ -3,6 +3,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "perturbfit/core/hash.hpp"
+
 namespace perturbfit {
 
 namespace {
@@ -89,10 +91,6 @@ std::uint64_t RandomStream::below(std::uint64_t n) {
   return n == 0 ? 0 : static_cast<std::uint64_t>(uniform() * static_cast<double>(n)) % n;
 }
 
-std::uint64_t stream_id(const std::string& name) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
+std::uint64_t stream_id(const std::string& name) { return Fnv1a().bytes(name.data(), name.size()).digest(); }
 
 }  // namespace perturbfit

@@ -58,6 +58,9 @@ ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, c
   auto metadata_guard = std::make_unique<io::CorruptFileGuard>(opt_.path, "its layout", 10);
   const io::H5adReader reader(opt_.path, comm.get(), opt_.layer);
   layout_ = reader.matrix();
+  if (layout_.cols <= 0)
+    throw DataError(opt_.path + ": the screen has no genes (var is empty); a screen needs measured genes");
+  if (layout_.rows <= 0) throw DataError(opt_.path + ": the screen has no cells (obs is empty)");
   metadata_guard.reset();
   metadata_guard = std::make_unique<io::CorruptFileGuard>(
       opt_.path, "its names and obs columns", 10 + static_cast<unsigned>((layout_.rows + layout_.cols) / 10000));

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/hash.hpp"
 #include "perturbfit/parallel/decomposition.hpp"
 
 namespace perturbfit::data {
@@ -178,6 +179,23 @@ void ScreenData::distribute(const io::H5adReader& reader) {
   if (empty_cells > 0) reporter_.warn(std::to_string(empty_cells) + " cell(s) have no counts; they count as cells but add nothing to the means");
 
   keep_listed_genes();  // after the size factors, which use all genes
+}
+
+std::string ScreenData::content_digest() const {
+  std::uint64_t rows = 0;  // XOR of per-cell hashes: independent of which rank holds a cell
+  for (std::size_t r = 0; r < local_rows_.size(); ++r) {
+    Fnv1a h;
+    h.value(local_rows_[r]);
+    for (auto k = local_indptr_[r]; k < local_indptr_[r + 1]; ++k)
+      h.value(local_cols_[static_cast<std::size_t>(k)]).value(local_values_[static_cast<std::size_t>(k)]);
+    rows ^= h.digest();
+  }
+  Fnv1a all;
+  for (const auto& g : genes_) all.text(g);
+  for (const auto& p : perturbations_) all.text(p.label);
+  for (const auto& b : batches_) all.text(b);
+  all.value(layout_.rows).value(comm_.xor_all(rows));
+  return all.hex();
 }
 
 }  // namespace perturbfit::data

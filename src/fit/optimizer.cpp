@@ -59,11 +59,33 @@ bool validate(FitProblem& problem, OptimizerState& state, bool last) {
   return state.early.record(state.iteration, state.theta, losses, opt.validation_patience);
 }
 
+// Non-empty (the reason) when the last recorded loss shows a diverging run: not finite, or
+// kDivergenceFactor times the first one. Every rank holds the same losses, so every rank
+// decides alike.
+constexpr double kDivergenceFactor = 1e3;
+std::string divergence(const OptimizerState& state) {
+  const auto& h = state.history;
+  if (h.empty()) return "";
+  const double loss = h.back().loss, first = h.front().loss;
+  std::ostringstream os;
+  os.precision(4);
+  if (!std::isfinite(loss))
+    os << "the loss became " << loss << " at iteration " << h.back().iteration;
+  else if (std::isfinite(first) && first > 0 && loss > kDivergenceFactor * first)
+    os << "the loss grew from " << first << " to " << loss << " by iteration " << h.back().iteration;
+  else
+    return "";
+  os << "; the fit diverged and stops (the last checkpoint written before is kept). Lower fit.learning_rate "
+        "(adam), use fit.optimizer = lbfgs, or check the screen";
+  return os.str();
+}
+
 // Records an accepted iterate, validates and reports it. Returns why the run ends when
 // early stopping's patience is exhausted, else "". Collective.
 std::string accept_iterate(FitProblem& problem, OptimizerState& state, const IterationRecord& r,
                            const Reporter& reporter) {
   state.history.push_back(r);
+  if (const auto why = divergence(state); !why.empty()) throw NumericalError(why);
   const bool patience_out = validate(problem, state, false);
   progress(reporter, state.history.back(), problem.options().max_iterations);
   if (!patience_out) return "";
@@ -124,6 +146,10 @@ PetscErrorCode monitor(Tao tao, void* ctx) {
   r.loss = f;
   c->state.history.push_back(r);
   c->state.iteration = r.iteration;
+  if (const auto why = divergence(c->state); !why.empty()) {
+    c->error = why;
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER, "the fit diverged");
+  }
   Vec x;
   PetscCall(TaoGetSolution(tao, &x));
   const PetscScalar* xx;

@@ -36,25 +36,20 @@ FitOptions fit_options(const config::Deck& d) {
   if (o.support == "edgelist" && o.edge_list.empty())
     throw UsageError("fit.support = 'edgelist' needs fit.edge_list (a TSV of regulator<TAB>target)");
   o.knn = d.get<int>("fit.knn");
-  if (o.knn < 1) throw UsageError("fit.knn must be >= 1");
   o.target_out_degree = d.get<int>("fit.target_out_degree");
-  if (o.target_out_degree < 1) throw UsageError("fit.target_out_degree must be >= 1");
   o.shared_response = d.get<bool>("fit.shared_response");
   o.validation_fraction = d.get<double>("fit.validation_fraction");
   o.test_fraction = d.get<double>("fit.test_fraction");
-  if (o.validation_fraction < 0 || o.test_fraction < 0 || o.validation_fraction + o.test_fraction >= 1)
-    throw UsageError("fit.validation_fraction and fit.test_fraction must be >= 0 and sum to less than 1");
+  if (o.validation_fraction + o.test_fraction >= 1)
+    throw UsageError("fit.validation_fraction and fit.test_fraction must sum to less than 1");
   o.seed = static_cast<std::uint64_t>(d.get<long>("run.seed"));
   const long split_seed = d.get<long>("fit.split_seed");
   o.split_seed = split_seed != 0 ? static_cast<std::uint64_t>(split_seed) : o.seed;
   o.pseudocount = d.get<double>("fit.pseudocount");
-  if (!(o.pseudocount > 0)) throw UsageError("fit.pseudocount must be > 0 (it keeps log(eps + mean) finite)");
   o.lambda_ss = d.get<double>("fit.lambda_ss");
   o.lambda_l1 = d.get<double>("fit.lambda_l1");
   o.l1_smoothing = d.get<double>("fit.l1_smoothing");
   o.lambda_l2 = d.get<double>("fit.lambda_l2");
-  if (o.lambda_ss < 0 || o.lambda_l1 < 0 || o.lambda_l2 < 0 || !(o.l1_smoothing > 0))
-    throw UsageError("fit.lambda_ss, fit.lambda_l1 and fit.lambda_l2 must be >= 0 and fit.l1_smoothing > 0");
   o.kappa = d.get<double>("fit.kappa");
   o.learn_kappa = d.get<bool>("fit.learn_kappa");
   o.kappa_min = d.get<double>("fit.kappa_min");
@@ -68,12 +63,9 @@ FitOptions fit_options(const config::Deck& d) {
     throw UsageError("fit.optimizer = '" + optimizer + "' is unknown; use lbfgs, tao or adam");
   o.optimizer = optimizer == "adam" ? Optimizer::kAdam : optimizer == "tao" ? Optimizer::kTao : Optimizer::kLbfgs;
   o.lbfgs_memory = d.get<int>("fit.lbfgs_memory");
-  if (o.lbfgs_memory < 1) throw UsageError("fit.lbfgs_memory must be >= 1");
   o.max_iterations = d.get<int>("fit.max_iterations");
   o.gatol = d.get<double>("fit.gatol");
   o.learning_rate = d.get<double>("fit.learning_rate");
-  if (o.max_iterations < 0 || !(o.learning_rate > 0))
-    throw UsageError("fit.max_iterations must be >= 0 and fit.learning_rate > 0");
   o.checkpoint_every = d.get<int>("fit.checkpoint_every");
   if (d.get<std::string>("data.likelihood") != "gaussian")
     throw UsageError("fit supports data.likelihood = gaussian (pseudo-bulk) only; the per-cell negative-binomial "

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/model/edge_list.hpp"
 
 namespace perturbfit::fit {
 
@@ -24,21 +25,14 @@ model::CsrMatrix all_to_all(int G) {
 
 model::CsrMatrix from_edge_list(const std::filesystem::path& path, const std::vector<std::string>& genes,
                                 const Reporter& reporter) {
-  std::ifstream in(path);
-  if (!in) throw UsageError("cannot open fit.edge_list '" + path.string() + "'");
   std::unordered_map<std::string, int> index;
   for (std::size_t g = 0; g < genes.size(); ++g) index[genes[g]] = static_cast<int>(g);
   std::vector<int> r, c;
-  std::string line;
-  long lines = 0, unknown = 0;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::string source, target;
-    if (!(fields >> source >> target))
-      throw UsageError(path.string() + ": line '" + line + "' needs regulator<TAB>target");
-    ++lines;
-    const auto s = index.find(source), t = index.find(target);
+  const auto edges = model::read_edge_list(path, "fit.edge_list", false);
+  const auto lines = static_cast<long>(edges.size());
+  long unknown = 0;
+  for (const auto& e : edges) {
+    const auto s = index.find(e.source), t = index.find(e.target);
     if (s == index.end() || t == index.end() || s->second == t->second) {
       ++unknown;
       continue;

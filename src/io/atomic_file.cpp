@@ -45,14 +45,32 @@ void publish(const fs::path& partial, const fs::path& final_path) {
   fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  const auto partial = partial_path(path);
+OutputSet::~OutputSet() {
+  for (const auto& [partial, final_path] : pending_) ::unlink(partial.c_str());
+}
+
+void OutputSet::add(const fs::path& partial, const fs::path& final_path) { pending_.emplace_back(partial, final_path); }
+
+void OutputSet::commit() {
+  while (!pending_.empty()) {
+    publish(pending_.front().first, pending_.front().second);
+    pending_.erase(pending_.begin());
+  }
+}
+
+void publish_or_stage(const fs::path& partial, const fs::path& final_path, OutputSet* staged) {
+  if (staged) staged->add(partial, final_path);
+  else publish(partial, final_path);
+}
+
+void write_partial(const fs::path& partial, const void* data, std::size_t size) {
   discard_partial(partial);
   const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) throw failure("create", partial, errno);
+  const char* bytes = static_cast<const char*>(data);
   std::size_t done = 0;
-  while (done < text.size()) {
-    const auto n = ::write(fd, text.data() + done, text.size() - done);
+  while (done < size) {
+    const auto n = ::write(fd, bytes + done, size - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int err = n < 0 ? errno : ENOSPC;
@@ -67,7 +85,12 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
     ::unlink(partial.c_str());
     throw failure("write", partial, err);
   }
-  publish(partial, path);
+}
+
+void write_file_atomically(const fs::path& path, const std::string& text, OutputSet* staged) {
+  const auto partial = partial_path(path);
+  write_partial(partial, text.data(), text.size());
+  publish_or_stage(partial, path, staged);
 }
 
 }  // namespace perturbfit::io

@@ -98,13 +98,13 @@ void write_rows(const parallel::Comm& comm, const H5adBlock& b, const H5File& f,
 
 }  // namespace
 
-void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& b) {
+void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& b, OutputSet* staged) {
   if (static_cast<std::int64_t>(b.indices.size()) != b.indptr.back() || b.indices.size() != b.data.size())
     throw Error(ExitCode::kInternal, "write_h5ad: inconsistent CSR block");
   const std::int64_t nnz_local = b.indptr.back();
   const std::int64_t nnz = comm.sum(nnz_local), nnz_before = comm.exclusive_prefix_sum(nnz_local);
   write_h5_collectively(comm, path, [&](const H5File& f) { create_structure(b, f, nnz); },
-                        [&](const H5File& f) { write_rows(comm, b, f, nnz, nnz_before); });
+                        [&](const H5File& f) { write_rows(comm, b, f, nnz, nnz_before); }, staged);
 }
 
 }  // namespace perturbfit::io

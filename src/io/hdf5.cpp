@@ -1,5 +1,7 @@
 #include "perturbfit/io/hdf5.hpp"
 
+#include <atomic>
+
 #include <algorithm>
 #include <numeric>
 
@@ -18,8 +20,14 @@ H5Id& H5Id::operator=(H5Id&& o) noexcept {
   return *this;
 }
 
+namespace {
+std::atomic<bool> file_close_failed{false};
+}  // namespace
+
+bool hdf5_file_close_failed() { return file_close_failed.load(); }
+
 void H5Id::reset() {
-  if (id_ >= 0 && closer_) closer_(id_);
+  if (id_ >= 0 && closer_ && closer_(id_) < 0 && closer_ == H5Fclose) file_close_failed = true;
   id_ = -1;
 }
 
@@ -56,27 +64,42 @@ std::vector<const char*> c_strings(const std::vector<std::string>& values) {
 
 H5File H5File::create_serial(const std::string& path) {
   discard_partial(path);
-  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-  return H5File(H5Id(check(f, "create the file", path), H5Fclose), path);
+  H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (H5Pset_fapl_core(fapl, 1 << 20, false) < 0) throw IOError("HDF5: cannot set up an in-memory file for '" + path + "'");
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  return H5File(H5Id(check(f, "create the file", path), H5Fclose), path, true);
 }
 
 void H5File::close() {
-  const hid_t id = file_.release();
-  if (id >= 0 && H5Fclose(id) < 0)
-    throw IOError("cannot finish writing '" + path_ + "' (HDF5 could not flush it: disk full or quota?)");
+  if (!file_.valid()) return;
+  if (!in_memory_) {
+    if (H5Fclose(file_.release()) < 0) {
+      file_close_failed = true;
+      throw IOError("cannot finish writing '" + path_ + "' (HDF5 could not flush it: disk full or quota?)");
+    }
+    return;
+  }
+  if (H5Fflush(file_, H5F_SCOPE_LOCAL) < 0) throw IOError("HDF5: cannot finish the image of '" + path_ + "'");
+  const ssize_t size = H5Fget_file_image(file_, nullptr, 0);
+  if (size < 0) throw IOError("HDF5: cannot get the image of '" + path_ + "'");
+  std::vector<char> image(static_cast<std::size_t>(size));
+  if (H5Fget_file_image(file_, image.data(), image.size()) != size) throw IOError("HDF5: cannot get the image of '" + path_ + "'");
+  file_.reset();  // in memory: closing cannot meet the disk
+  write_partial(path_, image.data(), image.size());
 }
 
-void write_h5_serially(const std::filesystem::path& path, const std::function<void(const H5File&)>& body) {
+void write_h5_serially(const std::filesystem::path& path, const std::function<void(const H5File&)>& body,
+                       OutputSet* staged) {
   const auto partial = partial_path(path);
   auto f = H5File::create_serial(partial.string());
   body(f);
   f.close();
-  publish(partial, path);
+  publish_or_stage(partial, path, staged);
 }
 
 void write_h5_collectively(const parallel::Comm& comm, const std::filesystem::path& path,
                            const std::function<void(const H5File&)>& structure,
-                           const std::function<void(const H5File&)>& rows) {
+                           const std::function<void(const H5File&)>& rows, OutputSet* staged) {
   const auto partial = partial_path(path);
   comm.run_on_root([&] {  // a failure here is every rank's (no rank waits in a collective call)
     auto f = H5File::create_serial(partial.string());
@@ -92,15 +115,22 @@ void write_h5_collectively(const parallel::Comm& comm, const std::filesystem::pa
   } catch (const Error& e) {
     error = e.what(), code = static_cast<int>(e.code());
   }
-  comm.rethrow_any(error, code);  // nothing is published unless every rank wrote its rows
-  comm.run_on_root([&] { publish(partial, path); });
+  try {
+    comm.rethrow_any(error, code);  // nothing is published unless every rank wrote its rows
+  } catch (const Error&) {
+    if (comm.is_root()) std::filesystem::remove(partial);
+    throw;
+  }
+  comm.run_on_root([&] { publish_or_stage(partial, path, staged); });
 }
 
 H5File H5File::open_parallel(const std::string& path, MPI_Comm comm) {
   H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
-  return H5File(H5Id(check(f, "open the file for parallel writing", path), H5Fclose), path);
+  H5File file(H5Id(check(f, "open the file for parallel writing", path), H5Fclose), path);
+  file.comm_ = comm;
+  return file;
 }
 
 H5File H5File::open_read(const std::string& path) {
@@ -196,8 +226,7 @@ template <class T>
 void H5File::create(const std::string& name, std::vector<hsize_t> dims) const {
   H5Id s(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);  // parallel writers need the space to exist
-  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);  // (allocated late: when opened by the MPI-IO driver)
   H5Id d(check(H5Dcreate2(file_, name.c_str(), h5_type<T>(), s, H5P_DEFAULT, dcpl, H5P_DEFAULT), "create dataset " + name,
                path_),
          H5Dclose);
@@ -227,8 +256,11 @@ void H5File::write_rows(const std::string& name, std::int64_t row_begin, const s
   }
   H5Id dxpl(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  if (H5Dwrite(d, h5_type<T>(), mspace, fspace, dxpl, values.data()) < 0)
-    throw IOError("HDF5: cannot write rows of " + name + " in '" + path_ + "'");
+  // A rank whose write failed (disk full) must not leave the others in the next collective
+  // write: every rank learns the outcome and all throw together.
+  int ok = H5Dwrite(d, h5_type<T>(), mspace, fspace, dxpl, values.data()) >= 0 ? 1 : 0;
+  if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm_);
+  if (!ok) throw IOError("HDF5: cannot write rows of " + name + " in '" + path_ + "' (disk full, quota or file-size limit?)");
 }
 
 template <class T>

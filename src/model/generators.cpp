@@ -9,6 +9,7 @@
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/random.hpp"
+#include "perturbfit/model/edge_list.hpp"
 
 namespace perturbfit::model {
 
@@ -56,44 +57,19 @@ Edges random_edges(const GeneratorOptions& o) {
   return e;
 }
 
-Edges read_edge_list(const std::filesystem::path& path, std::vector<std::string>& names) {
-  std::ifstream in(path);
-  if (!in) throw DataError("cannot open network.edge_list '" + path.string() + "'");
+Edges edges_from_list(const std::filesystem::path& path, std::vector<std::string>& names) {
   std::map<std::string, int> index;
   auto id = [&](const std::string& n) {
-    auto it = index.find(n);
-    if (it != index.end()) return it->second;
-    const int i = static_cast<int>(names.size());
-    names.push_back(n);
-    index[n] = i;
-    return i;
+    const auto [it, added] = index.emplace(n, static_cast<int>(names.size()));
+    if (added) names.push_back(n);
+    return it->second;
   };
   Edges e;
-  std::string line;
-  for (int lineno = 1; std::getline(in, line); ++lineno) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ls(line);
-    std::string src, tgt, w;
-    if (!std::getline(ls, src, '\t') || !std::getline(ls, tgt, '\t') || !std::getline(ls, w, '\t'))
-      throw DataError(path.string() + ":" + std::to_string(lineno) +
-                      ": expected three tab-separated fields (source, target, weight)");
-    double weight = 0.0;
-    try {
-      std::size_t used = 0;
-      weight = std::stod(w, &used);
-      if (used != w.size() && w.find_first_not_of(" \r", used) != std::string::npos) throw std::invalid_argument(w);
-    } catch (const std::exception&) {
-      if (lineno == 1) continue;  // a header line
-      throw DataError(path.string() + ":" + std::to_string(lineno) + ": weight '" + w + "' is not a number");
-    }
-    if (!std::isfinite(weight))
-      throw DataError(path.string() + ":" + std::to_string(lineno) + ": weight is not finite");
-    const int s = id(src), t = id(tgt);
-    e.source.push_back(s);
-    e.target.push_back(t);
-    e.weight.push_back(weight);
+  for (const auto& r : read_edge_list(path, "network.edge_list", true)) {
+    e.source.push_back(id(r.source));
+    e.target.push_back(id(r.target));
+    e.weight.push_back(r.weight);
   }
-  if (names.empty()) throw DataError("network.edge_list '" + path.string() + "' has no edges");
   return e;
 }
 
@@ -176,7 +152,7 @@ ModelParameters generate_model(const GeneratorOptions& o) {
       e = random_edges(o);
     } else if (o.generator == "edgelist") {
       if (o.edge_list.empty()) throw UsageError("network.generator = 'edgelist' needs network.edge_list = \"file.tsv\"");
-      e = read_edge_list(o.edge_list, p.gene_names);
+      e = edges_from_list(o.edge_list, p.gene_names);
       p.genes = static_cast<int>(p.gene_names.size());
     } else {
       throw UsageError("network.generator = '" + o.generator + "' is unknown; use random, modular, toggle or edgelist");

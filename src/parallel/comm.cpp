@@ -45,6 +45,7 @@ T allreduce(T local, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
 
 double Comm::sum(double local) const { return allreduce(local, MPI_DOUBLE, MPI_SUM, comm_); }
 std::int64_t Comm::sum(std::int64_t local) const { return allreduce(local, MPI_INT64_T, MPI_SUM, comm_); }
+std::uint64_t Comm::xor_all(std::uint64_t local) const { return allreduce(local, MPI_UINT64_T, MPI_BXOR, comm_); }
 double Comm::max(double local) const { return allreduce(local, MPI_DOUBLE, MPI_MAX, comm_); }
 
 std::int64_t Comm::exclusive_prefix_sum(std::int64_t local) const {

@@ -119,10 +119,10 @@ void write_rows(const Simulation& sim, const ScreenRows& rows, const H5File& f) 
 
 }  // namespace
 
-void write_truth(const Simulation& sim, const ScreenRows& rows, const std::string& path) {
+void write_truth(const Simulation& sim, const ScreenRows& rows, const std::string& path, io::OutputSet* staged) {
   const auto& comm = sim.comm();
   io::write_h5_collectively(comm, path, [&](const H5File& f) { create_structure(sim, rows, f); },
-                            [&](const H5File& f) { write_rows(sim, rows, f); });
+                            [&](const H5File& f) { write_rows(sim, rows, f); }, staged);
 }
 
 }  // namespace perturbfit::simulate

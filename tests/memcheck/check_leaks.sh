@@ -28,7 +28,7 @@ for cmd in "simulate $deck -o $work/out" "inspect $work/out/screen.h5ad" "$fit_a
   valgrind --leak-check=full --show-leak-kinds=definite --num-callers=40 "$exe" $cmd -q -no_signal_handler \
     > /dev/null 2> "$work/valgrind.log"
   ours=$(grep -A40 "definitely lost in loss record" "$work/valgrind.log" | grep "perturbfit::" \
-         | grep -v -E "PetscRuntime::~?PetscRuntime|perturbfit::cli::main" | sort -u)
+         | grep -v -E "PetscRuntime::~?PetscRuntime|MpiRuntime::~?MpiRuntime|perturbfit::cli::main" | sort -u)
   if [ -n "$ours" ]; then
     echo "FAIL: valgrind finds blocks lost from perturbfit code in: $cmd"; echo "$ours"; fail=1
   fi

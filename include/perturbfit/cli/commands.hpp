@@ -20,6 +20,7 @@ struct SimulateArgs {
   std::string deck;
   std::vector<std::string> overrides;
   std::filesystem::path output = "out";
+  bool force = false;  // replace another command's results in the output directory
 };
 
 struct InspectArgs {
@@ -38,6 +39,7 @@ struct FitArgs {
   std::string data, layer;              // the screen; default: the deck's data.path
   std::filesystem::path restart;        // continue from restart/checkpoint.h5 (output defaults to it)
   bool check_gradient = false;
+  bool force = false;  // replace another command's results in the output directory
 };
 
 int run_version(const CommandContext& ctx);

@@ -21,7 +21,8 @@ class Provenance {
   void set_deck(const nlohmann::json& deck, const std::string& path);
   void set(const std::string& key, nlohmann::json value) { record_[key] = std::move(value); }
   double elapsed_seconds() const;
-  // Adds end time, wall time and status, and writes `dir/provenance.json` atomically.
+  // Adds end time, wall time and status, and writes `dir/provenance.json` atomically, or
+  // `dir/failure.json` when the status is "failed" (provenance.json describes results).
   void write(const std::filesystem::path& dir, const std::string& status, const std::string& error = "");
   const nlohmann::json& record() const { return record_; }
 
@@ -30,11 +31,8 @@ class Provenance {
   std::chrono::steady_clock::time_point start_;
 };
 
-// Creates the output directory on the root (IOError, on every rank, if it cannot).
-void prepare_output_directory(const parallel::Comm& comm, const std::filesystem::path& dir);
-
 // Runs a command's body; if it throws a perturbfit Error, the root records status "failed"
-// with the message in dir/provenance.json before the error propagates.
+// with the message in dir/failure.json before the error propagates.
 int run_recorded(const parallel::Comm& comm, Provenance& provenance, const std::filesystem::path& dir,
                  const std::function<int()>& body);
 

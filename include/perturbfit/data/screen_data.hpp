@@ -101,6 +101,9 @@ class ScreenData {
 
   // Statistics of the owned groups plus every control group (replicated on all ranks).
   GroupStatistics statistics() const;
+  // Collective. A digest of what the fit sees (genes, perturbations, batches, every count
+  // of every cell), the same at any rank count: a restart checks it against its checkpoint.
+  std::string content_digest() const;
 
  private:
   void read_obs(const io::H5adReader& reader);

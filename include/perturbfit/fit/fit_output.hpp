@@ -1,7 +1,7 @@
-// Files of `perturbfit fit`: the checkpoint (everything an interrupted run needs to go on)
-// and fit.h5 (parameters, per-group observed and predicted profiles and effects for every
-// split, loss history, steady-state reports). Both are written under a temporary name and
-// renamed, so a crash never leaves a truncated file that looks complete.
+// fit.h5, the result of `perturbfit fit` (parameters, per-group observed and predicted
+// profiles and effects for every split, loss history, steady-state reports), written under
+// a .partial name and published (with metrics.json) only when complete. The checkpoint is
+// in checkpoint.hpp.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -10,20 +10,14 @@
 #include "perturbfit/fit/evaluation.hpp"
 #include "perturbfit/fit/optimizer.hpp"
 #include "perturbfit/fit/problem.hpp"
+#include "perturbfit/io/atomic_file.hpp"
 #include "perturbfit/parallel/comm.hpp"
 
 namespace perturbfit::fit {
 
-// Root only.
-void write_checkpoint(const std::filesystem::path& path, const OptimizerState& state,
-                      const std::vector<std::string>& genes, const std::string& optimizer);
-// Any rank. IOError if absent or unreadable; UsageError if it belongs to another problem.
-OptimizerState read_checkpoint(const std::filesystem::path& path, const std::vector<std::string>& genes,
-                                    const std::string& optimizer);
-
 // Collective. rows: this rank's groups (evaluate_predictions).
 void write_fit(const parallel::Comm& comm, const std::filesystem::path& path, const FitProblem& problem,
                const OptimizerState& state, const std::vector<GroupPrediction>& rows,
-               const std::string& metrics_json);
+               const std::string& metrics_json, io::OutputSet* staged = nullptr);
 
 }  // namespace perturbfit::fit

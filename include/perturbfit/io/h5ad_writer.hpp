@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "perturbfit/io/atomic_file.hpp"
 #include "perturbfit/parallel/comm.hpp"
 
 namespace perturbfit::io {
@@ -38,6 +39,8 @@ struct H5adBlock {
   std::vector<std::string> column_order;  // obs column order
 };
 
-void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& block);
+// Collective; published now, or staged in `staged` to be published with the rest of its set.
+void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& block,
+                OutputSet* staged = nullptr);
 
 }  // namespace perturbfit::io

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "perturbfit/io/atomic_file.hpp"
+
 namespace perturbfit::parallel {
 class Comm;
 }
@@ -45,20 +47,27 @@ class H5Id {
 // Silences HDF5's own error stack printing; errors are reported through exceptions.
 void silence_hdf5_errors();
 
+// True once HDF5 failed to close a file (its flush or final truncation met a full disk or
+// a file-size limit). HDF5 1.10 keeps such a file half-closed and crashes when the library
+// shuts down (at MPI_Finalize): the executable then ends without shutting HDF5 down.
+bool hdf5_file_close_failed();
+
 template <class T>
 hid_t h5_type();  // native memory type of T
 
 class H5File {
  public:
-  // Creates `path`, a .partial name (io/atomic_file.hpp), exclusively: whatever was there
-  // (a stale partial, a symlink) is removed first, never followed or truncated.
+  // Creates `path`, a .partial name (io/atomic_file.hpp). The file is built in memory
+  // (HDF5's core driver) and written by close() with checked writes, exclusively: whatever
+  // was at `path` (a stale partial, a symlink) is removed first, never followed. HDF5 thus
+  // never meets a full disk itself (HDF5 1.10 crashes at exit after a failed flush).
   static H5File create_serial(const std::string& path);
   static H5File open_parallel(const std::string& path, MPI_Comm comm);  // read-write, MPI-IO
   static H5File open_read(const std::string& path);                 // serial read-only
   hid_t id() const { return file_; }
   const std::string& path() const { return path_; }
-  // Closes the file, IOError if HDF5 could not flush it (disk full): call before
-  // publishing. Collective for a file opened with open_parallel.
+  // Closes the file, IOError if it could not be written (disk full, file size limit):
+  // call before publishing. Collective for a file opened with open_parallel.
   void close();
 
   void group(const std::string& name) const;
@@ -77,7 +86,8 @@ class H5File {
   std::vector<T> read(const std::string& name) const;
   std::vector<std::string> read_strings(const std::string& name) const;  // variable-length strings
   bool exists(const std::string& name) const;  // one path component below an existing group
-  // Creates a dataset, allocated now, to be filled later by collective writes.
+  // Creates a dataset to be filled later by collective writes (its space is allocated when
+  // the file is opened with open_parallel).
   template <class T>
   void create(const std::string& name, std::vector<hsize_t> dims) const;
   // Collective write of rows [row_begin, row_begin + rows) of a 1-D or 2-D dataset.
@@ -85,18 +95,23 @@ class H5File {
   void write_rows(const std::string& name, std::int64_t row_begin, const std::vector<T>& values) const;
 
  private:
-  H5File(H5Id file, std::string path) : file_(std::move(file)), path_(std::move(path)) {}
+  H5File(H5Id file, std::string path, bool in_memory = false)
+      : file_(std::move(file)), path_(std::move(path)), in_memory_(in_memory) {}
   H5Id file_;
   std::string path_;
+  bool in_memory_ = false;  // create_serial: close() writes the image to path_
+  MPI_Comm comm_ = MPI_COMM_NULL;  // open_parallel: the writers, who agree on every write's outcome
 };
 
 // Collective. Writes `path` through its .partial name: `structure` runs on the root and
 // creates the layout serially, `rows` then runs on every rank on the file opened with
-// MPI-IO; every close is checked and the root publishes only after all ranks succeeded.
+// MPI-IO; every close is checked and the root publishes only after all ranks succeeded
+// (or stages the file in `staged`, to be published with the rest of its set).
 void write_h5_collectively(const parallel::Comm& comm, const std::filesystem::path& path,
                            const std::function<void(const H5File&)>& structure,
-                           const std::function<void(const H5File&)>& rows);
-// Root-only files: `body` writes the whole file; checked close, then publish.
-void write_h5_serially(const std::filesystem::path& path, const std::function<void(const H5File&)>& body);
+                           const std::function<void(const H5File&)>& rows, OutputSet* staged = nullptr);
+// Root-only files: `body` writes the whole file; checked close, then publish (or stage).
+void write_h5_serially(const std::filesystem::path& path, const std::function<void(const H5File&)>& body,
+                       OutputSet* staged = nullptr);
 
 }  // namespace perturbfit::io

@@ -3,11 +3,13 @@
 #pragma once
 #include <string>
 
+#include "perturbfit/io/atomic_file.hpp"
 #include "perturbfit/simulate/screen.hpp"
 #include "perturbfit/simulate/simulation.hpp"
 
 namespace perturbfit::simulate {
 
-void write_truth(const Simulation& sim, const ScreenRows& rows, const std::string& path);
+void write_truth(const Simulation& sim, const ScreenRows& rows, const std::string& path,
+                 io::OutputSet* staged = nullptr);
 
 }  // namespace perturbfit::simulate
