@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
     newton_its += r.newton_iterations;
     linear_its += r.linear_iterations;
     failed += r.converged ? 0 : 1;
-    fallback += r.method == "cvodes+newton";
-    certified += r.stability_method == "gershgorin";
+    fallback += r.method == solvers::SolveMethod::kCvodesNewton;
+    certified += r.stability_method == solvers::StabilityMethod::kGershgorin;
     unstable += (r.converged && !r.stable) ? 1 : 0;
     if (solutions.size() < static_cast<std::size_t>(reference_sample)) solutions.push_back(x);
   }

@@ -36,7 +36,7 @@ TEST(SteadyState, TwoGeneSystemMatchesTheAnalyticSolution) {
   std::vector<double> x{5.0, 5.0};
   const auto r = solver.solve(cond, x);
   ASSERT_TRUE(r.converged) << r.snes_reason;
-  EXPECT_EQ(r.method, "newton");
+  EXPECT_EQ(r.method, solvers::SolveMethod::kNewton);
   for (int g = 0; g < 2; ++g) {
     const double kappa = g == 1 ? 0.75 : 0.0;
     const double s = p.c[static_cast<std::size_t>(g)] + p.U[static_cast<std::size_t>(g)] * 0.8;
@@ -45,7 +45,7 @@ TEST(SteadyState, TwoGeneSystemMatchesTheAnalyticSolution) {
     EXPECT_NEAR(x[static_cast<std::size_t>(g)], expect, 1e-10);
   }
   EXPECT_TRUE(r.stable);
-  EXPECT_EQ(r.stability_method, "gershgorin");
+  EXPECT_EQ(r.stability_method, solvers::StabilityMethod::kGershgorin);
 }
 
 TEST(SteadyState, ToggleSwitchReachesDifferentAttractorsAndFindsTheSaddle) {
@@ -63,7 +63,7 @@ TEST(SteadyState, ToggleSwitchReachesDifferentAttractorsAndFindsTheSaddle) {
   EXPECT_TRUE(rb.stable);
   // From the symmetric start Newton stays symmetric and lands on the saddle: the report says unstable.
   EXPECT_NEAR(s[0], s[1], 1e-10);
-  EXPECT_EQ(rs.stability_method, "cayley-power");
+  EXPECT_EQ(rs.stability_method, solvers::StabilityMethod::kCayleyPower);
   EXPECT_FALSE(rs.stable);
   EXPECT_GT(rs.leading_eigenvalue, 0.0);
   // The saddle's leading eigenvalue is a_1 * 4 - 1 (J = [[-1, -4a], [-4a, -1]]).
@@ -100,15 +100,15 @@ TEST(SteadyState, FallsBackToIntegrationWhenNewtonIsCutShort) {
   cond.medium = {0.0};
   std::vector<double> x(30, 10.0);
   const auto r = solver.solve(cond, x);
-  ASSERT_TRUE(r.converged) << r.method << " " << r.residual_norm << " " << r.snes_reason << " " << r.newton_iterations;
-  EXPECT_EQ(r.method, "cvodes+newton");
+  ASSERT_TRUE(r.converged) << solvers::to_string(r.method) << " " << r.residual_norm << " " << r.snes_reason << " " << r.newton_iterations;
+  EXPECT_EQ(r.method, solvers::SolveMethod::kCvodesNewton);
   EXPECT_LE(r.residual_norm, o.atol);
   o.fallback = false;
   solvers::SteadyStateSolver strict(f, o);
   std::vector<double> y(30, 10.0);
   const auto rf = strict.solve(cond, y);
   EXPECT_FALSE(rf.converged);
-  EXPECT_EQ(rf.method, "failed");
+  EXPECT_EQ(rf.method, solvers::SolveMethod::kFailed);
 }
 
 TEST(SteadyState, NewtonAgreesWithLongTimeIntegration) {

@@ -18,6 +18,7 @@
 #include "perturbfit/fit/evaluation.hpp"
 #include "perturbfit/fit/fit_output.hpp"
 #include "perturbfit/fit/gradient_check.hpp"
+#include "perturbfit/fit/media_inputs.hpp"
 #include "perturbfit/fit/optimizer.hpp"
 #include "perturbfit/fit/truth_recovery.hpp"
 #include "perturbfit/io/atomic_file.hpp"
@@ -30,32 +31,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// Medium label -> model input m: the values of the deck's protocol `medium` step of that
-// name if there is one (a simulated screen's own deck), else one-hot over the labels
-// (no input at all when the screen has a single medium).
-std::vector<std::vector<double>> media_inputs(const config::Deck& deck, const std::vector<std::string>& labels) {
-  std::vector<std::vector<double>> out(labels.size());
-  std::size_t matched = 0, width = 0;
-  for (const auto& step : deck.protocol())
-    if (config::step_get<std::string>(step, "step") == "medium")
-      for (std::size_t i = 0; i < labels.size(); ++i)
-        if (config::step_get<std::string>(step, "name") == labels[i] && out[i].empty()) {
-          out[i] = config::step_get<std::vector<double>>(step, "values");
-          width = std::max(width, out[i].size());
-          ++matched;
-        }
-  if (matched == labels.size() && width > 0) {
-    for (auto& v : out) v.resize(width, 0.0);
-    return out;
-  }
-  if (labels.size() <= 1) return std::vector<std::vector<double>>(labels.size());
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    out[i].assign(labels.size(), 0.0);
-    out[i][i] = 1.0;
-  }
-  return out;
-}
 
 // The command line that continues this fit: the same words, with --restart OUT (a path a
 // shell reads back unchanged).
@@ -140,7 +115,7 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
     const data::ScreenData screen(comm, data_opt, ctx.reporter);
     const fit::CheckpointIdentity identity{screen.genes(), fit::to_string(options.optimizer),
                                            fit::deck_fingerprint(deck), screen.content_digest()};
-    fit::FitProblem problem(comm, screen, options, media_inputs(deck, screen.media()), ctx.reporter);
+    fit::FitProblem problem(comm, screen, options, fit::media_inputs(deck, screen.media()), ctx.reporter);
     auto read_checkpoint = [&] {
       auto s = fit::read_checkpoint(args.restart / "checkpoint.h5", identity);
       if (s.theta.size() != problem.size())

@@ -8,7 +8,7 @@
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/solvers/adjoint.hpp"
 #include "perturbfit/solvers/batched_adjoint.hpp"
-#include "perturbfit/solvers/batched_steady_state.hpp"
+#include "perturbfit/solvers/steady_state_problem.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
 
 namespace perturbfit::fit {
@@ -97,46 +97,35 @@ void FitProblem::accept_candidate() {
 
 std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, bool check_stability) {
   auto opt = opt_.steady;
+  if (check_stability) opt.stability = solvers::StabilityMode::kCheck;
   std::vector<const model::Condition*> conds;
   std::vector<std::vector<double>> xs;
+  std::vector<const std::vector<double>*> references;  // a failed batched column restarts from the data
   for (int i : which) {
     const auto& c = conditions_[static_cast<std::size_t>(i)];
     conds.push_back(&c.condition);
     xs.push_back(warm_start_ == WarmStart::kAnchored && !c.start.empty() ? c.start : c.x);
+    references.push_back(&references_[static_cast<std::size_t>(c.reference)].state);
   }
-  std::vector<solvers::BatchedColumnReport> reports(which.size());
-  if (opt_.batch_size > 0 && !which.empty()) {
-    solvers::BatchedSteadyStateSolver batched(*field_, opt);
-    reports = batched.solve(conds, xs, opt_.batch_size);
-  }
-  if (check_stability) opt.stability = solvers::StabilityMode::kCheck;
-  solvers::SteadyStateSolver snes(*field_, opt);
+  solvers::SteadyStateProblem steady(*field_, opt, opt_.batch_size);
+  const auto reports = steady.solve(conds, xs, references);
   std::int64_t failed = 0, fallbacks = 0;
   for (std::size_t k = 0; k < which.size(); ++k) {
     auto& c = conditions_[static_cast<std::size_t>(which[k])];
-    c.method = "batched-newton";
-    c.newton_iterations = reports[k].newton_iterations;
-    if (!reports[k].converged) {
-      ++fallbacks;
-      const auto& ref = references_[static_cast<std::size_t>(c.reference)].state;
-      xs[k] = ref;  // restart from the data, not from a failed iterate
-      const auto rep = snes.solve(c.condition, xs[k]);
-      c.method = rep.method;
-      c.newton_iterations += rep.newton_iterations;
-      if (!rep.converged) {
-        ++failed;
-        c.solved = false;
-        c.x = ref;
-        continue;
-      }
+    const auto& r = reports[k];
+    c.method = r.method;
+    c.newton_iterations = r.newton_iterations;
+    if (r.method != solvers::SolveMethod::kBatchedNewton) ++fallbacks;
+    c.solved = r.converged;
+    if (!r.converged) {
+      ++failed;
+      c.x = *references[k];
+      continue;
     }
     c.x = std::move(xs[k]);
-    c.solved = true;
     if (check_stability) {
-      solvers::SteadyStateReport rep;
-      snes.assess_stability(c.condition, c.x, rep);
-      c.stable = rep.stable;
-      c.leading_eigenvalue = rep.leading_eigenvalue;
+      c.stable = r.stable;
+      c.leading_eigenvalue = r.leading_eigenvalue;
     }
   }
   if (tally) tally->fallbacks += fallbacks, tally->steady_states += static_cast<std::int64_t>(which.size());

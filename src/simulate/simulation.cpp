@@ -75,8 +75,7 @@ Simulation::Simulation(parallel::Comm comm, model::ModelParameters params, Simul
                        const Reporter& reporter)
     : comm_(comm), params_(std::move(params)), field_(params_), settings_(std::move(settings)), reporter_(reporter) {
   params_.validate();
-  steady_ = std::make_unique<solvers::SteadyStateSolver>(field_, settings_.steady);
-  batched_ = std::make_unique<solvers::BatchedSteadyStateSolver>(field_, settings_.steady);
+  steady_ = std::make_unique<solvers::SteadyStateProblem>(field_, settings_.steady, settings_.batch_size);
   ode_ = std::make_unique<solvers::OdeIntegrator>(field_, settings_.steady.ode);
   medium_.assign(static_cast<std::size_t>(params_.media), 0.0);
 }
@@ -165,12 +164,12 @@ void Simulation::ensure_initial_state(const std::string& where) {
   cond.medium = medium_;
   std::vector<double> x(G);
   for (std::size_t g = 0; g < G; ++g) x[g] = (p.beta[g] + 0.5 * p.v[g]) / p.gamma[g];
-  const auto report = steady_->solve(cond, x);
+  const auto report = steady_->solve_one(cond, x);
   if (!report.converged)
     throw NumericalError(where + ": the control steady state did not converge (||f|| = " +
                          std::to_string(report.residual_norm) + ", " + report.snes_reason +
                          "); raise solver.fallback_time or solver.steady_max_it, or lower network.contraction");
-  if (!report.stable && report.stability_method != "skipped")
+  if (!report.stable && report.stability_method != solvers::StabilityMethod::kSkipped)
     reporter_.warn("the control steady state is unstable (leading eigenvalue ~ " +
                    std::to_string(report.leading_eigenvalue) + "); cells will drift away from it");
   attractors_ = {x};
@@ -179,8 +178,8 @@ void Simulation::ensure_initial_state(const std::string& where) {
     RandomStream rs(settings_.seed, StreamDomain::kStart, static_cast<std::uint64_t>(k));
     std::vector<double> y(G);
     for (std::size_t g = 0; g < G; ++g) y[g] = 2.0 * rs.uniform() * (p.beta[g] + p.v[g]) / p.gamma[g];
-    const auto r = steady_->solve(cond, y);
-    if (!r.converged || (!r.stable && r.stability_method != "skipped")) continue;
+    const auto r = steady_->solve_one(cond, y);
+    if (!r.converged || (!r.stable && r.stability_method != solvers::StabilityMethod::kSkipped)) continue;
     bool known = false;
     for (const auto& a : attractors_) {
       double d = 0.0, n = 0.0;
@@ -257,39 +256,25 @@ void Simulation::step_equilibrate() {
   SolveTally local;
   Progress progress(reporter_, "equilibrate", states_.size());
   std::string first_failure;
-  // First the batched Newton-GMRES (one pass over W per product for the whole batch), then
-  // SNES with its CVODES fallback for any column it could not finish.
   std::vector<model::Condition> conds;
   for (std::size_t i = 0; i < states_.size(); ++i) conds.push_back(condition_of(owned_.begin + i));
-  std::vector<solvers::BatchedColumnReport> batched(states_.size());
-  if (settings_.batch_size > 0) {
-    std::vector<const model::Condition*> cp;
-    for (const auto& c : conds) cp.push_back(&c);
-    batched = batched_->solve(cp, states_, settings_.batch_size);
-  }
+  std::vector<const model::Condition*> cp;
+  for (const auto& c : conds) cp.push_back(&c);
+  const auto reports = steady_->solve(cp, states_);  // a failed batched column goes on from its iterate
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const std::size_t cls = owned_.begin + i;
-    solvers::SteadyStateReport r;
-    if (batched[i].converged) {
-      r.converged = true;
-      r.method = "batched-newton";
-      r.newton_iterations = batched[i].newton_iterations;
-      r.residual_norm = batched[i].residual_norm;
-      steady_->assess_stability(conds[i], states_[i], r);
-    } else {
-      r = steady_->solve(conds[i], states_[i]);
-    }
+    const auto& r = reports[i];
     ++local.solves;
     local.newton_iterations += r.newton_iterations;
-    if (r.method == "batched-newton") ++local.batched;
-    if (r.method == "newton") ++local.newton;
-    if (r.method == "cvodes+newton") ++local.fallback;
+    if (r.method == solvers::SolveMethod::kBatchedNewton) ++local.batched;
+    if (r.method == solvers::SolveMethod::kNewton) ++local.newton;
+    if (r.method == solvers::SolveMethod::kCvodesNewton) ++local.fallback;
     if (!r.converged) {
       ++local.failed;
       if (first_failure.empty())
         first_failure = classes_[cls].guide + " (||f|| = " + std::to_string(r.residual_norm) + ")";
     }
-    if (r.converged && r.stability_method != "skipped" && !r.stable) ++local.unstable;
+    if (r.converged && r.stability_method != solvers::StabilityMethod::kSkipped && !r.stable) ++local.unstable;
     if (perturbed_) {
       if (reports_.size() != states_.size()) reports_.resize(states_.size());
       reports_[i] = r;

@@ -97,10 +97,10 @@ void write_rows(const Simulation& sim, const ScreenRows& rows, const H5File& f) 
     std::vector<double> res, eig;
     std::vector<std::int8_t> stable;
     for (const auto& r : sim.owned_reports()) {
-      method.push_back(r.method == "batched-newton" ? 0 : r.method == "newton" ? 1 : r.method == "cvodes+newton" ? 2 : 3);
+      method.push_back(static_cast<std::int32_t>(r.method));
       its.push_back(r.newton_iterations);
       res.push_back(r.residual_norm);
-      stab.push_back(r.stability_method == "gershgorin" ? 1 : r.stability_method == "cayley-power" ? 2 : 0);
+      stab.push_back(static_cast<std::int32_t>(r.stability_method));
       stable.push_back(r.stable ? 1 : 0);
       eig.push_back(r.leading_eigenvalue);
     }

@@ -288,7 +288,7 @@ PetscErrorCode cayley_power(Impl& s, SteadyStateReport& report) {
     PetscCall(VecCopy(y, v));
   }
   const double rho = counted > 0 ? std::exp(log_growth / counted) : 0.0;
-  report.stability_method = "cayley-power";
+  report.stability_method = StabilityMethod::kCayleyPower;
   report.stable = rho < 1.0;
   // Invert mu = (1 + h l/2) / (1 - h l/2). When the iteration has settled on a real
   // eigenvector the Rayleigh quotient is the signed mu; otherwise (a complex pair) only
@@ -300,6 +300,25 @@ PetscErrorCode cayley_power(Impl& s, SteadyStateReport& report) {
 }
 
 }  // namespace
+
+const char* to_string(SolveMethod m) {
+  switch (m) {
+    case SolveMethod::kBatchedNewton: return "batched-newton";
+    case SolveMethod::kNewton: return "newton";
+    case SolveMethod::kCvodesNewton: return "cvodes+newton";
+    case SolveMethod::kFailed: return "failed";
+  }
+  return "?";
+}
+
+const char* to_string(StabilityMethod m) {
+  switch (m) {
+    case StabilityMethod::kSkipped: return "skipped";
+    case StabilityMethod::kGershgorin: return "gershgorin";
+    case StabilityMethod::kCayleyPower: return "cayley-power";
+  }
+  return "?";
+}
 
 SteadyStateSolver::SteadyStateSolver(const model::VectorField& field, const SteadyStateOptions& options)
     : impl_(std::make_unique<Impl>(field, options)) {
@@ -313,12 +332,12 @@ void SteadyStateSolver::assess_stability(const model::Condition& cond, const std
   Impl& s = *impl_;
   s.cond = &cond;
   if (s.opt.stability == StabilityMode::kSkip) {
-    report.stability_method = "skipped";
+    report.stability_method = StabilityMethod::kSkipped;
     return;
   }
   s.field.linearize(x.data(), cond, kInfinity, s.lin);
   if (gershgorin_certifies(s)) {
-    report.stability_method = "gershgorin";
+    report.stability_method = StabilityMethod::kGershgorin;
     report.stable = true;
     return;
   }
@@ -333,7 +352,7 @@ SteadyStateReport SteadyStateSolver::solve(const model::Condition& cond, std::ve
   report.residual_norm = newton(s, x, report);
   if (report.residual_norm <= s.opt.atol) {
     report.converged = true;
-    report.method = "newton";
+    report.method = SolveMethod::kNewton;
   } else if (s.opt.fallback) {
     // Integrate towards the attractor with full knockdown (onset already complete), then polish.
     model::Condition settled = cond;
@@ -345,12 +364,12 @@ SteadyStateReport SteadyStateSolver::solve(const model::Condition& cond, std::ve
       report.residual_norm = residual_norm(s, x);
       if (report.residual_norm > s.opt.atol) report.residual_norm = newton(s, x, report);
       report.converged = report.residual_norm <= s.opt.atol;
-      report.method = report.converged ? "cvodes+newton" : "failed";
+      report.method = report.converged ? SolveMethod::kCvodesNewton : SolveMethod::kFailed;
     } else {
-      report.method = "failed";
+      report.method = SolveMethod::kFailed;
     }
   } else {
-    report.method = "failed";
+    report.method = SolveMethod::kFailed;
   }
   if (report.converged) assess_stability(cond, x, report);
   return report;

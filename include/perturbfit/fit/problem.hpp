@@ -181,7 +181,7 @@ class FitProblem {
     bool solved = false;           // x is a steady state of the current point
     bool stable = true;
     double leading_eigenvalue = 0;
-    std::string method;
+    solvers::SolveMethod method = solvers::SolveMethod::kFailed;
     int newton_iterations = 0;
   };
   const std::vector<ConditionState>& conditions() const { return conditions_; }

@@ -19,8 +19,7 @@
 #include "perturbfit/parallel/decomposition.hpp"
 #include "perturbfit/simulate/guide_library.hpp"
 #include "perturbfit/simulate/measurement.hpp"
-#include "perturbfit/solvers/batched_steady_state.hpp"
-#include "perturbfit/solvers/steady_state.hpp"
+#include "perturbfit/solvers/steady_state_problem.hpp"
 
 namespace perturbfit::simulate {
 
@@ -100,8 +99,7 @@ class Simulation {
   model::VectorField field_;
   SimulationSettings settings_;
   const Reporter& reporter_;
-  std::unique_ptr<solvers::SteadyStateSolver> steady_;
-  std::unique_ptr<solvers::BatchedSteadyStateSolver> batched_;
+  std::unique_ptr<solvers::SteadyStateProblem> steady_;
   std::unique_ptr<solvers::OdeIntegrator> ode_;
   std::unique_ptr<MeasurementModel> measurement_;
 

@@ -1,7 +1,8 @@
-// The steady-state problem f(x*; m, p, infinity) = 0 (MODEL.md section 6): it owns its
-// Newton solve (PETSc SNES on PETSC_COMM_SELF), the fallback by CVODES integration, the
-// stability test, and the per-solve report. One solver object is reused for many
-// perturbations; solver choices come from the options database (-snes_*, -ksp_*, -pc_*).
+// One steady state f(x*; m, p, infinity) = 0 (MODEL.md section 6) by PETSc SNES on
+// PETSC_COMM_SELF, the fallback by CVODES integration, the stability test, and the typed
+// per-solve report. One solver object is reused for many perturbations; solver choices
+// come from the options database (-snes_*, -ksp_*, -pc_*). Many conditions at once, with
+// the batched pass first: steady_state_problem.hpp.
 #pragma once
 #include <memory>
 #include <string>
@@ -25,15 +26,22 @@ struct SteadyStateOptions {
   OdeOptions ode;
 };
 
+// How a steady state was reached (the codes are stored in truth.h5 solves/method).
+enum class SolveMethod { kBatchedNewton = 0, kNewton = 1, kCvodesNewton = 2, kFailed = 3 };
+// How its stability was decided (codes stored in truth.h5 solves/stability_method).
+enum class StabilityMethod { kSkipped = 0, kGershgorin = 1, kCayleyPower = 2 };
+const char* to_string(SolveMethod m);        // batched-newton | newton | cvodes+newton | failed
+const char* to_string(StabilityMethod m);    // skipped | gershgorin | cayley-power
+
 struct SteadyStateReport {
   bool converged = false;
-  std::string method;          // newton | cvodes+newton | failed
+  SolveMethod method = SolveMethod::kFailed;
   int newton_iterations = 0;   // over all attempts
   int linear_iterations = 0;
   double residual_norm = 0.0;  // ||f(x*)||_2 of the returned state
   std::string snes_reason;     // PETSc's converged reason of the last Newton attempt
-  // Stability of x*: "gershgorin" (certified by row sums), "cayley-power" (estimated), "skipped".
-  std::string stability_method = "skipped";
+  // Stability of x*: certified by row sums (Gershgorin), estimated (Cayley power), or skipped.
+  StabilityMethod stability_method = StabilityMethod::kSkipped;
   bool stable = false;
   // cayley-power only: the rightmost eigenvalue when it is real; its sign is always right
   double leading_eigenvalue = 0.0;

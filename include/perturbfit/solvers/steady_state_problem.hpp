@@ -1,0 +1,36 @@
+// The steady states of many conditions of one model, by the project's one chain: the
+// batched Newton-GMRES for all of them (one pass over W serves a batch), then PETSc SNES
+// with its CVODES fallback for each column the batch did not finish, then the stability
+// test. Used by simulate (equilibrate steps) and fit (every loss evaluation).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/solvers/batched_steady_state.hpp"
+#include "perturbfit/solvers/steady_state.hpp"
+
+namespace perturbfit::solvers {
+
+class SteadyStateProblem {
+ public:
+  // batch_size 0: SNES for every condition (no batched pass).
+  SteadyStateProblem(const model::VectorField& field, const SteadyStateOptions& options, int batch_size);
+
+  // xs[k]: initial guess in, steady state out. A column the batched pass did not finish is
+  // solved again by SNES from *retry_from[k] when given (a state known to be sensible, e.g.
+  // the data's), else from where the batched pass left it; a column that fails is left at
+  // that start. Stability is tested per options.stability.
+  std::vector<SteadyStateReport> solve(const std::vector<const model::Condition*>& conds,
+                                       std::vector<std::vector<double>>& xs,
+                                       const std::vector<const std::vector<double>*>& retry_from = {});
+  // One condition through SNES and its fallback (no batched pass).
+  SteadyStateReport solve_one(const model::Condition& cond, std::vector<double>& x) { return snes_.solve(cond, x); }
+
+ private:
+  SteadyStateSolver snes_;
+  std::unique_ptr<BatchedSteadyStateSolver> batched_;  // null when batch_size == 0
+  int batch_size_;
+};
+
+}  // namespace perturbfit::solvers

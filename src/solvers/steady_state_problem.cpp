@@ -1,0 +1,36 @@
+#include "perturbfit/solvers/steady_state_problem.hpp"
+
+namespace perturbfit::solvers {
+
+SteadyStateProblem::SteadyStateProblem(const model::VectorField& field, const SteadyStateOptions& options,
+                                       int batch_size)
+    : snes_(field, options),
+      batched_(batch_size > 0 ? std::make_unique<BatchedSteadyStateSolver>(field, options) : nullptr),
+      batch_size_(batch_size) {}
+
+std::vector<SteadyStateReport> SteadyStateProblem::solve(const std::vector<const model::Condition*>& conds,
+                                                         std::vector<std::vector<double>>& xs,
+                                                         const std::vector<const std::vector<double>*>& retry_from) {
+  std::vector<BatchedColumnReport> batched(conds.size());
+  if (batched_ && !conds.empty()) batched = batched_->solve(conds, xs, batch_size_);
+  std::vector<SteadyStateReport> reports(conds.size());
+  for (std::size_t k = 0; k < conds.size(); ++k) {
+    auto& r = reports[k];
+    if (batched[k].converged) {
+      r.converged = true;
+      r.method = SolveMethod::kBatchedNewton;
+      r.newton_iterations = batched[k].newton_iterations;
+      r.linear_iterations = batched[k].krylov_iterations;
+      r.residual_norm = batched[k].residual_norm;
+      snes_.assess_stability(*conds[k], xs[k], r);
+      continue;
+    }
+    if (k < retry_from.size() && retry_from[k]) xs[k] = *retry_from[k];
+    const int batched_iterations = batched[k].newton_iterations;
+    r = snes_.solve(*conds[k], xs[k]);
+    r.newton_iterations += batched_iterations;
+  }
+  return reports;
+}
+
+}  // namespace perturbfit::solvers
