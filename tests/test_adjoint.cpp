@@ -82,3 +82,30 @@ INSTANTIATE_TEST_SUITE_P(Kinds, AdjointTest,
                          ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid, model::ModelKind::kNeural));
 
 }  // namespace
+
+namespace {
+// The gradient and the parameter vector share one order (model::for_each_part): a vector
+// packed from the model and unflattened into a gradient lands part by part.
+TEST(ParameterGradient, SharesTheParameterVectorsOrder) {
+  auto p = test_support::small_model(model::ModelKind::kHybrid, 7, 2, 3);
+  const auto theta = model::pack_parameters(p);
+  ASSERT_EQ(theta.size(), model::parameter_count(p));
+  std::vector<double> distinct(theta.size());
+  for (std::size_t i = 0; i < distinct.size(); ++i) distinct[i] = static_cast<double>(i);
+  model::unpack_parameters(distinct.data(), p);
+  solvers::ParameterGradient g(p);
+  g.unflatten(distinct.data());
+  EXPECT_EQ(g.W, p.W.val);
+  EXPECT_EQ(g.U, p.U);
+  EXPECT_EQ(g.c, p.c);
+  EXPECT_EQ(g.gamma, p.gamma);
+  EXPECT_EQ(g.A, p.A);
+  EXPECT_EQ(g.d, p.d);
+  EXPECT_EQ(g.flatten(), distinct);
+  const model::ParameterLayout layout(p);
+  EXPECT_EQ(distinct[layout.U], p.U.at(0));
+  EXPECT_EQ(distinct[layout.C], p.C.at(0));
+  g.add(g);
+  EXPECT_DOUBLE_EQ(g.B.at(0), 2.0 * p.B.at(0));
+}
+}  // namespace

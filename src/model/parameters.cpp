@@ -49,13 +49,6 @@ void ModelParameters::validate() const {
   if (kind != ModelKind::kMechanistic) need(neural_rank > 0, "model.kind = " + std::string(to_string(kind)) + " needs model.neural_rank > 0");
 }
 
-namespace {
-template <class P, class F>
-void for_each_part(P& p, F&& f) {
-  f(p.W.val), f(p.U), f(p.c), f(p.v), f(p.beta), f(p.gamma), f(p.A), f(p.B), f(p.C), f(p.d);
-}
-}  // namespace
-
 std::size_t parameter_count(const ModelParameters& p) {
   std::size_t n = 0;
   for_each_part(p, [&](const auto& part) { n += part.size(); });

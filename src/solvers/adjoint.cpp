@@ -10,29 +10,35 @@
 
 namespace perturbfit::solvers {
 
-ParameterGradient::ParameterGradient(const model::ModelParameters& p)
-    : W(p.W.val.size(), 0.0), U(p.U.size(), 0.0), c(p.c.size(), 0.0), v(p.v.size(), 0.0), beta(p.beta.size(), 0.0),
-      gamma(p.gamma.size(), 0.0), A(p.A.size(), 0.0), B(p.B.size(), 0.0), C(p.C.size(), 0.0), d(p.d.size(), 0.0) {}
+// Every loop over the parts follows model::for_each_part: the parameter vector's one order.
+ParameterGradient::ParameterGradient(const model::ModelParameters& p) {
+  std::vector<std::size_t> sizes;
+  model::for_each_part(p, [&](const std::vector<double>& part) { sizes.push_back(part.size()); });
+  std::size_t i = 0;
+  model::for_each_part(*this, [&](std::vector<double>& part) { part.assign(sizes[i++], 0.0); });
+}
 
 void ParameterGradient::add(const ParameterGradient& o) {
-  auto acc = [](std::vector<double>& a, const std::vector<double>& b) {
-    for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
-  };
-  acc(W, o.W), acc(U, o.U), acc(c, o.c), acc(v, o.v), acc(beta, o.beta), acc(gamma, o.gamma);
-  acc(A, o.A), acc(B, o.B), acc(C, o.C), acc(d, o.d);
+  std::vector<const std::vector<double>*> theirs;
+  model::for_each_part(o, [&](const std::vector<double>& part) { theirs.push_back(&part); });
+  std::size_t i = 0;
+  model::for_each_part(*this, [&](std::vector<double>& part) {
+    const auto& b = *theirs[i++];
+    for (std::size_t k = 0; k < part.size(); ++k) part[k] += b[k];
+  });
 }
 
 std::vector<double> ParameterGradient::flatten() const {
   std::vector<double> out;
-  for (const auto* part : {&W, &U, &c, &v, &beta, &gamma, &A, &B, &C, &d}) out.insert(out.end(), part->begin(), part->end());
+  model::for_each_part(*this, [&](const std::vector<double>& part) { out.insert(out.end(), part.begin(), part.end()); });
   return out;
 }
 
 void ParameterGradient::unflatten(const double* values) {
-  for (auto* part : {&W, &U, &c, &v, &beta, &gamma, &A, &B, &C, &d}) {
-    std::copy_n(values, part->size(), part->begin());
-    values += part->size();
-  }
+  model::for_each_part(*this, [&](std::vector<double>& part) {
+    std::copy_n(values, part.size(), part.begin());
+    values += part.size();
+  });
 }
 
 struct SteadyStateAdjoint::Impl {

@@ -38,8 +38,20 @@ struct ModelParameters {
   void validate() const;
 };
 
-// The fitted parameters as one flat vector: W's nonzeros, U, c, v, beta, gamma, A, B, C, d.
-// W's pattern, the sizes and the names stay in the ModelParameters.
+// The one order of the parameter vector: W's nonzeros, U, c, v, beta, gamma, A, B, C, d.
+// `f` is called on each part of `p`, any struct with those members (ModelParameters, whose
+// W is a CSR matrix: its values; solvers::ParameterGradient, whose W is a vector).
+inline std::vector<double>& part_values(CsrMatrix& m) { return m.val; }
+inline const std::vector<double>& part_values(const CsrMatrix& m) { return m.val; }
+inline std::vector<double>& part_values(std::vector<double>& v) { return v; }
+inline const std::vector<double>& part_values(const std::vector<double>& v) { return v; }
+template <class P, class F>
+void for_each_part(P& p, F&& f) {
+  f(part_values(p.W)), f(p.U), f(p.c), f(p.v), f(p.beta), f(p.gamma), f(p.A), f(p.B), f(p.C), f(p.d);
+}
+
+// The fitted parameters as one flat vector in that order. W's pattern, the sizes and the
+// names stay in the ModelParameters.
 std::size_t parameter_count(const ModelParameters& p);
 // Where each part starts in that vector; size = parameter_count.
 struct ParameterLayout {
