@@ -5,7 +5,7 @@
 //   W/{indptr,indices,data}  CSR, row = target node, column = regulator
 //   U (nodes x media), c, v, beta, gamma, A (nodes x h), B (h x nodes), C (h x media), d,
 //   fitness, growth_rate (one number)
-// Checkpoints hold the optimiser's flat vector instead (fit/fit_output.hpp).
+// Checkpoints hold the optimiser's flat vector instead (fit/checkpoint.hpp).
 #pragma once
 #include <string>
 
