@@ -51,7 +51,8 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
     }
     comm.run_on_root([&] {
       staged.commit();
-      if (!with_truth) fs::remove(truth);  // an earlier run's truth would pose as this screen's
+      std::error_code ec;
+      if (!with_truth) fs::remove(truth, ec);  // an earlier run's truth would pose as this screen's
     });
     const std::int64_t nnz = comm.sum(rows.h5ad.indptr.back());
     json summary{{"command", "simulate"},

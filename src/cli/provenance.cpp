@@ -86,7 +86,8 @@ void Provenance::write(const std::filesystem::path& dir, const std::string& stat
   // A failure describes no results: it must not replace the record of the results there.
   const bool failed = status == "failed";
   io::write_file_atomically(dir / (failed ? "failure.json" : "provenance.json"), json_text(record_) + "\n");
-  if (!failed) std::filesystem::remove(dir / "failure.json");
+  std::error_code ec;
+  if (!failed) std::filesystem::remove(dir / "failure.json", ec);  // a stale record of an earlier failure
 }
 
 int run_recorded(const parallel::Comm& comm, Provenance& provenance, const std::filesystem::path& dir,

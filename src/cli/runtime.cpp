@@ -2,11 +2,8 @@
 
 #include <petscsys.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/input_file.hpp"
 #include "perturbfit/io/hdf5.hpp"
 
 namespace perturbfit::cli {
@@ -24,12 +21,8 @@ void check_petsc_option_files(const std::vector<std::string>& petsc_args) {
     const std::string& a = petsc_args[i];
     if (a != "-options_file" && a != "-options_file_yaml") continue;
     if (i + 1 >= petsc_args.size()) throw UsageError(a + " needs a file name");
-    const std::filesystem::path file = petsc_args[i + 1];
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec))
-      throw UsageError(a + " '" + file.string() + "': " +
-                       (std::filesystem::exists(file, ec) ? "not a regular file" : "no such file"));
-    if (!std::ifstream(file)) throw UsageError(a + " '" + file.string() + "': permission denied");
+    if (const auto problem = input_file_problem(petsc_args[i + 1]); !problem.empty())
+      throw UsageError(a + " '" + petsc_args[i + 1] + "': " + problem);
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "perturbfit/config/schema.hpp"
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/input_file.hpp"
 
 namespace perturbfit::config {
 
@@ -262,16 +263,13 @@ Deck Deck::load(const std::filesystem::path& path, const std::vector<std::string
   // mistake in the command line, not something to read.
   constexpr std::uintmax_t kMaxDeckBytes = 16u << 20;
   std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) throw UsageError("cannot open deck '" + path.string() + "': no such file");
-  if (std::filesystem::is_directory(status))
+  if (std::filesystem::is_directory(path, ec))
     throw UsageError("deck '" + path.string() + "' is a directory; name the deck's .toml file");
-  if (!std::filesystem::is_regular_file(status))
-    throw UsageError("deck '" + path.string() + "' is not a regular file");
+  if (const auto problem = input_file_problem(path); !problem.empty())
+    throw UsageError("cannot open deck '" + path.string() + "': " + problem);
   if (std::filesystem::file_size(path, ec) > kMaxDeckBytes)
     throw UsageError("deck '" + path.string() + "' is larger than 16 MiB; a deck is a short TOML file");
   std::ifstream in(path);
-  if (!in) throw UsageError("cannot open deck '" + path.string() + "': permission denied");
   std::stringstream buf;
   buf << in.rdbuf();
   Deck deck = parse(buf.str(), path.string(), overrides);

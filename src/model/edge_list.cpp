@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/input_file.hpp"
 
 namespace perturbfit::model {
 
@@ -35,12 +36,9 @@ bool parse_number(const std::string& text, double& value) {
 }  // namespace
 
 std::vector<EdgeRecord> read_edge_list(const std::filesystem::path& path, const std::string& key, bool weighted) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw DataError("cannot open " + key + " '" + path.string() + "': " +
-                     (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"));
+  if (const auto problem = input_file_problem(path); !problem.empty())
+    throw DataError("cannot open " + key + " '" + path.string() + "': " + problem);
   std::ifstream in(path);
-  if (!in) throw DataError("cannot open " + key + " '" + path.string() + "': permission denied");
   const std::size_t needed = weighted ? 3 : 2;
   const std::string expected = weighted ? "source, target, weight" : "regulator, target";
   std::vector<EdgeRecord> edges;

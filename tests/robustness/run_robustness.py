@@ -492,6 +492,14 @@ def _():
     check(json.load(open(f"{copy}/metrics.json"))["iterations"] >= 6, "did not continue")
 
 
+@case("restart: a checkpoint of 1 rank continues at 2 ranks (the identity does not depend on ranks)")
+def _():
+    copy = fit_copy("ckpt_ranks")
+    r = run(["fit", DECK, "--data", f"{SIM}/screen.h5ad", "--restart", copy, "-q",
+             "--set", "fit.max_iterations=8", "--set", "fit.checkpoint_every=2"], ranks=2)
+    expect(r, 0)
+
+
 @case("restart: --check-gradient on a foreign checkpoint")
 def _():
     copy = fit_copy("ckpt_grad")
