@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "perturbfit/cli/deck_schema.hpp"
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/io/h5ad_writer.hpp"
@@ -37,10 +38,10 @@ struct SimRun {
 
 SimRun simulate_on(const parallel::Comm& comm, const std::string& out) {
   const Reporter quiet(comm.is_root(), true);
-  const auto deck = config::Deck::load(std::string(PERTURBFIT_TEST_DATA) + "/small.toml");
+  const auto deck = config::Deck::load(std::string(PERTURBFIT_TEST_DATA) + "/small.toml", cli::deck_schema());
   simulate::Simulation sim(comm, model::generate_model(simulate::generator_options(deck)),
                            simulate::simulation_settings(deck), quiet);
-  sim.run(deck.protocol());
+  sim.run(simulate::parse_protocol(deck));
   const auto rows = simulate::assemble_screen(sim, quiet);
   io::write_h5ad(comm, out, rows.h5ad);
   return {sim.gather_states(), out};

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "perturbfit/cli/deck_schema.hpp"
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/model/generators.hpp"
@@ -27,11 +28,11 @@ model::ModelParameters medium_sensitive_model() {
 
 std::vector<double> final_states(const std::string& steps) {
   const Reporter quiet(true, true);
-  const auto deck = config::Deck::parse(steps, "test");
+  const auto deck = config::Deck::parse(steps, "test", cli::deck_schema());
   simulate::SimulationSettings s;
   s.multistart = 0;
   simulate::Simulation sim(parallel::Comm(MPI_COMM_SELF), medium_sensitive_model(), s, quiet);
-  sim.run(deck.protocol());
+  sim.run(simulate::parse_protocol(deck));
   return sim.gather_states();
 }
 
@@ -92,11 +93,11 @@ TEST(Protocol, BadProtocolsAreUsageErrorsNamingTheStep) {
 TEST(Protocol, PassageKeepsTheRequestedNumberOfCellsInExpectation) {
   const Reporter quiet(true, true);
   const auto deck = config::Deck::parse(
-      kBase + kPerturb + "[[protocol]]\nstep = \"passage\"\ncells = 3\n" + kMeasure, "test");
+      kBase + kPerturb + "[[protocol]]\nstep = \"passage\"\ncells = 3\n" + kMeasure, "test", cli::deck_schema());
   simulate::SimulationSettings s;
   s.multistart = 0;
   simulate::Simulation sim(parallel::Comm(MPI_COMM_SELF), medium_sensitive_model(), s, quiet);
-  sim.run(deck.protocol());
+  sim.run(simulate::parse_protocol(deck));
   // after a 3-cell bottleneck at most 3 of the 4 classes survive, so at most 3 are sequenced
   std::set<int> seen(sim.snapshots()[0].cell_class.begin(), sim.snapshots()[0].cell_class.end());
   EXPECT_LE(seen.size(), 3u);

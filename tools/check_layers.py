@@ -3,8 +3,8 @@
 
 Each folder (core, parallel, io, ...) is a layer; a file in folder A that includes
 "perturbfit/B/..." is an arrow A -> B. The layers must form a directed acyclic graph, and
-every arrow must point down the order in LAYERS (a folder may only include folders listed
-before it). Exit 1 with the offending includes (file:line) otherwise.
+every arrow must point down the order of PERTURBFIT_LAYERS in src/CMakeLists.txt (a folder
+may only include folders listed before it). Exit 1 with the offending includes (file:line) otherwise.
 
 usage: check_layers.py [ROOT]          # ROOT: the repository (default: this script's parent)
        check_layers.py [ROOT] --graph  # print the arrows (folder -> folders) and exit 0
@@ -13,10 +13,16 @@ import os
 import re
 import sys
 
-# Bottom to top. Format code (io) knows no domain, so any layer may use it; the domain
+# Bottom to top, as src/CMakeLists.txt lists them (its PERTURBFIT_LAYERS is the one source
+# of the order). Format code (io) knows no domain, so any layer may use it; the domain
 # folders (model for its parameters, data, simulate, fit) own their product files; cli only
 # wires commands to them.
-LAYERS = ["core", "parallel", "io", "config", "model", "solvers", "data", "simulate", "fit", "cli"]
+def layers(root):
+    with open(os.path.join(root, "src", "CMakeLists.txt"), encoding="utf-8") as f:
+        m = re.search(r"set\(PERTURBFIT_LAYERS ([a-z_ ]+)\)", f.read())
+    if not m:
+        sys.exit("src/CMakeLists.txt has no set(PERTURBFIT_LAYERS ...)")
+    return m.group(1).split()
 INCLUDE = re.compile(r'^\s*#\s*include\s+"perturbfit/([a-z_]+)/')
 
 
@@ -44,6 +50,7 @@ def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     root = args[0] if args else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     found = arrows(root)
+    LAYERS = layers(root)
     if "--graph" in sys.argv:
         for a in LAYERS:
             print(f"{a} -> {' '.join(sorted(b for (x, b) in found if x == a)) or '(nothing)'}")
@@ -51,8 +58,8 @@ def main():
     bad = []
     for (a, b), where in sorted(found.items()):
         if a not in LAYERS or b not in LAYERS:
-            bad.append(f"folder '{a if a not in LAYERS else b}' is not in LAYERS of tools/check_layers.py: "
-                       f"place it in the order")
+            bad.append(f"folder '{a if a not in LAYERS else b}' is not a layer: "
+                       f"place it in PERTURBFIT_LAYERS of src/CMakeLists.txt")
         elif LAYERS.index(b) > LAYERS.index(a):
             bad += [f"{file}:{line}: {a}/ includes {b}/, a layer above it ({' < '.join(LAYERS)})" for file, line in where]
     for line in bad:

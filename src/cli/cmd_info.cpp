@@ -6,6 +6,7 @@
 #include "perturbfit/config/schema.hpp"
 #include "perturbfit/core/json_text.hpp"
 #include "perturbfit/version_info.hpp"
+#include "perturbfit/cli/deck_schema.hpp"
 
 namespace perturbfit::cli {
 
@@ -24,7 +25,7 @@ int run_version(const CommandContext& ctx) {
 }
 
 int run_reference(const CommandContext& ctx) {
-  if (ctx.comm.is_root()) std::cout << config::deck_reference_markdown();
+  if (ctx.comm.is_root()) std::cout << config::deck_reference_markdown(deck_schema());
   return 0;
 }
 

@@ -8,12 +8,13 @@
 #include "perturbfit/core/json_text.hpp"
 #include "perturbfit/data/inspect_report.hpp"
 #include "perturbfit/data/stats_file.hpp"
+#include "perturbfit/cli/deck_schema.hpp"
 
 namespace perturbfit::cli {
 
 int run_inspect(const CommandContext& ctx, const InspectArgs& args) {
-  const config::Deck deck = args.deck.empty() ? config::Deck::parse("", "(defaults)", args.overrides)
-                                              : config::Deck::load(args.deck, args.overrides);
+  const config::Deck deck = args.deck.empty() ? config::Deck::parse("", "(defaults)", deck_schema(), args.overrides)
+                                              : config::Deck::load(args.deck, deck_schema(), args.overrides);
   data::DataOptions opt = data::data_options(deck, args.file, args.layer);
   opt.report_only = !args.strict;
   const data::ScreenData screen(ctx.comm, opt, ctx.reporter);

@@ -200,7 +200,7 @@ void apply_override(json& raw, const std::string& assignment) {
 
 }  // namespace
 
-Deck Deck::parse(const std::string& toml_text, const std::string& origin,
+Deck Deck::parse(const std::string& toml_text, const std::string& origin, const Schema& schema,
                  const std::vector<std::string>& overrides) {
   json raw;
   try {
@@ -216,7 +216,7 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin,
   Deck deck;
   deck.origin_ = origin;
   std::vector<std::string> section_names{"protocol"};
-  for (const auto& s : deck_sections()) section_names.push_back(s.name);
+  for (const auto& s : schema.sections) section_names.push_back(s.name);
   for (const auto& [name, value] : raw.items()) {
     if (std::find(section_names.begin(), section_names.end(), name) == section_names.end())
       throw UsageError(origin + ": unknown section '" + name + "'; did you mean '" +
@@ -224,14 +224,14 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin,
     if (name != "protocol" && !value.is_object())
       throw UsageError(origin + ": '" + name + "' must be a table ([" + name + "])");
   }
-  for (const auto& s : deck_sections())
+  for (const auto& s : schema.sections)
     deck.values_[s.name] = complete_table(raw.value(s.name, json::object()), s.keys, s.name + ".", origin);
 
   json steps = json::array();
   const json given_steps = raw.value("protocol", json::array());
   if (!given_steps.is_array()) throw UsageError(origin + ": protocol must be an array of tables ([[protocol]])");
   std::vector<std::string> kinds;
-  for (const auto& st : protocol_steps()) kinds.push_back(st.name);
+  for (const auto& st : schema.steps) kinds.push_back(st.name);
   for (std::size_t i = 0; i < given_steps.size(); ++i) {
     const json& g = given_steps[i];
     const std::string prefix = "protocol." + std::to_string(i) + ".";
@@ -244,9 +244,9 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin,
                        }() +
                        ")");
     const std::string kind = g["step"];
-    auto it = std::find_if(protocol_steps().begin(), protocol_steps().end(),
+    auto it = std::find_if(schema.steps.begin(), schema.steps.end(),
                            [&](const StepSpec& s) { return s.name == kind; });
-    if (it == protocol_steps().end())
+    if (it == schema.steps.end())
       throw UsageError(origin + ": protocol step " + std::to_string(i) + " has unknown kind '" + kind +
                        "'; did you mean '" + nearest(kind, kinds) + "'?");
     json step = complete_table(g, it->keys, prefix, origin, {"step"},
@@ -258,7 +258,7 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin,
   return deck;
 }
 
-Deck Deck::load(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+Deck Deck::load(const std::filesystem::path& path, const Schema& schema, const std::vector<std::string>& overrides) {
   // A deck is a small text file: a directory, a device (/dev/zero) or a huge file is a
   // mistake in the command line, not something to read.
   constexpr std::uintmax_t kMaxDeckBytes = 16u << 20;
@@ -272,7 +272,7 @@ Deck Deck::load(const std::filesystem::path& path, const std::vector<std::string
   std::ifstream in(path);
   std::stringstream buf;
   buf << in.rdbuf();
-  Deck deck = parse(buf.str(), path.string(), overrides);
+  Deck deck = parse(buf.str(), path.string(), schema, overrides);
   deck.directory_ = std::filesystem::absolute(path).parent_path();
   return deck;
 }

@@ -17,40 +17,6 @@
 
 namespace perturbfit::data {
 
-DataOptions data_options(const config::Deck& d, const std::string& path, const std::string& layer) {
-  DataOptions o;
-  o.path = path;
-  if (o.path.empty()) {
-    const auto p = d.get<std::string>("data.path");
-    if (p.empty()) throw UsageError("no screen given: pass FILE.h5ad or set data.path in the deck");
-    o.path = std::filesystem::path(p).is_absolute() ? p : (d.directory() / p).string();
-  }
-  o.layer = layer.empty() ? d.get<std::string>("data.layer") : layer;
-  o.perturbation_key = d.get<std::string>("data.perturbation_key");
-  o.control_labels = d.values().at("data").at("control_labels").get<std::vector<std::string>>();
-  o.separator = d.get<std::string>("data.separator");
-  o.batch_key = d.get<std::string>("data.batch_key");
-  o.time_key = d.get<std::string>("data.time_key");
-  o.medium_key = d.get<std::string>("data.medium_key");
-  o.genes_file = d.get<std::string>("data.genes_file");
-  if (!o.genes_file.empty() && !std::filesystem::path(o.genes_file).is_absolute())
-    o.genes_file = (d.directory() / o.genes_file).string();
-  o.top_variable = d.get<int>("data.top_variable");
-  o.keep_targets = d.get<bool>("data.keep_targets");
-  o.likelihood = d.get<std::string>("data.likelihood");
-  o.missing_targets = d.get<std::string>("data.missing_targets");
-  o.allow_uncontrolled_batches = d.get<bool>("data.allow_uncontrolled_batches");
-  o.allow_empty_groups = d.get<bool>("data.allow_empty_groups");
-  o.min_cells_per_group = d.get<int>("data.min_cells_per_group");
-  if (o.likelihood != "gaussian" && o.likelihood != "nb")
-    throw UsageError("data.likelihood = '" + o.likelihood + "' is unknown; use gaussian or nb");
-  if (o.missing_targets != "latent" && o.missing_targets != "error" && o.missing_targets != "skip")
-    throw UsageError("data.missing_targets = '" + o.missing_targets + "' is unknown; use latent, skip or error");
-  if (o.separator.empty()) throw UsageError("data.separator must not be empty");
-  if (o.top_variable < 0) throw UsageError("data.top_variable must be >= 0");
-  return o;
-}
-
 ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, const Reporter& reporter)
     : comm_(comm), opt_(options), reporter_(reporter) {
   // Metadata (layout, names, obs columns) is small: a read that takes far longer than its

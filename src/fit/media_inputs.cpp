@@ -4,14 +4,14 @@
 
 namespace perturbfit::fit {
 
-std::vector<std::vector<double>> media_inputs(const config::Deck& deck, const std::vector<std::string>& labels) {
+std::vector<std::vector<double>> media_inputs(const simulate::Protocol& protocol, const std::vector<std::string>& labels) {
   std::vector<std::vector<double>> out(labels.size());
   std::size_t matched = 0, width = 0;
-  for (const auto& step : deck.protocol())
-    if (config::step_get<std::string>(step, "step") == "medium")
+  for (const auto& step : protocol)
+    if (const auto* medium = std::get_if<simulate::MediumStep>(&step.action))
       for (std::size_t i = 0; i < labels.size(); ++i)
-        if (config::step_get<std::string>(step, "name") == labels[i] && out[i].empty()) {
-          out[i] = config::step_get<std::vector<double>>(step, "values");
+        if (medium->name == labels[i] && out[i].empty()) {
+          out[i] = medium->values;
           width = std::max(width, out[i].size());
           ++matched;
         }

@@ -107,6 +107,7 @@ struct TaoContext {
   Clock::time_point start = Clock::now();
   bool interrupted = false;
   std::string error;  // an exception inside a PETSc callback, rethrown after TaoSolve
+  std::int64_t tolerated = -1;  // failed steady states allowed (as in run_lbfgs): those of the segment's start
 };
 
 PetscErrorCode objective_and_gradient(Tao, Vec x, PetscReal* f, Vec g, void* ctx) {
@@ -125,7 +126,8 @@ PetscErrorCode objective_and_gradient(Tao, Vec x, PetscReal* f, Vec g, void* ctx
     c->error = e.what();
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER, "loss evaluation failed");
   }
-  *f = c->last.total;
+  if (c->tolerated < 0) c->tolerated = c->last.failed_steady_states;
+  *f = c->last.failed_steady_states > c->tolerated ? std::numeric_limits<double>::infinity() : c->last.total;
   PetscScalar* gg;
   PetscCall(VecGetArray(g, &gg));
   for (std::size_t i = 0; i < grad.size(); ++i) gg[i] = grad[i] * c->scale[i];
@@ -209,7 +211,7 @@ OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const paralle
     problem.reset_warm_starts();
     const int segment = opt.checkpoint_every > 0 ? std::min(opt.checkpoint_every, opt.max_iterations - state.iteration)
                                                  : opt.max_iterations - state.iteration;
-    TaoContext ctx{problem, state, scale, comm, stop, reporter, state.iteration, LossValue{}, start, false, {}};
+    TaoContext ctx{problem, state, scale, comm, stop, reporter, state.iteration, LossValue{}, start, false, {}, -1};
     fill(x, state.theta);
     TaoHandle tao;
     PF_PETSC(TaoCreate(PETSC_COMM_SELF, &tao.tao));
@@ -271,7 +273,12 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
     for (std::size_t i = 0; i < n; ++i) st.x[i] = state.theta[i] / scale[i];
   }
   lbfgs.rebuild(st);
-  LossValue last;
+  // A group whose steady state fails drops out of that evaluation's loss, so a step could
+  // lower the loss by breaking steady states: a trial with more failures than the current
+  // point counts as infinite and the search steps back. `tolerated` is -1 when the current
+  // point is being (re)evaluated; `kept` is the value at the search's best point.
+  LossValue last, kept;
+  std::int64_t tolerated = -1;
   std::vector<double> theta(n), grad;
   const ProjectedLbfgs::Objective objective = [&](const std::vector<double>& x, std::vector<double>& g) {
     for (std::size_t i = 0; i < n; ++i) theta[i] = x[i] * scale[i];
@@ -282,9 +289,11 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
     }
     g.resize(n);
     for (std::size_t i = 0; i < n; ++i) g[i] = grad[i] * scale[i];
-    return last.total;
+    if (tolerated < 0) tolerated = last.failed_steady_states;
+    return last.failed_steady_states > tolerated ? std::numeric_limits<double>::infinity() : last.total;
   };
-  const ProjectedLbfgs::Observer anchor{[&] { problem.keep_candidate(); }, [&] { problem.accept_candidate(); }};
+  const ProjectedLbfgs::Observer anchor{[&] { problem.keep_candidate(), kept = last; },
+                                        [&] { problem.accept_candidate(), tolerated = kept.failed_steady_states; }};
   problem.set_warm_start(FitProblem::WarmStart::kAnchored);
   const auto start = Clock::now();
   OptimizeResult result{"max_iterations", false};
@@ -293,7 +302,7 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
     st.f = objective(st.x, st.g);
     st.evaluated = true;
     anchor.keep(), anchor.accept();
-    state.history.push_back(record(0, last, lbfgs.projected_gradient_norm(st), 0.0, -1));
+    state.history.push_back(record(0, kept, lbfgs.projected_gradient_norm(st), 0.0, -1));
     validate(problem, state, false);
   }
   OptimizerState boundary = state;
@@ -312,7 +321,7 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
     }
     const int t = ++state.iteration;
     for (std::size_t i = 0; i < n; ++i) state.theta[i] = st.x[i] * scale[i];
-    const auto r = record(t, last, lbfgs.projected_gradient_norm(st), std::chrono::duration<double>(Clock::now() - start).count(), -1);
+    const auto r = record(t, kept, lbfgs.projected_gradient_norm(st), std::chrono::duration<double>(Clock::now() - start).count(), -1);
     if (auto stop_reason = accept_iterate(problem, state, r, reporter); !stop_reason.empty()) {
       result.reason = std::move(stop_reason);
       break;
@@ -323,6 +332,7 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
       // reached, so the loss and gradient at this point are evaluated again), and the
       // matrix rebuilt from the recorded updates.
       st.evaluated = false;
+      tolerated = -1;
       checkpoint(state);
       boundary = state;
       problem.reset_warm_starts();

@@ -1,5 +1,7 @@
 #include "perturbfit/fit/options.hpp"
 
+#include "perturbfit/config/schema.hpp"
+
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/solvers/settings.hpp"
 
@@ -84,6 +86,45 @@ FitOptions fit_options(const config::Deck& d) {
   if (o.validation_every < 0 || o.validation_patience < 0)
     throw UsageError("fit.validation_every and fit.validation_patience must be >= 0 (0: off)");
   return o;
+}
+
+config::SectionSpec fit_section() {
+  using namespace config::key_table;
+  return {"fit", "Fitting the model to a screen (`perturbfit fit`, MODEL.md sections 8 and 9). PETSc TAO options take the prefix -fit_ (e.g. -fit_tao_type lmvm).",
+       {
+           {"support", VT::kString, "auto", "support pattern of W: all (every regulator -> target pair) | edgelist (a prior network) | knn (k most co-expressed regulators per gene) | auto (all if G <= all_max_genes, else knn)"},
+           {"all_max_genes", VT::kInt, 500, "largest G for which support = auto means all-to-all", range::count(0)},
+           {"edge_list", VT::kString, "", "prior network TSV (support = edgelist): regulator<TAB>target per line; relative to the deck"},
+           {"knn", VT::kInt, 10, "regulators per gene for support = knn (by |correlation| of group means of training groups)", range::count(1, 100000)},
+           {"target_out_degree", VT::kInt, 100, "candidate out-edges of every target perturbed in training, measured or latent (with support = edgelist: only of targets the prior gives none): the measured genes that respond most to its knockdown in the training groups", range::count(1, 1000000)},
+           {"shared_response", VT::kBool, true, "model the response common to every targeting guide (cutting, stress, selection) as one unobserved node that each targeting guide knocks down, with out-edges to every measured gene; it is learned in training and predicts the common part of unseen perturbations"},
+           {"validation_fraction", VT::kFloat, 0.1, "fraction of non-control perturbations held out for validation", range::between(0.0, 0.9)},
+           {"test_fraction", VT::kFloat, 0.2, "fraction of non-control perturbations held out for testing", range::between(0.0, 0.9)},
+           {"split_seed", VT::kInt, 0, "seed of the train/validation/test split; 0 uses run.seed", range::count(0, 9007199254740992.0)},
+           {"pseudocount", VT::kFloat, 0.1, "epsilon of log(epsilon + mean normalised expression), in normalised counts", range::positive()},
+           {"lambda_ss", VT::kFloat, 0.0, "weight of the steady-state residual of the observed control states (0 = vanilla end-to-end)", range::non_negative()},
+           {"lambda_l1", VT::kFloat, 3e-4, "weight of the L1 penalty on W (smoothed: sqrt(W^2 + l1_smoothing^2)), per measured gene: the penalty is lambda_l1 / G * sum |W|, like the data term a mean over genes", range::non_negative()},
+           {"l1_smoothing", VT::kFloat, 1e-3, "smoothing of |W| in the L1 penalty", range::positive()},
+           {"lambda_l2", VT::kFloat, 2e-4, "weight of the squared norm of W, U and the neural weights (not of the intercepts c), per measured gene (lambda_l2 / G * sum)", range::non_negative()},
+           {"kappa", VT::kFloat, 0.8, "initial guide efficiency (one value for every target)", range::between(-1e6, 0.999999)},
+           {"learn_kappa", VT::kBool, true, "fit the efficiency kappa (bounded to [kappa_min, kappa_max])"},
+           {"kappa_min", VT::kFloat, -10.0, "lower bound of kappa (< 0 allows activation)", range::any()},
+           {"kappa_max", VT::kFloat, 0.999, "upper bound of kappa", range::between(-1e6, 0.999999)},
+           {"fit_decay", VT::kBool, false, "fit gamma too; steady states do not identify it (f / gamma has the same zeros), so it stays at 1 by default"},
+           {"optimizer", VT::kString, "lbfgs", "lbfgs (projected limited-memory quasi-Newton over all training groups; its memory is checkpointed) | tao (PETSc TAO, BLMVM or any -fit_tao_type; restarted at every checkpoint) | adam (minibatches formed by experimental batch, each with its controls)"},
+           {"lbfgs_memory", VT::kInt, 10, "pairs of past steps kept by lbfgs", range::count(1, 1000)},
+           {"max_iterations", VT::kInt, 200, "optimizer iterations (adam: steps, one batch each)", range::count(0)},
+           {"gatol", VT::kFloat, 1e-7, "lbfgs and tao stop when the projected gradient norm (of the scaled variables) falls below this", range::non_negative()},
+           {"learning_rate", VT::kFloat, 3e-4, "adam step size (every coordinate moves by about this much per step: keep it small)", range::positive()},
+           {"checkpoint_every", VT::kInt, 10, "write OUT/checkpoint.h5 every N iterations (0: only on a signal and at the end)", range::count(0)},
+           {"truth", VT::kString, "", "truth.h5 of a simulated screen: report parameter error and AUPRC of recovered edges; relative to the deck"},
+           {"steady_atol", VT::kFloat, 1e-10, "absolute tolerance on ||f(z*)|| of the fit's steady states, z = x/S dimensionless (tight: gradients are exact only at exact steady states; --check-gradient solves to at most 1e-13)", range::positive()},
+           {"adjoint_rtol", VT::kFloat, 1e-10, "relative tolerance of the adjoint (transposed) GMRES solves", range::positive()},
+           {"gradient_directions", VT::kInt, 4, "random directions of `fit --check-gradient`", range::count(1, 10000)},
+           {"max_weight", VT::kFloat, 5.0, "bound on |W| in model units (a regulator at its control level has z = 1); the shared response's out-weights are not bounded", range::positive()},
+           {"validation_every", VT::kInt, 5, "early stopping (lbfgs, adam): the data term of every validation group is computed every N iterations; the fit reports the latest iterate whose validation loss is within one (paired) standard error of the lowest (0: off, the last iterate)", range::count(0)},
+           {"validation_patience", VT::kInt, 10, "early stopping: the fit ends when the lowest validation loss has not improved for this many checks (0: never; runs to max_iterations)", range::count(0)},
+       }};
 }
 
 }  // namespace perturbfit::fit

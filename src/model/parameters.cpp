@@ -1,5 +1,7 @@
 #include "perturbfit/model/parameters.hpp"
 
+#include "perturbfit/config/schema.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -73,6 +75,16 @@ void unpack_parameters(const double* values, ModelParameters& p) {
     std::copy_n(values, part.size(), part.begin());
     values += part.size();
   });
+}
+
+config::SectionSpec model_section() {
+  using namespace config::key_table;
+  return {"model", "Which vector field f (MODEL.md section 3) is used.",
+       {
+           {"kind", VT::kString, "mechanistic", "mechanistic (n = 0) | hybrid (mechanistic + low-rank neural correction) | neural (A tanh(Bx + Cm + d) - gamma x)"},
+           {"neural_rank", VT::kInt, 0, "rank h of the neural correction A tanh(B x + C m + d); must be > 0 for hybrid and neural", range::count(0, 10000)},
+           {"neural_scale", VT::kFloat, 0.1, "scale of the simulated neural correction's weights (ground truth only)", range::non_negative()},
+       }};
 }
 
 }  // namespace perturbfit::model

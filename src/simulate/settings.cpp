@@ -1,5 +1,7 @@
 #include "perturbfit/simulate/settings.hpp"
 
+#include "perturbfit/config/schema.hpp"
+
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/solvers/settings.hpp"
 
@@ -57,6 +59,56 @@ SimulationSettings simulation_settings(const config::Deck& d) {
   s.measurement.panel_fraction = d.get<double>("measure.panel_fraction");
   s.measurement.panel_excludes_targets = d.get<bool>("measure.panel_excludes_targets");
   return s;
+}
+
+config::SectionSpec network_section() {
+  using namespace config::key_table;
+  return {"network", "The ground-truth gene-regulatory network and its parameters (simulate).",
+       {
+           {"generator", VT::kString, "random", "random | modular | toggle (two-gene bistable switch) | edgelist (TSV: source, target, weight)"},
+           {"genes", VT::kInt, 200, "number of genes G (random and modular)", range::count(1, 100000)},
+           {"mean_in_degree", VT::kFloat, 3.0, "mean number of regulators per gene (random and modular)", range::non_negative()},
+           {"activating_fraction", VT::kFloat, 0.5, "fraction of edges with positive weight", range::fraction()},
+           {"weight_scale", VT::kFloat, 1.0, "standard deviation of edge weights before the contraction scaling", range::non_negative()},
+           {"modules", VT::kInt, 4, "number of modules (modular)", range::count(1, 1000000)},
+           {"between_module_fraction", VT::kFloat, 0.05, "fraction of edges that cross modules (modular)", range::fraction()},
+           {"edge_list", VT::kString, "", "edge list TSV (edgelist): source<TAB>target<TAB>weight; relative to the deck"},
+           {"contraction", VT::kFloat, 0.8, "rows of W are scaled so that v/4 * sum|W| <= contraction * gamma; < 1 guarantees a unique stable steady state; 0 keeps the weights as drawn (no guarantee)", range::non_negative()},
+           {"media", VT::kInt, 1, "number K of medium (environment) inputs", range::count(0, 10000)},
+           {"medium_gene_fraction", VT::kFloat, 0.1, "fraction of genes that respond to each medium input", range::fraction()},
+           {"medium_weight", VT::kFloat, 1.0, "standard deviation of the medium response weights U", range::non_negative()},
+           {"decay_mean", VT::kFloat, 1.0, "median decay rate gamma (log-normal across genes)", range::positive()},
+           {"decay_sd", VT::kFloat, 0.2, "log-scale standard deviation of gamma", range::non_negative()},
+           {"production_mean", VT::kFloat, 2.0, "median maximal regulated production v (log-normal)", range::positive()},
+           {"basal_mean", VT::kFloat, 0.1, "median basal production beta (log-normal)", range::positive()},
+           {"bias_sd", VT::kFloat, 0.5, "standard deviation of the activation bias c", range::non_negative()},
+           {"growth_rate", VT::kFloat, 0.03, "baseline net growth rate r0 of every cell (expand steps)", range::any()},
+           {"fitness_genes", VT::kInt, 0, "number of genes whose expression changes the growth rate (phi != 0)", range::count(0, 1000000)},
+           {"fitness_scale", VT::kFloat, 0.01, "standard deviation of the nonzero fitness weights phi", range::non_negative()},
+       }};
+}
+
+config::SectionSpec measure_section() {
+  using namespace config::key_table;
+  return {"measure", "Ground-truth measurement operator (MODEL.md section 5): library size, batch offsets, ZINB counts.",
+       {
+           {"dispersion", VT::kFloat, 10.0, "median negative-binomial size phi (larger = closer to Poisson)", range::positive()},
+           {"dispersion_sd", VT::kFloat, 0.5, "log-scale standard deviation of phi across genes", range::non_negative()},
+           {"dropout", VT::kFloat, 0.02, "mean zero-inflation probability pi across genes", range::between(0.0, 0.999)},
+           {"batch_sd", VT::kFloat, 0.1, "standard deviation of the per-batch, per-gene log offsets delta", range::non_negative()},
+           {"depth_sd", VT::kFloat, 0.3, "log-scale standard deviation of the library size factor across cells", range::non_negative()},
+           {"panel_genes", VT::kStringList, json::array(), "genes the screen measures (its var); empty: every gene of the model"},
+           {"panel_fraction", VT::kFloat, 1.0, "measure a random fraction of those genes (seeded by run.seed), as a targeted panel or a highly-variable-gene subset", {0.0, 1.0, true}},
+           {"panel_excludes_targets", VT::kBool, false, "leave every targeted gene out of the panel: a screen whose targets are all unmeasured"},
+       }};
+}
+
+config::SectionSpec output_section() {
+  using namespace config::key_table;
+  return {"output", "What is written.",
+       {
+           {"write_truth", VT::kBool, true, "write truth.h5 (network, parameters, latent states) beside screen.h5ad"},
+       }};
 }
 
 }  // namespace perturbfit::simulate

@@ -12,31 +12,14 @@
 namespace perturbfit::simulate {
 
 using nlohmann::json;
-using config::step_get;
 
 namespace {
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-std::string step_where(int i, const json& step) {
-  return "protocol step " + std::to_string(i) + " (" + step.at("step").get<std::string>() + ")";
-}
-
-LibraryOptions library_options(const json& s) {
-  LibraryOptions o;
-  o.singles = step_get<int>(s, "singles");
-  o.pairs = step_get<int>(s, "pairs");
-  o.targets = step_get<std::vector<std::string>>(s, "targets");
-  o.combinations = step_get<std::vector<std::string>>(s, "combinations");
-  o.guides_per_target = step_get<int>(s, "guides_per_target");
-  o.control_guides = step_get<int>(s, "control_guides");
-  o.controls_fraction = step_get<double>(s, "controls_fraction");
-  o.kappa = step_get<double>(s, "kappa");
-  o.kappa_sd = step_get<double>(s, "kappa_sd");
-  o.tau = step_get<double>(s, "tau");
-  o.moi = step_get<double>(s, "moi");
-  o.control_label = step_get<std::string>(s, "control_label");
-  return o;
-}
 
 // Normalised weights from log weights (max-shifted so that nothing overflows).
 std::vector<double> normalised(const std::vector<double>& log_w) {
@@ -82,15 +65,13 @@ Simulation::Simulation(parallel::Comm comm, model::ModelParameters params, Simul
 
 Simulation::~Simulation() = default;
 
-void Simulation::validate(const json& protocol) const {
+void Simulation::validate(const Protocol& protocol) const {
   bool medium_seen = params_.media == 0, perturbed = false, measured = false;
-  for (std::size_t i = 0; i < protocol.size(); ++i) {
-    const json& s = protocol[i];
-    const std::string kind = s.at("step"), where = step_where(static_cast<int>(i), s);
-    if (kind == "medium") {
-      const auto values = step_get<std::vector<double>>(s, "values");
-      if (!values.empty() && static_cast<int>(values.size()) != params_.media)
-        throw UsageError(where + ": values has " + std::to_string(values.size()) + " entries but the model has " +
+  for (const auto& step : protocol) {
+    const std::string where = step.where();
+    if (const auto* m = std::get_if<MediumStep>(&step.action)) {
+      if (!m->values.empty() && static_cast<int>(m->values.size()) != params_.media)
+        throw UsageError(where + ": values has " + std::to_string(m->values.size()) + " entries but the model has " +
                          std::to_string(params_.media) + " medium inputs (network.media)");
       medium_seen = true;
       continue;
@@ -98,43 +79,42 @@ void Simulation::validate(const json& protocol) const {
     if (!medium_seen)
       throw UsageError(where + " comes before any medium step, but the model has " + std::to_string(params_.media) +
                        " medium input(s) (network.media): add a step = \"medium\" before it, or set network.media = 0");
-    if (kind == "evolve" || kind == "expand") {
-      const double dt = step_get<double>(s, "dt");
-      if (!(dt > 0.0) || !std::isfinite(dt))
-        throw UsageError(where + ": dt must be a positive, finite time, got " + std::to_string(dt));
-    } else if (kind == "perturb") {
-      if (perturbed) throw UsageError(where + ": a protocol may have only one perturb step");
-      perturbed = true;
-      build_library(library_options(s), params_, settings_.seed, where);
-    } else if (kind == "passage") {
-      if (step_get<int>(s, "cells") < 1) throw UsageError(where + ": cells must be >= 1");
-    } else if (kind == "measure") {
-      const int cells = step_get<int>(s, "cells"), batches = step_get<int>(s, "batches");
-      if (cells < 1) throw UsageError(where + ": cells must be >= 1");
-      if (batches < 1 || batches > cells) throw UsageError(where + ": batches must be in [1, cells]");
-      if (!(step_get<double>(s, "depth") > 0.0)) throw UsageError(where + ": depth must be > 0");
-      measured = true;
-    }
+    std::visit(Overloaded{
+                   [&](const PerturbStep& s) {
+                     if (perturbed) throw UsageError(where + ": a protocol may have only one perturb step");
+                     perturbed = true;
+                     build_library(s.library, params_, settings_.seed, where);
+                   },
+                   [&](const MeasureStep& s) {
+                     if (s.batches > s.cells) throw UsageError(where + ": batches must be in [1, cells]");
+                     measured = true;
+                   },
+                   [](const auto&) {},  // dt, cells and depth: their ranges are the schema's
+               },
+               step.action);
   }
   if (!measured) throw UsageError("the protocol never measures: add a [[protocol]] step = \"measure\"");
 }
 
-void Simulation::run(const json& protocol) {
+void Simulation::run(const Protocol& protocol) {
   validate(protocol);
-  for (std::size_t i = 0; i < protocol.size(); ++i) {
-    const json& s = protocol[i];
-    const std::string kind = s.at("step"), where = step_where(static_cast<int>(i), s);
+  for (const auto& step : protocol) {
+    const std::string where = step.where();
     reporter_.info(where);
+    const auto* medium = std::get_if<MediumStep>(&step.action);
     // Cells start at the control steady state of the first medium (or of m = 0 if K = 0).
-    if (kind == "medium") step_medium(s);
-    if (kind != "medium" || !initialised_) ensure_initial_state(where);
-    if (kind == "medium") continue;
-    if (kind == "perturb") step_perturb(s, where);
-    else if (kind == "evolve") step_advance(step_get<double>(s, "dt"), "evolve");
-    else if (kind == "expand") step_advance(step_get<double>(s, "dt"), "expand");
-    else if (kind == "equilibrate") step_equilibrate();
-    else if (kind == "passage") step_passage(step_get<int>(s, "cells"), static_cast<int>(i));
-    else if (kind == "measure") step_measure(s, static_cast<int>(i));
+    if (medium) step_medium(*medium);
+    if (!medium || !initialised_) ensure_initial_state(where);
+    std::visit(Overloaded{
+                   [](const MediumStep&) {},
+                   [&](const PerturbStep& s) { step_perturb(s, where); },
+                   [&](const EvolveStep& s) { step_advance(s.dt, "evolve"); },
+                   [&](const ExpandStep& s) { step_advance(s.dt, "expand"); },
+                   [&](const EquilibrateStep&) { step_equilibrate(); },
+                   [&](const PassageStep& s) { step_passage(s.cells, step.index); },
+                   [&](const MeasureStep& s) { step_measure(s, step.index); },
+               },
+               step.action);
   }
 }
 
@@ -203,19 +183,18 @@ void Simulation::ensure_initial_state(const std::string& where) {
   initialised_ = true;
 }
 
-void Simulation::step_medium(const json& s) {
-  const auto values = step_get<std::vector<double>>(s, "values");
+void Simulation::step_medium(const MediumStep& s) {
   medium_.assign(static_cast<std::size_t>(params_.media), 0.0);
-  std::copy(values.begin(), values.end(), medium_.begin());
-  medium_name_ = step_get<std::string>(s, "name");
+  std::copy(s.values.begin(), s.values.end(), medium_.begin());
+  medium_name_ = s.name;
   medium_set_ = true;
 }
 
-void Simulation::step_perturb(const json& s, const std::string& where) {
+void Simulation::step_perturb(const PerturbStep& s, const std::string& where) {
   const std::vector<double> pre = states_.at(0);
   const double pre_log_weight = owned_log_weights_.at(0);
-  classes_ = build_library(library_options(s), params_, settings_.seed, where);
-  tau_ = step_get<double>(s, "tau");
+  classes_ = build_library(s.library, params_, settings_.seed, where);
+  tau_ = s.library.tau;
   perturbed_ = true;
   time_since_perturbation_ = 0.0;
   owned_ = parallel::block_range(classes_.size(), comm_.size(), comm_.rank());
@@ -321,23 +300,23 @@ void Simulation::step_passage(int cells, int step_index) {
                  std::to_string(counts.size()) + " classes lost");
 }
 
-void Simulation::step_measure(const json& s, int step_index) {
+void Simulation::step_measure(const MeasureStep& s, int step_index) {
   MeasureSnapshot snap;
   snap.step_index = step_index;
   snap.first_cell_id = cells_drawn_;
-  snap.batches = step_get<int>(s, "batches");
+  snap.batches = s.batches;
   snap.first_batch = static_cast<int>(batch_names_.size());
-  snap.depth = step_get<double>(s, "depth");
+  snap.depth = s.depth;
   snap.time = perturbed_ ? time_since_perturbation_ : 0.0;
   snap.medium = medium_name_;
   const auto cum = cumulative(normalised(gathered_log_weights()));
-  const int n = step_get<int>(s, "cells");
+  const int n = s.cells;
   snap.cell_class.resize(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     RandomStream rs(settings_.seed, StreamDomain::kCellDraw, static_cast<std::uint64_t>(cells_drawn_ + i));
     snap.cell_class[static_cast<std::size_t>(i)] = draw_class(cum, rs.uniform());
   }
-  const std::string prefix = step_get<std::string>(s, "batch_prefix");
+  const std::string& prefix = s.batch_prefix;
   for (int b = 0; b < snap.batches; ++b) batch_names_.push_back(prefix + std::to_string(snap.first_batch + b));
   // Before the perturbation all ranks hold the one class, but only rank 0 measures it.
   snap.before_perturbation = !perturbed_;

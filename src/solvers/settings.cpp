@@ -1,5 +1,7 @@
 #include "perturbfit/solvers/settings.hpp"
 
+#include "perturbfit/config/schema.hpp"
+
 #include "perturbfit/core/error.hpp"
 
 namespace perturbfit::solvers {
@@ -25,6 +27,25 @@ SteadyStateOptions steady_state_options(const config::Deck& d) {
   if (!(o.atol > 0) || !(o.ode.rtol > 0) || !(o.ode.atol > 0))
     throw UsageError("solver tolerances must be > 0");
   return o;
+}
+
+config::SectionSpec solver_section() {
+  using namespace config::key_table;
+  return {"solver", "Steady-state and time-integration solvers. PETSc options (-snes_*, -ksp_*, -pc_*) override the SNES settings.",
+       {
+           {"steady_atol", VT::kFloat, 1e-9, "absolute tolerance on ||f(x*)||_2 for a steady state", range::positive()},
+           {"steady_rtol", VT::kFloat, 1e-12, "relative tolerance of the Newton iteration", range::non_negative()},
+           {"steady_max_it", VT::kInt, 50, "maximum Newton iterations before the fallback", range::count(1, 100000)},
+           {"fallback", VT::kString, "cvodes", "what to do when Newton fails: cvodes (integrate towards the attractor, then Newton again) | none"},
+           {"fallback_time", VT::kFloat, 200.0, "integration horizon of the fallback, in model time units", range::positive()},
+           {"stability", VT::kString, "check", "check | skip: test each steady state for stability (leading eigenvalue of df/dx)"},
+           {"stability_iterations", VT::kInt, 40, "power iterations on the Cayley transform of df/dx for the stability test", range::count(1, 100000)},
+           {"batch_size", VT::kInt, 32, "perturbations solved together by the batched Newton-GMRES and, in a fit, the batched adjoint GMRES (one pass over W serves the batch); 0: PETSc SNES and KSP for each", range::count(0, 100000)},
+           {"multistart", VT::kInt, 4, "extra random starts for the control steady state, to detect several attractors", range::count(0, 10000)},
+           {"ode_rtol", VT::kFloat, 1e-6, "CVODES relative tolerance", range::positive()},
+           {"ode_atol", VT::kFloat, 1e-9, "CVODES absolute tolerance", range::positive()},
+           {"ode_max_steps", VT::kInt, 100000, "CVODES maximum internal steps per output interval", range::count(1)},
+       }};
 }
 
 }  // namespace perturbfit::solvers

@@ -36,6 +36,9 @@ assert mse("model", "train") <= 0.8 * mse("control_mean", "train"), "the model l
 assert mse("model", "train") < mse("train_mean", "train"), "the model fits its training groups no better than train_mean"
 assert mse("model", "test") < mse("control_mean", "test"), "held out: no better than no change"
 assert mse("model", "test") <= 1.01 * mse("train_mean", "test"), "held out: worse than train_mean"
+# A group whose steady state fails drops out of the loss; the optimizer must not buy a lower
+# loss by breaking steady states (it once did here: 13 failed, metrics on half the groups).
+assert m["failed_steady_states"] == 0, f"{m['failed_steady_states']} steady states of the fitted model failed"
 
 # fit.h5: every predictor's effect is its prediction minus the observed control profile.
 with h5py.File(os.path.join(work, "fit.h5")) as f:

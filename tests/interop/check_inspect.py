@@ -250,7 +250,7 @@ print("bad inputs checked")
 random.seed(1)
 base = open(files["csr"], "rb").read()
 outcomes = {}
-for trial in range(int(os.environ.get("PERTURBFIT_FUZZ_TRIALS", "150"))):
+for trial in range(int(os.environ.get("PERTURBFIT_FUZZ_TRIALS", "60"))):
     data = bytearray(base)
     for _ in range(random.choice([1, 4, 32])):
         pos = random.randrange(len(data))

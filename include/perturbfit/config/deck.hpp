@@ -6,15 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "perturbfit/config/schema.hpp"
+
 namespace perturbfit::config {
 
 class Deck {
  public:
-  // Loads `path` (UsageError if missing, unparsable or invalid) and applies `overrides`
-  // of the form "section.key=value" or "protocol.N.key=value" (N counts from 0).
-  static Deck load(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+  // Loads `path` (UsageError if missing, unparsable or not valid against `schema`) and
+  // applies `overrides` of the form "section.key=value" or "protocol.N.key=value" (N
+  // counts from 0).
+  static Deck load(const std::filesystem::path& path, const Schema& schema,
+                   const std::vector<std::string>& overrides = {});
   // Same from TOML text; `origin` names it in messages.
-  static Deck parse(const std::string& toml_text, const std::string& origin,
+  static Deck parse(const std::string& toml_text, const std::string& origin, const Schema& schema,
                     const std::vector<std::string>& overrides = {});
 
   // Typed access to "section.key"; throws UsageError naming the key if absent or mistyped.

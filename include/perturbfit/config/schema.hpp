@@ -1,5 +1,7 @@
-// The input deck's schema: every key the project reads, with its type, default and meaning.
-// It is the single source of truth for validation, defaults and `perturbfit reference`.
+// The grammar of the input deck's schema: keys with their type, default, range and meaning.
+// The keys themselves are declared by the code that reads them, beside the struct they fill
+// (e.g. solvers::solver_section() in solvers/settings.cpp); cli::deck_schema() gathers them.
+// The schema is the single source of truth for validation, defaults and `perturbfit reference`.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -32,6 +34,14 @@ inline Range between(double lo, double hi) { return {lo, hi, false}; }
 inline Range count(double lo, double hi = kInt32Max) { return {lo, hi, false}; }
 }  // namespace range
 
+// The names a table of keys is written with: `using namespace config::key_table;` in the
+// function that returns it.
+namespace key_table {
+using VT = ValueType;
+using nlohmann::json;
+namespace range = ::perturbfit::config::range;
+}  // namespace key_table
+
 struct KeySpec {
   std::string key;        // key within its section or step
   ValueType type;
@@ -53,14 +63,18 @@ struct StepSpec {
   std::vector<KeySpec> keys;
 };
 
-const std::vector<SectionSpec>& deck_sections();
-const std::vector<StepSpec>& protocol_steps();
+// Every section of a deck and every kind of [[protocol]] step.
+struct Schema {
+  std::vector<SectionSpec> sections;
+  std::vector<StepSpec> steps;
+};
+
 const char* type_name(ValueType t);
 // The range a key's values are checked against: its own, and for integers at most int32
 // (non-negative unless the key says otherwise).
 Range effective_range(const KeySpec& spec);
 
 // Markdown reference of every section, key and step (docs/deck.md is generated from it).
-std::string deck_reference_markdown();
+std::string deck_reference_markdown(const Schema& schema);
 
 }  // namespace perturbfit::config

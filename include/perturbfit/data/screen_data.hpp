@@ -8,31 +8,13 @@
 
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/data/conventions.hpp"
+#include "perturbfit/data/options.hpp"
 #include "perturbfit/core/reporter.hpp"
 #include "perturbfit/io/h5ad_reader.hpp"
 #include "perturbfit/parallel/comm.hpp"
 #include "perturbfit/parallel/decomposition.hpp"
 
 namespace perturbfit::data {
-
-struct DataOptions {
-  std::string path, layer;
-  std::string perturbation_key = "perturbation", separator = "+";
-  std::vector<std::string> control_labels{"control", "non-targeting", "ctrl", "NT"};
-  std::string batch_key = "batch", time_key = "time", medium_key = "medium";
-  std::string genes_file;
-  int top_variable = 0;
-  bool keep_targets = true;  // gene selection keeps the perturbation targets present in var
-  std::string likelihood = "gaussian";
-  std::string missing_targets = "latent";  // latent | skip | error
-  bool allow_uncontrolled_batches = false;
-  bool allow_empty_groups = false;
-  int min_cells_per_group = 20;
-  // inspect: report design problems (missing controls, targets, empty groups) instead of failing
-  bool report_only = false;
-};
-// `path` and `layer` from the command line win over the deck's.
-DataOptions data_options(const config::Deck& deck, const std::string& path, const std::string& layer);
 
 struct Perturbation {
   std::string label;                 // as in the file; all control labels merge into one

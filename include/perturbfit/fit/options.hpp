@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "perturbfit/config/schema.hpp"
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/model/parameters.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
@@ -13,6 +14,15 @@ namespace perturbfit::fit {
 
 enum class Optimizer { kLbfgs, kTao, kAdam };
 const char* to_string(Optimizer o);
+
+// [solver]'s defaults but fit.steady_atol (tighter, for gradients), and no stability test:
+// that is made once, on the fitted model, not at every evaluation.
+inline solvers::SteadyStateOptions fit_steady_state_defaults() {
+  solvers::SteadyStateOptions o;
+  o.atol = 1e-10;
+  o.stability = solvers::StabilityMode::kSkip;
+  return o;
+}
 
 struct FitOptions {
   model::ModelKind kind = model::ModelKind::kMechanistic;
@@ -40,9 +50,13 @@ struct FitOptions {
   int gradient_directions = 4;
   int validation_every = 5, validation_patience = 10;
   double max_weight = 5.0;
-  solvers::SteadyStateOptions steady;
+  solvers::SteadyStateOptions steady = fit_steady_state_defaults();
+  bool operator==(const FitOptions&) const = default;
 };
 
 FitOptions fit_options(const config::Deck& deck);  // UsageError on inconsistent values
+
+// The deck's [fit] keys, read by fit_options.
+config::SectionSpec fit_section();
 
 }  // namespace perturbfit::fit

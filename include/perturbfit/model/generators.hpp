@@ -30,6 +30,7 @@ struct GeneratorOptions {
   int fitness_genes = 0;
   double fitness_scale = 0.01;
   std::uint64_t seed = 1;
+  bool operator==(const GeneratorOptions&) const = default;
 };
 
 // Draws a model. Every draw is keyed by (seed, gene), so the result is the same on every

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "perturbfit/config/schema.hpp"
 #include "perturbfit/model/csr.hpp"
 
 namespace perturbfit::model {
@@ -60,5 +61,8 @@ struct ParameterLayout {
 };
 std::vector<double> pack_parameters(const ModelParameters& p);
 void unpack_parameters(const double* values, ModelParameters& p);
+
+// The deck's [model] section (read by simulate and fit).
+config::SectionSpec model_section();
 
 }  // namespace perturbfit::model

@@ -20,6 +20,7 @@ struct MeasurementOptions {
   std::vector<std::string> panel_genes;
   double panel_fraction = 1.0;
   bool panel_excludes_targets = false;
+  bool operator==(const MeasurementOptions&) const = default;
 };
 
 // Model gene indices of the measured panel, ascending; the same on every rank (seeded by

@@ -20,6 +20,7 @@
 #include "perturbfit/simulate/guide_library.hpp"
 #include "perturbfit/simulate/measurement.hpp"
 #include "perturbfit/solvers/steady_state_problem.hpp"
+#include "perturbfit/simulate/protocol.hpp"
 
 namespace perturbfit::simulate {
 
@@ -29,6 +30,7 @@ struct SimulationSettings {
   int multistart = 4;
   int batch_size = 32;  // 0: SNES per perturbation
   MeasurementOptions measurement;
+  bool operator==(const SimulationSettings&) const = default;
 };
 
 // Counts of how steady states were reached, summed over ranks.
@@ -63,8 +65,8 @@ class Simulation {
   ~Simulation();
 
   // Checks the whole protocol before running any of it (UsageError naming the step).
-  void validate(const nlohmann::json& protocol) const;
-  void run(const nlohmann::json& protocol);
+  void validate(const Protocol& protocol) const;
+  void run(const Protocol& protocol);
 
   const model::ModelParameters& params() const { return params_; }
   const std::vector<PopulationClass>& classes() const { return classes_; }
@@ -84,12 +86,12 @@ class Simulation {
 
  private:
   void ensure_initial_state(const std::string& where);
-  void step_medium(const nlohmann::json& step);
-  void step_perturb(const nlohmann::json& step, const std::string& where);
+  void step_medium(const MediumStep& step);
+  void step_perturb(const PerturbStep& step, const std::string& where);
   void step_advance(double dt, const std::string& what);
   void step_equilibrate();
   void step_passage(int cells, int step_index);
-  void step_measure(const nlohmann::json& step, int step_index);
+  void step_measure(const MeasureStep& step, int step_index);
   std::vector<double> gathered_log_weights() const;
   model::Condition condition_of(std::size_t cls) const;
   void reduce_tally(const SolveTally& local);

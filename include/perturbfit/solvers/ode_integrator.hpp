@@ -14,6 +14,7 @@ struct OdeOptions {
   double rtol = 1e-6;
   double atol = 1e-9;
   long max_steps = 100000;
+  bool operator==(const OdeOptions&) const = default;
 };
 
 struct OdeReport {

@@ -24,6 +24,7 @@ struct SteadyStateOptions {
   StabilityMode stability = StabilityMode::kCheck;
   int stability_iterations = 40;
   OdeOptions ode;
+  bool operator==(const SteadyStateOptions&) const = default;
 };
 
 // How a steady state was reached (the codes are stored in truth.h5 solves/method).

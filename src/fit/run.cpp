@@ -1,0 +1,175 @@
+#include "perturbfit/fit/run.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/core/json_text.hpp"
+#include "perturbfit/data/screen_data.hpp"
+#include "perturbfit/fit/checkpoint.hpp"
+#include "perturbfit/fit/evaluation.hpp"
+#include "perturbfit/fit/fit_output.hpp"
+#include "perturbfit/fit/gradient_check.hpp"
+#include "perturbfit/fit/media_inputs.hpp"
+#include "perturbfit/fit/optimizer.hpp"
+#include "perturbfit/fit/problem.hpp"
+#include "perturbfit/fit/truth_recovery.hpp"
+#include "perturbfit/io/atomic_file.hpp"
+#include "perturbfit/model/edge_list.hpp"
+#include "perturbfit/simulate/protocol.hpp"
+
+namespace perturbfit::fit {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// What a fit and a gradient check both start from: the files checked, the screen read and
+// distributed, the problem built, and the identity a checkpoint must match.
+struct Session {
+  Session(const parallel::Comm& comm, const FitRequest& fit_request, bool reads_truth, const Reporter& reporter)
+      : request(fit_request) {
+    const auto& options = request.options;
+    // Every file the fit reads is checked before any work.
+    comm.run_on_root([&] {
+      if (!options.truth.empty() && reads_truth) check_truth_file(options.truth);
+      if (options.support == "edgelist") (void)model::read_edge_list(options.edge_list, "fit.edge_list", false);
+    });
+    reporter.info("fit: deck " + request.deck.origin() + ", screen " + request.data.path + ", " +
+                  std::to_string(comm.size()) + " rank(s), output " + request.output.string());
+    screen = std::make_unique<data::ScreenData>(comm, request.data, reporter);
+    identity = CheckpointIdentity{screen->genes(), to_string(options.optimizer), deck_fingerprint(request.deck),
+                                  screen->content_digest()};
+    problem = std::make_unique<FitProblem>(comm, *screen, options,
+                                           media_inputs(simulate::parse_protocol(request.deck), screen->media()), reporter);
+    for (std::size_t p = 0; p < screen->perturbations().size(); ++p)
+      if (!screen->perturbations()[p].control && !screen->perturbations()[p].excluded)
+        ++split_counts[static_cast<std::size_t>(problem->splits()[p])];
+    reporter.info("perturbations: " + std::to_string(split_counts[0]) + " train, " + std::to_string(split_counts[1]) +
+                  " validation, " + std::to_string(split_counts[2]) + " test; " + std::to_string(problem->size()) +
+                  " parameters; lambda_ss = " + std::to_string(options.lambda_ss));
+  }
+
+  OptimizerState read_restart() const {
+    auto s = read_checkpoint(request.restart / "checkpoint.h5", identity);
+    if (s.theta.size() != problem->size())
+      throw UsageError("the checkpoint in " + request.restart.string() + " has " + std::to_string(s.theta.size()) +
+                       " parameters, this deck and screen " + std::to_string(problem->size()));
+    return s;
+  }
+
+  const FitRequest& request;
+  std::unique_ptr<data::ScreenData> screen;
+  CheckpointIdentity identity;
+  std::unique_ptr<FitProblem> problem;
+  std::array<std::int64_t, 3> split_counts{0, 0, 0};  // train, validation, test perturbations
+};
+
+}  // namespace
+
+GradientCheckReport run_gradient_check(const parallel::Comm& comm, const FitRequest& given, const Reporter& reporter) {
+  // Central differences of step h see the solver's stopping point through atol / h: the
+  // check solves tighter than a fit needs (at 1e-10, 6e-5 relative error on fit_small).
+  FitRequest request = given;
+  request.options.steady.atol = std::min(request.options.steady.atol, 1e-13);
+  Session session(comm, request, false, reporter);  // a deck's stale fit.truth must not stop a check
+  std::vector<double> at;
+  if (!request.restart.empty()) at = session.read_restart().theta;
+  GradientCheckReport report;
+  report.result = check_gradient(*session.problem, request.options.gradient_directions, 1e-5, reporter,
+                                 at.empty() ? nullptr : &at);
+  report.pass = report.result["max_relative_error"].get<double>() < kGradientCheckThreshold;
+  comm.run_on_root(
+      [&] { io::write_file_atomically(request.output / "gradient_check.json", json_text(report.result) + "\n"); });
+  return report;
+}
+
+FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const parallel::StopSignal& stop,
+                  const Reporter& reporter) {
+  const auto start = std::chrono::steady_clock::now();
+  Session session(comm, request, true, reporter);
+  auto& problem = *session.problem;
+  const auto& options = request.options;
+  FitReport report;
+  report.checkpoint = request.output / "checkpoint.h5";
+
+  OptimizerState state;
+  if (!request.restart.empty()) {
+    state = session.read_restart();
+    reporter.info("restarting from " + (request.restart / "checkpoint.h5").string() + " at iteration " +
+                  std::to_string(state.iteration));
+  }
+  auto write_state = [&](const OptimizerState& s) {
+    comm.run_on_root([&] { write_checkpoint(report.checkpoint, s, session.identity); });
+  };
+  const auto result = optimize(problem, state, comm, stop, write_state, reporter);
+  write_state(state);
+  report.iteration = state.iteration;
+  if (result.interrupted) {
+    report.interrupted = true;
+    report.signal_number = stop.signal_number();
+    return report;
+  }
+
+  // Early stopping: the iterate it selected, where there was a validation set.
+  const auto& es = state.early;
+  const bool early = es.active() && es.selected_theta.size() == state.theta.size();
+  const int selected = early ? es.selected_iteration : state.iteration;
+  if (early && selected < state.iteration)
+    reporter.info("early stopping: the fitted model is iteration " + std::to_string(selected) + " of " +
+                  std::to_string(state.iteration) + " (validation loss lowest at iteration " +
+                  std::to_string(es.best_iteration) + "; later iterates within its standard error are preferred)");
+  const auto& fitted = early ? es.selected_theta : state.theta;
+  const auto final_loss = problem.evaluate(fitted, nullptr);
+  if (!std::isfinite(final_loss.total) || !std::all_of(fitted.begin(), fitted.end(), [](double x) { return std::isfinite(x); }))
+    throw NumericalError("the fitted model's loss or parameters are not finite (loss " + std::to_string(final_loss.total) +
+                         "); nothing is written but the last checkpoint. Check the screen or lower fit.learning_rate");
+  const auto failed = problem.solve_all(true);
+  std::int64_t unstable = 0;
+  for (const auto& c : problem.conditions())
+    if (c.solved && !c.stable && !c.generic && (!c.control || comm.is_root())) ++unstable;
+  unstable = comm.sum(unstable);
+  if (failed > 0)
+    reporter.warn(std::to_string(failed) + " steady states of the fitted model failed; their groups are left out of the metrics");
+  if (unstable > 0)
+    reporter.warn(std::to_string(unstable) + " steady states of the fitted model are unstable (see fit.h5 steady_states)");
+  std::vector<GroupPrediction> rows;
+  json metrics = evaluate_predictions(problem, comm, rows);
+  const auto& splits = session.split_counts;
+  json summary{{"final_loss", {{"total", final_loss.total}, {"data", final_loss.data}, {"steady_state", final_loss.steady_state},
+                               {"l1", final_loss.l1}, {"l2", final_loss.l2}}},
+               {"optimizer", session.identity.optimizer},
+               {"stop_reason", result.reason},
+               {"iterations", state.iteration},
+               {"selected_iteration", selected},
+               {"best_validation_iteration", early ? json(es.best_iteration) : json(nullptr)},
+               {"best_validation_loss", early ? json(es.best) : json(nullptr)},
+               {"kappa", problem.kappa()},
+               {"lambda_ss", options.lambda_ss},
+               {"perturbations", {{"train", splits[0]}, {"validation", splits[1]}, {"test", splits[2]}}},
+               {"parameters", problem.size()},
+               {"edges_in_support", problem.parameters().W.nnz()},
+               {"failed_steady_states", failed},
+               {"unstable_steady_states", unstable},
+               {"metrics", metrics}};
+  if (!options.truth.empty()) {
+    json truth;
+    comm.run_on_root([&] { truth = truth_recovery(problem, options.truth); });
+    summary["truth_recovery"] = truth;
+  }
+  io::OutputSet staged;  // fit.h5 and metrics.json are published together, or neither
+  write_fit(comm, request.output / "fit.h5", problem, state, rows, json_text(metrics, -1), &staged);
+  summary["wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  comm.run_on_root([&] {
+    io::write_file_atomically(request.output / "metrics.json", json_text(summary) + "\n", &staged);
+    staged.commit();
+  });
+  report.summary = std::move(summary);
+  return report;
+}
+
+}  // namespace perturbfit::fit
