@@ -41,8 +41,8 @@ struct Evaluation {
   double loss = 0, seconds = 0, steady_seconds = 0, adjoint_seconds = 0;
   std::int64_t adjoint_iterations = 0, fallbacks = 0, adjoint_fallbacks = 0;
   std::int64_t newton_iterations = 0, krylov_iterations = 0, passes = 0;  // batched steady states only
-  std::vector<double> gradient;  // W values then U, c, v, beta, gamma
-  std::vector<double> runs;      // wall seconds of every repetition
+  std::vector<double> gradient;                                           // W values then U, c, v, beta, gamma
+  std::vector<double> runs;                                               // wall seconds of every repetition
 };
 
 std::vector<double> flatten(const solvers::ParameterGradient& g) {
@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   app.add_option("--nnz", nnz);
   app.add_option("--perturbations", perturbations);
   app.add_option("--batch", batch);
-  app.add_option("--repeat", repeat, "run each evaluation this many times, report the median")->check(CLI::PositiveNumber);
+  app.add_option("--repeat", repeat, "run each evaluation this many times, report the median")
+      ->check(CLI::PositiveNumber);
   app.add_option("--out", out);
   app.allow_extras();
   CLI11_PARSE(app, argc, argv);
@@ -100,7 +101,8 @@ int main(int argc, char** argv) {
     if (batched) {
       solvers::BatchedSteadyStateSolver b(fld, opt);
       const auto reports = b.solve(cp, xs, batch);
-      for (const auto& r : reports) e.newton_iterations += r.newton_iterations, e.krylov_iterations += r.krylov_iterations;
+      for (const auto& r : reports)
+        e.newton_iterations += r.newton_iterations, e.krylov_iterations += r.krylov_iterations;
       e.passes = b.passes_over_w();
       for (std::size_t k = 0; k < xs.size(); ++k)
         if (!reports[k].converged) {
@@ -129,7 +131,8 @@ int main(int argc, char** argv) {
       e.adjoint_fallbacks += report.fallbacks;
     } else {
       solvers::SteadyStateAdjoint adjoint(fld, kAdjointRtol);
-      for (std::size_t k = 0; k < xs.size(); ++k) e.adjoint_iterations += adjoint.accumulate(conds[k], xs[k], residuals[k], grad);
+      for (std::size_t k = 0; k < xs.size(); ++k)
+        e.adjoint_iterations += adjoint.accumulate(conds[k], xs[k], residuals[k], grad);
     }
     e.adjoint_seconds = since(t1);
     e.gradient = flatten(grad);
@@ -171,18 +174,23 @@ int main(int argc, char** argv) {
   RandomStream rng(3, StreamDomain::kNetwork, 99);
   for (auto& w : moved.W.val) w *= 1.0 + 1e-3 * rng.normal();
   const model::VectorField moved_field(moved);
-  const Evaluation warm_batched = measured(moved_field, true, xs_batched), warm_snes = measured(moved_field, false, xs_snes);
+  const Evaluation warm_batched = measured(moved_field, true, xs_batched),
+                   warm_snes = measured(moved_field, false, xs_snes);
   const double gradient_difference = bench::relative_difference(batched.gradient, reference.gradient);
   if (comm.is_root()) {
     auto js = [&](const Evaluation& e) {
-      return nlohmann::json{{"wall_seconds", e.seconds},           {"wall_seconds_of_each_run", e.runs},           {"steady_state_seconds", e.steady_seconds},
-                            {"adjoint_seconds", e.adjoint_seconds}, {"adjoint_gmres_iterations_per_perturbation",
-                                                                     static_cast<double>(e.adjoint_iterations) / perturbations},
-                            {"loss", e.loss},                       {"steady_state_fallbacks", e.fallbacks},
-                            {"adjoint_fallbacks", e.adjoint_fallbacks},
-                            {"newton_iterations_per_perturbation", static_cast<double>(e.newton_iterations) / perturbations},
-                            {"newton_krylov_iterations_per_perturbation", static_cast<double>(e.krylov_iterations) / perturbations},
-                            {"batched_passes_over_w_per_rank", e.passes}};
+      return nlohmann::json{
+          {"wall_seconds", e.seconds},
+          {"wall_seconds_of_each_run", e.runs},
+          {"steady_state_seconds", e.steady_seconds},
+          {"adjoint_seconds", e.adjoint_seconds},
+          {"adjoint_gmres_iterations_per_perturbation", static_cast<double>(e.adjoint_iterations) / perturbations},
+          {"loss", e.loss},
+          {"steady_state_fallbacks", e.fallbacks},
+          {"adjoint_fallbacks", e.adjoint_fallbacks},
+          {"newton_iterations_per_perturbation", static_cast<double>(e.newton_iterations) / perturbations},
+          {"newton_krylov_iterations_per_perturbation", static_cast<double>(e.krylov_iterations) / perturbations},
+          {"batched_passes_over_w_per_rank", e.passes}};
     };
     nlohmann::json j{{"benchmark", "loss_gradient_W1_baseline"},
                      {"ranks", comm.size()},

@@ -89,11 +89,13 @@ int main(int argc, char** argv) {
   t = Clock::now();
   const auto breports = batched.solve(cp, xb, batch);
   std::int64_t b_failed = 0, b_newton = 0, b_krylov = 0;
-  for (const auto& r : breports) b_failed += !r.converged, b_newton += r.newton_iterations, b_krylov += r.krylov_iterations;
+  for (const auto& r : breports)
+    b_failed += !r.converged, b_newton += r.newton_iterations, b_krylov += r.krylov_iterations;
   comm.barrier();
   const double wall_batched = seconds_since(t);
   double b_diff = 0;
-  for (std::size_t k = 0; k < solutions.size(); ++k) b_diff = std::max(b_diff, bench::relative_difference(xb[k], solutions[k]));
+  for (std::size_t k = 0; k < solutions.size(); ++k)
+    b_diff = std::max(b_diff, bench::relative_difference(xb[k], solutions[k]));
   std::vector<std::int64_t> bsums{b_failed, b_newton, b_krylov, batched.passes_over_w()};
   comm.sum_in_place(bsums);
   b_diff = comm.max(b_diff);
@@ -117,44 +119,43 @@ int main(int argc, char** argv) {
   const double slowest = comm.max(local_newton);
   if (comm.is_root()) {
     const double per_solve = wall_newton * comm.size() / perturbations;
-    nlohmann::json j{
-        {"benchmark", "steady_state"},
-        {"command", std::vector<std::string>(argv, argv + argc)},
-        {"ranks", comm.size()},
-        {"genes", genes},
-        {"nnz_W", params.W.nnz()},
-        {"perturbations", perturbations},
-        {"wall_seconds", wall_newton},
-        {"slowest_rank_seconds", slowest},
-        {"seconds_per_solve_per_rank", per_solve},
-        {"newton_iterations_total", sums[0]},
-        {"newton_iterations_per_solve", static_cast<double>(sums[0]) / perturbations},
-        {"linear_iterations_per_solve", static_cast<double>(sums[1]) / perturbations},
-        {"failed", sums[2]},
-        {"cvodes_fallbacks", sums[3]},
-        {"stability_certified_by_gershgorin", sums[4]},
-        {"unstable", sums[5]},
-        {"seconds_per_pass_over_W", spmv},
-        {"seconds_per_pass_over_W_serving_16_vectors", spmm16},
-        {"passes_over_W_per_solve_equivalent", per_solve / spmv},
-        {"batched",
-         {{"method", "lockstep Newton-GMRES, Jacobi, one pass over W per product for the whole batch"},
-          {"batch", batch},
-          {"wall_seconds", wall_batched},
-          {"failed", bsums[0]},
-          {"newton_iterations_per_solve", static_cast<double>(bsums[1]) / perturbations},
-          {"krylov_iterations_per_solve", static_cast<double>(bsums[2]) / perturbations},
-          {"batched_passes_over_W", bsums[3]},
-          {"max_relative_difference_to_snes", b_diff},
-          {"speedup_over_snes", wall_newton / wall_batched}}},
-        {"reference",
-         {{"method", "CVODES BDF + GMRES integration to t = 60 from the control state"},
-          {"solves", sums[6]},
-          {"seconds_per_solve", sums[6] ? ref_total / static_cast<double>(sums[6]) : 0.0},
-          {"max_relative_difference_to_newton", ref_err_max},
-          {"speedup_of_newton", sums[6] ? (ref_total / static_cast<double>(sums[6])) / per_solve : 0.0}}},
-        {"libraries", cli::library_versions()},
-        {"date", cli::utc_now()}};
+    nlohmann::json j{{"benchmark", "steady_state"},
+                     {"command", std::vector<std::string>(argv, argv + argc)},
+                     {"ranks", comm.size()},
+                     {"genes", genes},
+                     {"nnz_W", params.W.nnz()},
+                     {"perturbations", perturbations},
+                     {"wall_seconds", wall_newton},
+                     {"slowest_rank_seconds", slowest},
+                     {"seconds_per_solve_per_rank", per_solve},
+                     {"newton_iterations_total", sums[0]},
+                     {"newton_iterations_per_solve", static_cast<double>(sums[0]) / perturbations},
+                     {"linear_iterations_per_solve", static_cast<double>(sums[1]) / perturbations},
+                     {"failed", sums[2]},
+                     {"cvodes_fallbacks", sums[3]},
+                     {"stability_certified_by_gershgorin", sums[4]},
+                     {"unstable", sums[5]},
+                     {"seconds_per_pass_over_W", spmv},
+                     {"seconds_per_pass_over_W_serving_16_vectors", spmm16},
+                     {"passes_over_W_per_solve_equivalent", per_solve / spmv},
+                     {"batched",
+                      {{"method", "lockstep Newton-GMRES, Jacobi, one pass over W per product for the whole batch"},
+                       {"batch", batch},
+                       {"wall_seconds", wall_batched},
+                       {"failed", bsums[0]},
+                       {"newton_iterations_per_solve", static_cast<double>(bsums[1]) / perturbations},
+                       {"krylov_iterations_per_solve", static_cast<double>(bsums[2]) / perturbations},
+                       {"batched_passes_over_W", bsums[3]},
+                       {"max_relative_difference_to_snes", b_diff},
+                       {"speedup_over_snes", wall_newton / wall_batched}}},
+                     {"reference",
+                      {{"method", "CVODES BDF + GMRES integration to t = 60 from the control state"},
+                       {"solves", sums[6]},
+                       {"seconds_per_solve", sums[6] ? ref_total / static_cast<double>(sums[6]) : 0.0},
+                       {"max_relative_difference_to_newton", ref_err_max},
+                       {"speedup_of_newton", sums[6] ? (ref_total / static_cast<double>(sums[6])) / per_solve : 0.0}}},
+                     {"libraries", cli::library_versions()},
+                     {"date", cli::utc_now()}};
     std::cout << j.dump(2) << std::endl;
     if (!out.empty()) io::write_file_atomically(out, j.dump(2) + "\n");
   }

@@ -48,7 +48,8 @@ TEST_P(AdjointTest, GradientMatchesFiniteDifferences) {
   solvers::ParameterGradient grad(p);
   EXPECT_GT(adjoint.accumulate(pr.cond, x, dl, grad), 0);
 
-  using Block = std::pair<std::vector<double> model::ModelParameters::*, std::vector<double> solvers::ParameterGradient::*>;
+  using Block =
+      std::pair<std::vector<double> model::ModelParameters::*, std::vector<double> solvers::ParameterGradient::*>;
   const std::vector<std::pair<const char*, Block>> blocks = {
       {"W", {nullptr, &solvers::ParameterGradient::W}},
       {"U", {&model::ModelParameters::U, &solvers::ParameterGradient::U}},
@@ -62,7 +63,9 @@ TEST_P(AdjointTest, GradientMatchesFiniteDifferences) {
       {"d", {&model::ModelParameters::d, &solvers::ParameterGradient::d}},
   };
   for (const auto& [name, block] : blocks) {
-    auto values = [&](model::ModelParameters& q) -> std::vector<double>& { return block.first ? q.*(block.first) : q.W.val; };
+    auto values = [&](model::ModelParameters& q) -> std::vector<double>& {
+      return block.first ? q.*(block.first) : q.W.val;
+    };
     const auto& g = grad.*(block.second);
     model::ModelParameters q = p;
     if (values(q).empty()) continue;
@@ -79,7 +82,8 @@ TEST_P(AdjointTest, GradientMatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, AdjointTest,
-                         ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid, model::ModelKind::kNeural));
+                         ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid,
+                                           model::ModelKind::kNeural));
 
 }  // namespace
 

@@ -34,7 +34,8 @@ TEST_P(BatchTest, BatchedProductsEqualPerColumnProducts) {
   std::vector<const model::Condition*> cp;
   for (const auto& c : conds) cp.push_back(&c);
   std::vector<double> X(static_cast<std::size_t>(G * B)), V(X.size()), F(X.size()), JV(X.size()), D(X.size());
-  for (std::size_t i = 0; i < X.size(); ++i) X[i] = 0.2 + 0.1 * static_cast<double>(i % 17), V[i] = std::sin(static_cast<double>(i));
+  for (std::size_t i = 0; i < X.size(); ++i)
+    X[i] = 0.2 + 0.1 * static_cast<double>(i % 17), V[i] = std::sin(static_cast<double>(i));
   for (double t : {1.5, kInf}) {
     f.evaluate_batch(X.data(), B, cp, t, F.data());
     model::VectorField::BatchLinearization bl;
@@ -43,7 +44,9 @@ TEST_P(BatchTest, BatchedProductsEqualPerColumnProducts) {
     f.jacobian_diagonal_batch(bl, D.data());
     for (int k = 0; k < B; ++k) {
       std::vector<double> x(G), v(G), fk(G), jv(G), d(G);
-      for (int g = 0; g < G; ++g) x[static_cast<std::size_t>(g)] = X[static_cast<std::size_t>(g * B + k)], v[static_cast<std::size_t>(g)] = V[static_cast<std::size_t>(g * B + k)];
+      for (int g = 0; g < G; ++g)
+        x[static_cast<std::size_t>(g)] = X[static_cast<std::size_t>(g * B + k)],
+        v[static_cast<std::size_t>(g)] = V[static_cast<std::size_t>(g * B + k)];
       f.evaluate(x.data(), conds[static_cast<std::size_t>(k)], t, fk.data());
       model::Linearization lin;
       f.linearize(x.data(), conds[static_cast<std::size_t>(k)], t, lin);
@@ -72,17 +75,20 @@ TEST_P(BatchTest, BatchedNewtonAgreesWithSnes) {
   const auto reports = batched.solve(cp, xs, 16);
   solvers::SteadyStateSolver snes(f, o);
   for (int k = 0; k < N; ++k) {
-    ASSERT_TRUE(reports[static_cast<std::size_t>(k)].converged) << k << " " << reports[static_cast<std::size_t>(k)].residual_norm;
+    ASSERT_TRUE(reports[static_cast<std::size_t>(k)].converged)
+        << k << " " << reports[static_cast<std::size_t>(k)].residual_norm;
     EXPECT_LE(reports[static_cast<std::size_t>(k)].residual_norm, o.atol);
     std::vector<double> y(G, 1.0);
     ASSERT_TRUE(snes.solve(conds[static_cast<std::size_t>(k)], y).converged);
-    for (int g = 0; g < G; ++g) EXPECT_NEAR(xs[static_cast<std::size_t>(k)][static_cast<std::size_t>(g)], y[static_cast<std::size_t>(g)], 1e-8);
+    for (int g = 0; g < G; ++g)
+      EXPECT_NEAR(xs[static_cast<std::size_t>(k)][static_cast<std::size_t>(g)], y[static_cast<std::size_t>(g)], 1e-8);
   }
   EXPECT_GT(batched.passes_over_w(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, BatchTest,
-                         ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid, model::ModelKind::kNeural));
+                         ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid,
+                                           model::ModelKind::kNeural));
 
 TEST(BatchedNewton, ToggleColumnsReachTheirOwnAttractors) {
   const auto p = model::toggle_switch(0, 0.0);

@@ -39,7 +39,8 @@ std::vector<double> column(const std::vector<double>& A, std::size_t n, std::siz
 }
 
 // Steady states of the conditions (batched Newton, checked converged).
-std::vector<std::vector<double>> steady_states(const model::VectorField& f, const std::vector<model::Condition>& conds) {
+std::vector<std::vector<double>> steady_states(const model::VectorField& f,
+                                               const std::vector<model::Condition>& conds) {
   std::vector<std::vector<double>> xs(conds.size(), std::vector<double>(static_cast<std::size_t>(f.size()), 1.0));
   solvers::SteadyStateOptions o;
   o.atol = 1e-12;
@@ -79,7 +80,8 @@ TEST_P(BatchedAdjointTest, TransposedBatchProductEqualsPerColumnProduct) {
   const model::VectorField f(p);
   const auto conds = knockdowns(G, B, 2);
   std::vector<double> X(static_cast<std::size_t>(G * B)), V(X.size()), JT(X.size());
-  for (std::size_t i = 0; i < X.size(); ++i) X[i] = 0.3 + 0.07 * static_cast<double>(i % 13), V[i] = std::sin(1.3 * static_cast<double>(i));
+  for (std::size_t i = 0; i < X.size(); ++i)
+    X[i] = 0.3 + 0.07 * static_cast<double>(i % 13), V[i] = std::sin(1.3 * static_cast<double>(i));
   model::VectorField::BatchLinearization bl;
   f.linearize_batch(X.data(), B, pointers(conds), kInf, bl);
   f.jtvp_batch(bl, V.data(), JT.data());
@@ -111,8 +113,8 @@ TEST_P(BatchedAdjointTest, GmresColumnsSolveTheirSystemsWhateverTheBatch) {
   f.jacobian_diagonal_batch(bl, D.data());
   const std::vector<double> target(B, 1e-10);
   solvers::BatchedGmres gmres(8);  // short restarts: several cycles
-  const auto r = gmres.solve([&](const double* in, double* out) { f.jtvp_batch(bl, in, out); }, G, B, D.data(), rhs.data(),
-                             sol.data(), target, 50);
+  const auto r = gmres.solve([&](const double* in, double* out) { f.jtvp_batch(bl, in, out); }, G, B, D.data(),
+                             rhs.data(), sol.data(), target, 50);
   std::vector<double> check(X.size());
   f.jtvp_batch(bl, sol.data(), check.data());
   std::vector<double> norms;
@@ -130,8 +132,8 @@ TEST_P(BatchedAdjointTest, GmresColumnsSolveTheirSystemsWhateverTheBatch) {
   f.linearize_batch(x3.data(), 1, {&one}, kInf, b1);
   std::vector<double> d1(G), s1(G);
   f.jacobian_diagonal_batch(b1, d1.data());
-  const auto r1 = gmres.solve([&](const double* in, double* out) { f.jtvp_batch(b1, in, out); }, G, 1, d1.data(), rhs3.data(),
-                              s1.data(), {1e-10}, 50);
+  const auto r1 = gmres.solve([&](const double* in, double* out) { f.jtvp_batch(b1, in, out); }, G, 1, d1.data(),
+                              rhs3.data(), s1.data(), {1e-10}, 50);
   EXPECT_EQ(r1.iterations[0], r.iterations[3]);
   EXPECT_EQ(s1, column(sol, G, B, 3));
 }
@@ -147,7 +149,8 @@ TEST_P(BatchedAdjointTest, AccumulateEqualsPerColumnAdjointAndProducts) {
   for (auto& r : rhs)
     for (auto& v : r) v = rs.normal();
   std::vector<const std::vector<double>*> xp, rp;
-  for (int k = 0; k < N; ++k) xp.push_back(&xs[static_cast<std::size_t>(k)]), rp.push_back(&rhs[static_cast<std::size_t>(k)]);
+  for (int k = 0; k < N; ++k)
+    xp.push_back(&xs[static_cast<std::size_t>(k)]), rp.push_back(&rhs[static_cast<std::size_t>(k)]);
 
   solvers::BatchedSteadyStateAdjoint batched(f, 1e-12, 3);
   solvers::ParameterGradient gb(p);
@@ -175,15 +178,16 @@ TEST_P(BatchedAdjointTest, AccumulateEqualsPerColumnAdjointAndProducts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, BatchedAdjointTest,
-                         ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid, model::ModelKind::kNeural));
+                         ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid,
+                                           model::ModelKind::kNeural));
 
 TEST(BatchedGmres, NonFiniteRightHandSideIsNotConverged) {
   const std::size_t n = 4;
   const std::vector<double> D(n * 2, 1.0);
   std::vector<double> b{1, std::nan(""), 2, 0, 3, 0, 4, 0}, x(n * 2);
   solvers::BatchedGmres gmres(5);
-  const auto r = gmres.solve([&](const double* in, double* out) { std::copy(in, in + n * 2, out); }, n, 2, D.data(), b.data(),
-                             x.data(), {1e-12, 1e-12}, 3);
+  const auto r = gmres.solve([&](const double* in, double* out) { std::copy(in, in + n * 2, out); }, n, 2, D.data(),
+                             b.data(), x.data(), {1e-12, 1e-12}, 3);
   EXPECT_TRUE(r.converged[0]);
   EXPECT_FALSE(r.converged[1]);
   for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(x[i * 2], b[i * 2], 1e-14);  // identity operator: x = b

@@ -91,8 +91,9 @@ TEST(Cli, SimulateWritesOutputsProvenanceAndJsonSummary) {
 TEST(Cli, NumericalFailureExitsFourAndRecordsIt) {
   const auto dir = perturbfit::test_support::temp_dir("numfail");
   // One Newton step and no fallback cannot reach the tolerance from the default start.
-  const auto r = run_command(kExe + " simulate " + kSmall +
-                             " --set solver.steady_max_it=1 --set solver.fallback=none --set solver.steady_atol=1e-14 -o " + dir);
+  const auto r =
+      run_command(kExe + " simulate " + kSmall +
+                  " --set solver.steady_max_it=1 --set solver.fallback=none --set solver.steady_atol=1e-14 -o " + dir);
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find("did not converge"), std::string::npos) << r.err;
   // A failure describes no results: it is recorded beside them, never as their provenance.
@@ -109,7 +110,8 @@ TEST(Cli, UnwritableOutputExitsFive) {
 
 TEST(Cli, EvolveBeforeMediumAndUnknownGuideGeneExitTwo) {
   const auto dir = perturbfit::test_support::temp_dir("badsteps");
-  std::ofstream(dir + "/early.toml") << "[[protocol]]\nstep = \"evolve\"\ndt = 1.0\n[[protocol]]\nstep = \"measure\"\ncells = 10\n";
+  std::ofstream(dir + "/early.toml")
+      << "[[protocol]]\nstep = \"evolve\"\ndt = 1.0\n[[protocol]]\nstep = \"measure\"\ncells = 10\n";
   auto r = run_command(kExe + " simulate " + dir + "/early.toml -o " + dir + "/out");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("protocol step 0 (evolve) comes before any medium step"), std::string::npos) << r.err;
@@ -123,8 +125,8 @@ TEST(Cli, AWrongTruthFileIsRefusedBeforeTheFit) {
   const auto dir = perturbfit::test_support::temp_dir("truth");
   const std::string fit_deck = std::string(PERTURBFIT_TEST_DATA) + "/fit_small.toml";
   // The deck itself stands in for a screen: the truth check must come before it is read.
-  const auto r = run_command(kExe + " fit " + fit_deck + " --data " + fit_deck + " --set fit.truth=" + fit_deck +
-                             " -o " + dir);
+  const auto r =
+      run_command(kExe + " fit " + fit_deck + " --data " + fit_deck + " --set fit.truth=" + fit_deck + " -o " + dir);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("is not a truth file"), std::string::npos) << r.err;
   const auto missing = run_command(kExe + " fit " + fit_deck + " --data " + fit_deck +

@@ -50,7 +50,8 @@ TEST(Deck, UnknownSectionAndStepAreErrors) {
 }
 
 TEST(Deck, RequiredStepKeyAndTypes) {
-  EXPECT_NE(error_of("[[protocol]]\nstep = \"evolve\"\n").find("protocol step 0 (evolve): 'dt' is required"), std::string::npos);
+  EXPECT_NE(error_of("[[protocol]]\nstep = \"evolve\"\n").find("protocol step 0 (evolve): 'dt' is required"),
+            std::string::npos);
   EXPECT_NE(error_of("[network]\ngenes = \"many\"\n").find("must be integer"), std::string::npos);
   // integers are accepted where numbers are expected
   EXPECT_DOUBLE_EQ(Deck::parse("[network]\ncontraction = 1\n", "d", schema()).get<double>("network.contraction"), 1.0);
@@ -112,7 +113,8 @@ TEST(Deck, EveryNumberIsFiniteAndInItsRange) {
   EXPECT_NE(error_of("", {"network.contraction=-1"}).find("must be >= 0, got -1"), std::string::npos);
   EXPECT_NE(error_of("", {"fit.pseudocount=0"}).find("must be > 0"), std::string::npos);
   EXPECT_NE(error_of("", {"measure.panel_fraction=0"}).find("must be in (0, 1]"), std::string::npos);
-  EXPECT_NE(error_of("[[protocol]]\nstep = \"medium\"\nvalues = [1.0, nan]\n").find("(each element)"), std::string::npos);
+  EXPECT_NE(error_of("[[protocol]]\nstep = \"medium\"\nvalues = [1.0, nan]\n").find("(each element)"),
+            std::string::npos);
   EXPECT_NE(error_of("", {"protocol.cells=1"}).find("protocol.N.cells"), std::string::npos);
   // the edges of a range are accepted
   EXPECT_EQ(Deck::parse("", "d", schema(), {"network.genes=100000"}).get<int>("network.genes"), 100000);

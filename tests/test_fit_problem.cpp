@@ -61,7 +61,8 @@ std::string write_screen(const std::vector<Cell>& cells, const std::string& path
     perturbation.codes.push_back(static_cast<std::int32_t>(it - perturbation.categories.begin()));
     batch.codes.push_back(c.batch == "lane0" ? 0 : 1);
     for (int g = 0; g < kGenes; ++g)
-      if (c.counts[static_cast<std::size_t>(g)] > 0) b.indices.push_back(g), b.data.push_back(c.counts[static_cast<std::size_t>(g)]);
+      if (c.counts[static_cast<std::size_t>(g)] > 0)
+        b.indices.push_back(g), b.data.push_back(c.counts[static_cast<std::size_t>(g)]);
     b.indptr.push_back(static_cast<std::int64_t>(b.indices.size()));
   }
   b.categorical = {perturbation, batch};
@@ -80,7 +81,8 @@ fit::FitOptions every_group_trains() {
 
 struct TinyFit {
   TinyFit(const std::string& path, const fit::FitOptions& options)
-      : screen(comm, data_options(path), quiet), problem(comm, screen, options, fit::media_inputs({}, screen.media()), quiet) {}
+      : screen(comm, data_options(path), quiet),
+        problem(comm, screen, options, fit::media_inputs({}, screen.media()), quiet) {}
   static data::DataOptions data_options(const std::string& path) {
     data::DataOptions d;
     d.path = path;
@@ -124,5 +126,6 @@ TEST(FitProblem, LossAndGradientDoNotDependOnTheOrderOfCells) {
   const auto a = forward.problem.evaluate(theta, &g1), b = backward.problem.evaluate(theta, &g2);
   EXPECT_GT(a.data, 0.0);
   EXPECT_NEAR(a.total, b.total, 1e-12 * a.total);
-  for (std::size_t i = 0; i < g1.size(); ++i) EXPECT_NEAR(g1[i], g2[i], 1e-9 * (1e-12 + std::abs(g1[i]))) << "parameter " << i;
+  for (std::size_t i = 0; i < g1.size(); ++i)
+    EXPECT_NEAR(g1[i], g2[i], 1e-9 * (1e-12 + std::abs(g1[i]))) << "parameter " << i;
 }

@@ -85,7 +85,8 @@ model::Condition knock_latent() {
 }
 
 // l = 1/2 sum over measured genes of (x*_g - y_g)^2: what the fit's data term sees.
-double measured_loss(const model::ModelParameters& p, const std::vector<double>& y, std::vector<double>* x_out = nullptr) {
+double measured_loss(const model::ModelParameters& p, const std::vector<double>& y,
+                     std::vector<double>* x_out = nullptr) {
   bool converged = false;
   const auto x = test_support::tight_steady_state(p, knock_latent(), converged);
   EXPECT_TRUE(converged);
@@ -106,7 +107,7 @@ TEST(LatentSupport, OutEdgesGoToTheMostResponsiveGenesAndNothingRegulatesALatent
   ASSERT_EQ(m.cols, kNodes);
   const int X = kMeasured, Y = kMeasured + 1, Z = kMeasured + 2;
   for (int g = 0; g < kMeasured; ++g) {
-    EXPECT_EQ(has_edge(m, g, X), g >= 5) << "X -> gene " << g;  // its 3 largest responses: genes 5, 6, 7
+    EXPECT_EQ(has_edge(m, g, X), g >= 5) << "X -> gene " << g;            // its 3 largest responses: genes 5, 6, 7
     EXPECT_EQ(has_edge(m, g, Y), g == 1 || g == 4) << "Y -> gene " << g;  // only 2 genes respond at all
     EXPECT_FALSE(has_edge(m, g, Z));  // never perturbed in training: nothing to learn
   }
@@ -127,7 +128,7 @@ TEST(LatentSupport, APriorEdgeListNamesLatentNodesAndReplacesTheirDefaultOutEdge
   const int X = kMeasured, Y = kMeasured + 1;
   EXPECT_TRUE(has_edge(m, 0, X) && has_edge(m, 1, X));  // X -> a, X -> b only, although all genes respond
   EXPECT_FALSE(has_edge(m, 2, X));
-  EXPECT_TRUE(has_edge(m, Y, 0));  // a -> Y: a latent in-edge from the prior
+  EXPECT_TRUE(has_edge(m, Y, 0));                       // a -> Y: a latent in-edge from the prior
   EXPECT_TRUE(has_edge(m, 1, Y) && has_edge(m, 4, Y));  // Y: no out-edge in the prior, so its responders
   EXPECT_EQ(m.nnz(), static_cast<std::size_t>(3 + 2));
 }

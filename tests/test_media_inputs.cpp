@@ -11,9 +11,10 @@ using perturbfit::fit::media_inputs;
 using perturbfit::simulate::parse_protocol;
 
 TEST(MediaInputs, TheDecksMediumStepsWhenEveryLabelHasOne) {
-  const Deck d = Deck::parse("[[protocol]]\nstep = \"medium\"\nname = \"base\"\nvalues = [0.0]\n"
-                             "[[protocol]]\nstep = \"medium\"\nname = \"IFNG\"\nvalues = [1.0, 2.0]\n",
-                             "d", perturbfit::cli::deck_schema());
+  const Deck d = Deck::parse(
+      "[[protocol]]\nstep = \"medium\"\nname = \"base\"\nvalues = [0.0]\n"
+      "[[protocol]]\nstep = \"medium\"\nname = \"IFNG\"\nvalues = [1.0, 2.0]\n",
+      "d", perturbfit::cli::deck_schema());
   const auto m = media_inputs(parse_protocol(d), {"IFNG", "base"});
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m[0], (std::vector<double>{1.0, 2.0}));
@@ -21,7 +22,8 @@ TEST(MediaInputs, TheDecksMediumStepsWhenEveryLabelHasOne) {
 }
 
 TEST(MediaInputs, OneHotOtherwiseAndNothingForOneMedium) {
-  const Deck d = Deck::parse("[[protocol]]\nstep = \"medium\"\nname = \"base\"\nvalues = [0.5]\n", "d", perturbfit::cli::deck_schema());
+  const Deck d = Deck::parse("[[protocol]]\nstep = \"medium\"\nname = \"base\"\nvalues = [0.5]\n", "d",
+                             perturbfit::cli::deck_schema());
   const auto m = media_inputs(parse_protocol(d), {"base", "stim"});  // "stim" has no step: one-hot for all
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m[0], (std::vector<double>{1.0, 0.0}));

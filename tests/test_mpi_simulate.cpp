@@ -2,13 +2,16 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "perturbfit/cli/deck_schema.hpp"
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/io/h5ad_writer.hpp"
+#include "perturbfit/parallel/exchange.hpp"
 #include "perturbfit/io/hdf5.hpp"
 #include "perturbfit/model/generators.hpp"
 #include "perturbfit/simulate/screen.hpp"
@@ -82,3 +85,39 @@ TEST(MpiSimulate, TwoRanksGiveTheSameStatesAndBytesAsOne) {
 }
 
 }  // namespace
+
+// Rows 0..9 live on rank row % 2; each rank sends every row in two rounds of uneven size
+// (rank 1 runs out first), and each entry arrives once, at its owner, in its sender's order.
+TEST(MpiExchange, EveryEntryReachesTheRankOfItsRowInOrder) {
+  const auto world = world_comm();
+  ASSERT_EQ(world.size(), 2) << "run this test with mpiexec -n 2";
+  const int me = world.rank();
+  parallel::Exchange ex(world);
+  const std::function<int(std::int64_t)> owner = [](std::int64_t row) { return static_cast<int>(row % 2); };
+  std::vector<std::int64_t> got_rows;
+  std::vector<double> got_values;
+  for (int chunk = 0;; ++chunk) {
+    const bool more = chunk < (me == 0 ? 2 : 1);
+    std::vector<std::int64_t> row;
+    std::vector<std::int32_t> col;
+    std::vector<double> value;
+    if (more)
+      for (std::int64_t r = chunk * 5; r < chunk * 5 + 5; ++r)
+        row.push_back(r), col.push_back(me), value.push_back(100.0 * me + static_cast<double>(r));
+    if (!ex.round(row, col, value, more, owner)) break;
+    const auto& in = ex.received();
+    for (std::size_t k = 0; k < in.row.size(); ++k) {
+      EXPECT_EQ(in.row[k] % 2, me) << "entry of row " << in.row[k] << " arrived at rank " << me;
+      EXPECT_DOUBLE_EQ(in.value[k], 100.0 * in.col[k] + static_cast<double>(in.row[k]));
+      got_rows.push_back(in.row[k]), got_values.push_back(in.value[k]);
+    }
+  }
+  // Rank 0 sent rows 0..9, rank 1 rows 0..4: this rank's rows from rank 0, then from rank 1.
+  std::vector<std::int64_t> expected;
+  for (int r = me; r < 5; r += 2) expected.push_back(r);
+  for (int r = me; r < 5; r += 2) expected.push_back(r);
+  for (int r = 5 + (me == 1 ? 0 : 1); r < 10; r += 2) expected.push_back(r);
+  std::sort(got_rows.begin(), got_rows.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(got_rows, expected);
+}

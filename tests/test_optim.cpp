@@ -130,7 +130,8 @@ TEST(SmallDense, OrthonormalisesAndZeroesDependentColumns) {
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 2; ++j) {
       double dot = 0;
-      for (int r = 0; r < 3; ++r) dot += Q[static_cast<std::size_t>(r * 3 + i)] * Q[static_cast<std::size_t>(r * 3 + j)];
+      for (int r = 0; r < 3; ++r)
+        dot += Q[static_cast<std::size_t>(r * 3 + i)] * Q[static_cast<std::size_t>(r * 3 + j)];
       EXPECT_NEAR(dot, i == j ? 1.0 : 0.0, 1e-14);
     }
   for (int r = 0; r < 3; ++r) EXPECT_EQ(Q[static_cast<std::size_t>(r * 3 + 2)], 0.0);

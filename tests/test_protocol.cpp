@@ -81,19 +81,21 @@ std::string protocol_error(const std::string& steps) {
 TEST(Protocol, BadProtocolsAreUsageErrorsNamingTheStep) {
   EXPECT_NE(protocol_error(evolve(1) + kBase + kMeasure).find("protocol step 0 (evolve) comes before any medium step"),
             std::string::npos);
-  EXPECT_NE(protocol_error(kBase + evolve(-2) + kMeasure).find("protocol step 1 (evolve): 'dt' must be > 0"), std::string::npos);
+  EXPECT_NE(protocol_error(kBase + evolve(-2) + kMeasure).find("protocol step 1 (evolve): 'dt' must be > 0"),
+            std::string::npos);
   const auto unknown = protocol_error(kBase + "[[protocol]]\nstep = \"perturb\"\ntargets = [\"GATA1\"]\n" + kMeasure);
   EXPECT_NE(unknown.find("guide target 'GATA1' is not a gene of the model"), std::string::npos) << unknown;
   EXPECT_NE(protocol_error(kBase + kPerturb + kPerturb + kMeasure).find("only one perturb step"), std::string::npos);
   EXPECT_NE(protocol_error(kBase + evolve(1)).find("never measures"), std::string::npos);
-  EXPECT_NE(protocol_error("[[protocol]]\nstep = \"medium\"\nvalues = [1.0, 2.0]\n" + kMeasure).find("values has 2 entries"),
-            std::string::npos);
+  EXPECT_NE(
+      protocol_error("[[protocol]]\nstep = \"medium\"\nvalues = [1.0, 2.0]\n" + kMeasure).find("values has 2 entries"),
+      std::string::npos);
 }
 
 TEST(Protocol, PassageKeepsTheRequestedNumberOfCellsInExpectation) {
   const Reporter quiet(true, true);
-  const auto deck = config::Deck::parse(
-      kBase + kPerturb + "[[protocol]]\nstep = \"passage\"\ncells = 3\n" + kMeasure, "test", cli::deck_schema());
+  const auto deck = config::Deck::parse(kBase + kPerturb + "[[protocol]]\nstep = \"passage\"\ncells = 3\n" + kMeasure,
+                                        "test", cli::deck_schema());
   simulate::SimulationSettings s;
   s.multistart = 0;
   simulate::Simulation sim(parallel::Comm(MPI_COMM_SELF), medium_sensitive_model(), s, quiet);

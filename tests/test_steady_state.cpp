@@ -40,8 +40,9 @@ TEST(SteadyState, TwoGeneSystemMatchesTheAnalyticSolution) {
   for (int g = 0; g < 2; ++g) {
     const double kappa = g == 1 ? 0.75 : 0.0;
     const double s = p.c[static_cast<std::size_t>(g)] + p.U[static_cast<std::size_t>(g)] * 0.8;
-    const double expect = ((1 - kappa) * p.v[static_cast<std::size_t>(g)] * model::logistic(s) + p.beta[static_cast<std::size_t>(g)]) /
-                          p.gamma[static_cast<std::size_t>(g)];
+    const double expect =
+        ((1 - kappa) * p.v[static_cast<std::size_t>(g)] * model::logistic(s) + p.beta[static_cast<std::size_t>(g)]) /
+        p.gamma[static_cast<std::size_t>(g)];
     EXPECT_NEAR(x[static_cast<std::size_t>(g)], expect, 1e-10);
   }
   EXPECT_TRUE(r.stable);
@@ -56,8 +57,8 @@ TEST(SteadyState, ToggleSwitchReachesDifferentAttractorsAndFindsTheSaddle) {
   std::vector<double> a{3.0, 0.1}, b{0.1, 3.0}, s{1.0, 1.0};
   const auto ra = solver.solve(cond, a), rb = solver.solve(cond, b), rs = solver.solve(cond, s);
   ASSERT_TRUE(ra.converged && rb.converged && rs.converged);
-  EXPECT_GT(a[0], 3.0 * a[1]);  // A high, B low
-  EXPECT_GT(b[1], 3.0 * b[0]);  // B high, A low
+  EXPECT_GT(a[0], 3.0 * a[1]);    // A high, B low
+  EXPECT_GT(b[1], 3.0 * b[0]);    // B high, A low
   EXPECT_NEAR(a[0], b[1], 1e-8);  // mirror images
   EXPECT_TRUE(ra.stable);
   EXPECT_TRUE(rb.stable);
@@ -100,7 +101,8 @@ TEST(SteadyState, FallsBackToIntegrationWhenNewtonIsCutShort) {
   cond.medium = {0.0};
   std::vector<double> x(30, 10.0);
   const auto r = solver.solve(cond, x);
-  ASSERT_TRUE(r.converged) << solvers::to_string(r.method) << " " << r.residual_norm << " " << r.snes_reason << " " << r.newton_iterations;
+  ASSERT_TRUE(r.converged) << solvers::to_string(r.method) << " " << r.residual_norm << " " << r.snes_reason << " "
+                           << r.newton_iterations;
   EXPECT_EQ(r.method, solvers::SolveMethod::kCvodesNewton);
   EXPECT_LE(r.residual_norm, o.atol);
   o.fallback = false;

@@ -112,14 +112,14 @@ TEST(SparsePart, AssembledValuesReproduceTheMechanisticJacobian) {
   m.multiply(v.data(), av.data());
   f.jvp(lin, v.data(), jv.data());
   EXPECT_LT(rel_err(av, jv), 1e-14);
-  EXPECT_EQ(m.nnz(), params.W.nnz() + static_cast<std::int64_t>(G) -
-                         [&] {  // existing self-loops share the diagonal slot
-                           std::int64_t s = 0;
-                           for (std::size_t g = 0; g < G; ++g)
-                             for (auto k = params.W.row_ptr[g]; k < params.W.row_ptr[g + 1]; ++k)
-                               s += params.W.col[static_cast<std::size_t>(k)] == static_cast<int>(g);
-                           return s;
-                         }());
+  EXPECT_EQ(
+      m.nnz(), params.W.nnz() + static_cast<std::int64_t>(G) - [&] {  // existing self-loops share the diagonal slot
+        std::int64_t s = 0;
+        for (std::size_t g = 0; g < G; ++g)
+          for (auto k = params.W.row_ptr[g]; k < params.W.row_ptr[g + 1]; ++k)
+            s += params.W.col[static_cast<std::size_t>(k)] == static_cast<int>(g);
+        return s;
+      }());
 }
 
 TEST(Onset, KappaRisesWithTau) {

@@ -37,13 +37,13 @@ void print_error(const parallel::Comm& comm, const std::string& message) {
 
 namespace {
 int run_command_line(const SplitArguments& args, int argc, char** argv, const parallel::Comm& comm) {
-
   CLI::App app(kDescription, "perturbfit");
   app.require_subcommand(1);
   bool json = false, quiet = false;
   auto* version = app.add_subcommand("version", "print the version, git revision and library versions");
   add_common(version, json, quiet);
-  auto* reference = app.add_subcommand("reference", "print the input-deck reference (Markdown; docs/deck.md is made from it)");
+  auto* reference =
+      app.add_subcommand("reference", "print the input-deck reference (Markdown; docs/deck.md is made from it)");
   SimulateArgs sim;
   auto* simulate = app.add_subcommand(
       "simulate", "simulate a screen from a deck: OUTDIR/screen.h5ad, OUTDIR/truth.h5, OUTDIR/provenance.json");
@@ -54,28 +54,33 @@ int run_command_line(const SplitArguments& args, int argc, char** argv, const pa
   simulate->add_flag("--force", sim.force, kForceHelp);
   add_common(simulate, json, quiet);
   InspectArgs ins;
-  auto* inspect = app.add_subcommand("inspect", "read, validate and summarise a screen (.h5ad): sizes, perturbations, "
-                                                "controls per batch, groups, targets not in var, design warnings");
+  auto* inspect = app.add_subcommand("inspect",
+                                     "read, validate and summarise a screen (.h5ad): sizes, perturbations, "
+                                     "controls per batch, groups, targets not in var, design warnings");
   inspect->add_option("file", ins.file, "the screen (.h5ad)")->required();
   inspect->add_option("--deck", ins.deck, "a deck whose [data] section names the obs columns and options");
   inspect->add_option("--set", ins.overrides, "override a deck key, e.g. data.batch_key=lane");
   inspect->add_option("--layer", ins.layer, "read counts from layers/<name> (\"raw\" for raw/X)");
-  inspect->add_flag("--strict", ins.strict, "fail (exit 3) on design problems, as fit will: batches without controls, "
-                                            "targets not in var, empty groups");
+  inspect->add_flag("--strict", ins.strict,
+                    "fail (exit 3) on design problems, as fit will: batches without controls, "
+                    "targets not in var, empty groups");
   inspect->add_option("--stats-out", ins.stats_out, "write the pseudo-bulk statistics per group to this HDF5 file");
   add_common(inspect, json, quiet);
 
   FitArgs fit;
-  auto* fitcmd = app.add_subcommand(
-      "fit", "fit the deck's model to a screen: OUTDIR/fit.h5, OUTDIR/metrics.json, OUTDIR/checkpoint.h5, "
-             "OUTDIR/provenance.json; SIGTERM or SIGUSR1 checkpoint and exit 0");
-  fitcmd->add_option("deck", fit.deck, "input deck (TOML); [fit] and [data] sections, see `perturbfit reference`")->required();
+  auto* fitcmd =
+      app.add_subcommand("fit",
+                         "fit the deck's model to a screen: OUTDIR/fit.h5, OUTDIR/metrics.json, OUTDIR/checkpoint.h5, "
+                         "OUTDIR/provenance.json; SIGTERM or SIGUSR1 checkpoint and exit 0");
+  fitcmd->add_option("deck", fit.deck, "input deck (TOML); [fit] and [data] sections, see `perturbfit reference`")
+      ->required();
   fitcmd->add_option("--data", fit.data, "the screen (.h5ad); default: the deck's data.path");
   fitcmd->add_option("--layer", fit.layer, "read counts from layers/<name> (\"raw\" for raw/X)");
   fitcmd->add_option("--set", fit.overrides, "override a deck key: section.key=value")->allow_extra_args(false);
   fitcmd->add_option("-o,--output", fit.output, "output directory (created if missing)")->capture_default_str();
   fitcmd->add_flag("--force", fit.force, kForceHelp);
-  fitcmd->add_option("--restart", fit.restart, "continue the fit whose output directory this is, from its checkpoint.h5");
+  fitcmd->add_option("--restart", fit.restart,
+                     "continue the fit whose output directory this is, from its checkpoint.h5");
   fitcmd->add_flag("--check-gradient", fit.check_gradient,
                    "compare the adjoint gradient with central finite differences on random directions and exit");
   add_common(fitcmd, json, quiet);
@@ -113,8 +118,7 @@ int run_command_line(const SplitArguments& args, int argc, char** argv, const pa
     return static_cast<int>(ExitCode::kUsage);
   }
 
-  CommandContext ctx{comm, Reporter(comm.is_root(), quiet || json), json,
-                     std::vector<std::string>(argv, argv + argc)};
+  CommandContext ctx{comm, Reporter(comm.is_root(), quiet || json), json, std::vector<std::string>(argv, argv + argc)};
   try {
     check_petsc_option_files(args.petsc);
     const PetscRuntime petsc(args.petsc);
@@ -130,8 +134,9 @@ int run_command_line(const SplitArguments& args, int argc, char** argv, const pa
     print_error(comm, e.what());
     return static_cast<int>(e.code());
   } catch (const std::bad_alloc&) {
-    print_error(comm, "out of memory: the deck or the screen asks for more memory than a rank could get; "
-                      "reduce the sizes (network.genes, cells, fit.knn, data.top_variable) or run on more nodes");
+    print_error(comm,
+                "out of memory: the deck or the screen asks for more memory than a rank could get; "
+                "reduce the sizes (network.genes, cells, fit.knn, data.top_variable) or run on more nodes");
     return static_cast<int>(ExitCode::kUsage);
   } catch (const std::exception& e) {
     print_error(comm, std::string("internal error: ") + e.what() + " (please report this)");

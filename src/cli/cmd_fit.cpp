@@ -59,7 +59,8 @@ std::string metrics_table(const json& metrics) {
   for (const auto& subset : fit::subset_names()) {
     if (subset.rfind("test", 0) != 0 || !metrics.contains("model") || !metrics["model"].contains(subset)) continue;
     os << "  " << subset << "\n    " << std::left << std::setw(14) << "predictor" << std::setw(8) << "groups"
-       << std::setw(12) << "MSE expr" << std::setw(12) << "MSE effect" << std::setw(12) << "Pearson" << "Pearson top-20\n";
+       << std::setw(12) << "MSE expr" << std::setw(12) << "MSE effect" << std::setw(12) << "Pearson"
+       << "Pearson top-20\n";
     for (const auto& name : fit::predictor_names()) {
       if (!metrics.contains(name) || !metrics[name].contains(subset)) continue;
       const auto& m = metrics[name][subset];
@@ -82,8 +83,9 @@ std::string truth_recovery_lines(const json& t) {
      << "), relative error W " << fmt(t["relative_error_W"]) << "\n";
   if (!t["latent_out_edges"].is_null()) {
     const auto& l = t["latent_out_edges"];
-    os << "  edges from latent nodes to measured genes: AUPRC " << fmt(l["auprc"]) << " (random " << fmt(l["auprc_random"])
-       << "), " << l["true_edges_in_support"] << " of " << l["true_edges"] << " true edges in the support\n";
+    os << "  edges from latent nodes to measured genes: AUPRC " << fmt(l["auprc"]) << " (random "
+       << fmt(l["auprc_random"]) << "), " << l["true_edges_in_support"] << " of " << l["true_edges"]
+       << " true edges in the support\n";
   }
   return os.str();
 }
@@ -95,17 +97,18 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
   Provenance provenance("fit", ctx.argv, comm.size());
   const config::Deck deck = config::Deck::load(args.deck, deck_schema(), args.overrides);
   provenance.set_deck(deck.values(), args.deck);
-  const fit::FitRequest request{deck, fit::fit_options(deck), data::data_options(deck, args.data, args.layer), args.output,
-                                args.restart};
+  const fit::FitRequest request{deck, fit::fit_options(deck), data::data_options(deck, args.data, args.layer),
+                                args.output, args.restart};
   const auto& options = request.options;
-  claim_output_directory(comm, args.output, "fit", args.force,
-                         {args.deck, request.data.path, options.truth,
-                          options.support == "edgelist" ? options.edge_list : fs::path()});
+  claim_output_directory(
+      comm, args.output, "fit", args.force,
+      {args.deck, request.data.path, options.truth, options.support == "edgelist" ? options.edge_list : fs::path()});
   return run_recorded(comm, provenance, args.output, [&]() -> int {
     if (args.check_gradient) {
       const auto check = fit::run_gradient_check(comm, request, ctx.reporter);
       if (comm.is_root()) {
-        if (ctx.json) std::cout << json_text(check.result) << std::endl;
+        if (ctx.json)
+          std::cout << json_text(check.result) << std::endl;
         else
           std::cout << "gradient check: max relative error " << check.result["max_relative_error"].get<double>()
                     << " over " << options.gradient_directions << " directions (" << (check.pass ? "PASS" : "FAIL")
@@ -116,13 +119,15 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
     const parallel::StopSignal stop;
     const auto report = fit::run_fit(comm, request, stop, ctx.reporter);
     if (report.interrupted) {
-      provenance.set("summary", json{{"command", "fit"}, {"status", "interrupted"}, {"iteration", report.iteration},
+      provenance.set("summary", json{{"command", "fit"},
+                                     {"status", "interrupted"},
+                                     {"iteration", report.iteration},
                                      {"checkpoint", report.checkpoint.string()}});
       if (comm.is_root()) {
         provenance.write(args.output, "interrupted");
         std::cout << "interrupted by signal " << report.signal_number << " at iteration " << report.iteration
-                  << "; checkpoint " << report.checkpoint.string() << "\n  continue with: "
-                  << resume_command(ctx.argv, args.output) << "\n";
+                  << "; checkpoint " << report.checkpoint.string()
+                  << "\n  continue with: " << resume_command(ctx.argv, args.output) << "\n";
       }
       return 0;
     }
@@ -133,13 +138,14 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
       if (ctx.json) {
         std::cout << json_text(summary) << std::endl;
       } else {
-        std::cout << "fit: " << summary["iterations"].get<int>() << " iterations (" << summary["stop_reason"].get<std::string>()
-                  << "), final loss " << std::setprecision(8) << summary["final_loss"]["total"].get<double>() << ", kappa "
-                  << std::setprecision(4) << summary["kappa"].get<double>() << ", " << summary["wall_seconds"].get<double>()
-                  << " s\n"
+        std::cout << "fit: " << summary["iterations"].get<int>() << " iterations ("
+                  << summary["stop_reason"].get<std::string>() << "), final loss " << std::setprecision(8)
+                  << summary["final_loss"]["total"].get<double>() << ", kappa " << std::setprecision(4)
+                  << summary["kappa"].get<double>() << ", " << summary["wall_seconds"].get<double>() << " s\n"
                   << metrics_table(summary["metrics"]);
         if (summary.contains("truth_recovery")) std::cout << truth_recovery_lines(summary["truth_recovery"]);
-        std::cout << "  " << (args.output / "fit.h5").string() << "\n  " << (args.output / "metrics.json").string() << "\n";
+        std::cout << "  " << (args.output / "fit.h5").string() << "\n  " << (args.output / "metrics.json").string()
+                  << "\n";
       }
     }
     return 0;

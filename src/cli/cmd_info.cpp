@@ -14,8 +14,11 @@ int run_version(const CommandContext& ctx) {
   if (!ctx.comm.is_root()) return 0;
   const auto libs = library_versions();
   if (ctx.json) {
-    nlohmann::json j{{"name", "perturbfit"}, {"version", build::kVersion}, {"git_sha", build::kGitSha},
-                     {"build_type", build::kBuildType}, {"libraries", libs}};
+    nlohmann::json j{{"name", "perturbfit"},
+                     {"version", build::kVersion},
+                     {"git_sha", build::kGitSha},
+                     {"build_type", build::kBuildType},
+                     {"libraries", libs}};
     std::cout << json_text(j) << std::endl;
   } else {
     std::cout << "perturbfit " << build::kVersion << " (" << build::kGitSha << ", " << build::kBuildType << ")\n";

@@ -21,7 +21,8 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
   const config::Deck deck = config::Deck::load(args.deck, deck_schema(), args.overrides);
   provenance.set_deck(deck.values(), args.deck);
   std::vector<fs::path> inputs{args.deck};
-  if (const auto edge_list = simulate::generator_options(deck).edge_list; !edge_list.empty()) inputs.push_back(edge_list);
+  if (const auto edge_list = simulate::generator_options(deck).edge_list; !edge_list.empty())
+    inputs.push_back(edge_list);
   claim_output_directory(comm, args.output, "simulate", args.force, inputs);
 
   return run_recorded(comm, provenance, args.output, [&]() -> int {

@@ -9,6 +9,8 @@
 namespace perturbfit::cli {
 
 namespace {
+// A table, one line per key:
+// clang-format off
 config::SectionSpec run_section() {
   using namespace config::key_table;
   return {"run", "What this run is called and how it draws random numbers.",
@@ -17,6 +19,7 @@ config::SectionSpec run_section() {
            {"name", VT::kString, "perturbfit", "label recorded in the provenance record"},
        }};
 }
+// clang-format on
 }  // namespace
 
 const config::Schema& deck_schema() {

@@ -48,7 +48,8 @@ void claim_output_directory(const parallel::Comm& comm, const fs::path& dir, con
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir))
-      throw IOError("cannot create output directory '" + dir.string() + "': " + (ec ? ec.message() : "not a directory"));
+      throw IOError("cannot create output directory '" + dir.string() +
+                    "': " + (ec ? ec.message() : "not a directory"));
     auto check_not_input = [&](const fs::path& file, const std::string& why) {
       for (const auto& in : inputs)
         if (!in.empty() && same_file(file, in))

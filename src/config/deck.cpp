@@ -171,8 +171,7 @@ json complete_table(const json& given, const std::vector<KeySpec>& keys, const s
 
 void apply_override(json& raw, const std::string& assignment) {
   const auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw UsageError("--set expects section.key=value, got '" + assignment + "'");
+  if (eq == std::string::npos || eq == 0) throw UsageError("--set expects section.key=value, got '" + assignment + "'");
   const std::string path = assignment.substr(0, eq);
   const json value = parse_override_value(assignment.substr(eq + 1));
   std::vector<std::string> parts;
@@ -186,8 +185,7 @@ void apply_override(json& raw, const std::string& assignment) {
       throw UsageError("--set " + path + ": protocol step index must be a number");
     }
     if (!raw.contains("protocol") || idx >= raw["protocol"].size())
-      throw UsageError("--set " + path + ": the deck has no protocol step " + parts[1] +
-                       " (steps count from 0)");
+      throw UsageError("--set " + path + ": the deck has no protocol step " + parts[1] + " (steps count from 0)");
     raw["protocol"][idx][parts[2]] = value;
     return;
   }
@@ -219,8 +217,8 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin, const 
   for (const auto& s : schema.sections) section_names.push_back(s.name);
   for (const auto& [name, value] : raw.items()) {
     if (std::find(section_names.begin(), section_names.end(), name) == section_names.end())
-      throw UsageError(origin + ": unknown section '" + name + "'; did you mean '" +
-                       nearest(name, section_names) + "'?");
+      throw UsageError(origin + ": unknown section '" + name + "'; did you mean '" + nearest(name, section_names) +
+                       "'?");
     if (name != "protocol" && !value.is_object())
       throw UsageError(origin + ": '" + name + "' must be a table ([" + name + "])");
   }
@@ -236,16 +234,13 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin, const 
     const json& g = given_steps[i];
     const std::string prefix = "protocol." + std::to_string(i) + ".";
     if (!g.is_object() || !g.contains("step") || !g["step"].is_string())
-      throw UsageError(origin + ": protocol step " + std::to_string(i) + " needs step = \"<kind>\" (one of " +
-                       [&] {
-                         std::string s;
-                         for (const auto& k : kinds) s += (s.empty() ? "" : ", ") + k;
-                         return s;
-                       }() +
-                       ")");
+      throw UsageError(origin + ": protocol step " + std::to_string(i) + " needs step = \"<kind>\" (one of " + [&] {
+        std::string s;
+        for (const auto& k : kinds) s += (s.empty() ? "" : ", ") + k;
+        return s;
+      }() + ")");
     const std::string kind = g["step"];
-    auto it = std::find_if(schema.steps.begin(), schema.steps.end(),
-                           [&](const StepSpec& s) { return s.name == kind; });
+    auto it = std::find_if(schema.steps.begin(), schema.steps.end(), [&](const StepSpec& s) { return s.name == kind; });
     if (it == schema.steps.end())
       throw UsageError(origin + ": protocol step " + std::to_string(i) + " has unknown kind '" + kind +
                        "'; did you mean '" + nearest(kind, kinds) + "'?");

@@ -31,12 +31,18 @@ Range effective_range(const KeySpec& spec) {
 
 const char* type_name(ValueType t) {
   switch (t) {
-    case VT::kInt: return "integer";
-    case VT::kFloat: return "number";
-    case VT::kBool: return "boolean";
-    case VT::kString: return "string";
-    case VT::kFloatList: return "array of numbers";
-    case VT::kStringList: return "array of strings";
+    case VT::kInt:
+      return "integer";
+    case VT::kFloat:
+      return "number";
+    case VT::kBool:
+      return "boolean";
+    case VT::kString:
+      return "string";
+    case VT::kFloatList:
+      return "array of numbers";
+    case VT::kStringList:
+      return "array of strings";
   }
   return "?";
 }
@@ -61,8 +67,7 @@ void write_key_table(std::ostringstream& os, const std::vector<KeySpec>& keys) {
   for (const auto& k : keys) {
     const bool numeric = k.type == ValueType::kInt || k.type == ValueType::kFloat || k.type == ValueType::kFloatList;
     os << "| `" << k.key << "` | " << type_name(k.type) << " | " << (numeric ? effective_range(k).describe() : "")
-       << " | "
-       << (k.default_value.is_null() ? std::string("required") : "`" + k.default_value.dump() + "`") << " | "
+       << " | " << (k.default_value.is_null() ? std::string("required") : "`" + k.default_value.dump() + "`") << " | "
        << table_cell(k.doc) << " |\n";
   }
   os << "\n";

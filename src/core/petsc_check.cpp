@@ -8,8 +8,8 @@ void throw_petsc_error(PetscErrorCode code, const char* expr, const char* file, 
   const char* text = nullptr;
   PetscErrorMessage(code, &text, nullptr);
   std::ostringstream os;
-  os << "PETSc call failed (" << (text ? text : "unknown error") << ", code " << code << "): " << expr
-     << " at " << file << ":" << line;
+  os << "PETSc call failed (" << (text ? text : "unknown error") << ", code " << code << "): " << expr << " at " << file
+     << ":" << line;
   throw Error(ExitCode::kNumerical, os.str());
 }
 

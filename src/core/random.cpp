@@ -76,8 +76,7 @@ std::uint64_t RandomStream::poisson(double mean) {
     const double k = std::floor((2.0 * a / us + b) * u + mean + 0.43);
     if (us >= 0.07 && v <= vr) return static_cast<std::uint64_t>(k);
     if (k < 0.0 || (us < 0.013 && v > us)) continue;
-    if (std::log(v) + std::log(invalpha) - std::log(a / (us * us) + b) <=
-        -mean + k * loglam - std::lgamma(k + 1.0))
+    if (std::log(v) + std::log(invalpha) - std::log(a / (us * us) + b) <= -mean + k * loglam - std::lgamma(k + 1.0))
       return static_cast<std::uint64_t>(k);
   }
 }

@@ -14,8 +14,12 @@ void Reporter::warn(const std::string& message) const {
 }
 
 Progress::Progress(const Reporter& reporter, std::string what, std::size_t total, double interval_seconds)
-    : reporter_(reporter), what_(std::move(what)), total_(total), interval_(interval_seconds),
-      start_(std::chrono::steady_clock::now()), last_(start_) {}
+    : reporter_(reporter),
+      what_(std::move(what)),
+      total_(total),
+      interval_(interval_seconds),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
 
 void Progress::update(std::size_t done) {
   const auto now = std::chrono::steady_clock::now();

@@ -5,7 +5,9 @@
 namespace perturbfit::data {
 
 namespace {
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 bool any_contains(const std::vector<std::string>& v, const std::string& s) {
   return std::any_of(v.begin(), v.end(), [&](const std::string& x) { return x.find(s) != std::string::npos; });
 }

@@ -16,8 +16,13 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
   r["cells"] = L.rows;
   r["genes"] = s.genes().size();
   r["genes_in_file"] = L.cols;
-  r["matrix"] = {{"source", L.source}, {"encoding", io::to_string(L.encoding)}, {"dtype", L.dtype}, {"stored_values", L.nnz},
-                 {"density", L.rows && L.cols ? static_cast<double>(L.nnz) / (static_cast<double>(L.rows) * static_cast<double>(L.cols)) : 0.0}};
+  r["matrix"] = {{"source", L.source},
+                 {"encoding", io::to_string(L.encoding)},
+                 {"dtype", L.dtype},
+                 {"stored_values", L.nnz},
+                 {"density", L.rows && L.cols ? static_cast<double>(L.nnz) /
+                                                    (static_cast<double>(L.rows) * static_cast<double>(L.cols))
+                                              : 0.0}};
   r["obs_columns"] = {{"perturbation", {{"key", o.perturbation_key}, {"encoding", s.column_encoding("perturbation")}}},
                       {"batch", {{"key", o.batch_key}, {"encoding", s.column_encoding("batch")}}},
                       {"time", {{"key", o.time_key}, {"encoding", s.column_encoding("time")}}},
@@ -32,14 +37,17 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
     (p.targets.size() > 1 ? combos : singles) += 1;
     targets.insert(p.targets.begin(), p.targets.end());
   }
-  r["perturbations"] = {{"total", singles + combos}, {"single", singles}, {"combinatorial", combos},
-                        {"control_labels", s.control_labels_found()}, {"control_cells", control_cells}};
+  r["perturbations"] = {{"total", singles + combos},
+                        {"single", singles},
+                        {"combinatorial", combos},
+                        {"control_labels", s.control_labels_found()},
+                        {"control_cells", control_cells}};
   const auto missing = s.targets_not_in_var();
   const auto& action = o.missing_targets;
   r["targets"] = {{"distinct", targets.size()},
                   {"in_var", targets.size() - missing.size()},
                   {"not_in_var", missing},
-                  {"not_in_var_action", missing.empty() ? "none"
+                  {"not_in_var_action", missing.empty()      ? "none"
                                         : action == "latent" ? "latent nodes"
                                         : action == "skip"   ? "cells skipped"
                                                              : "error"}};
@@ -51,15 +59,20 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
   for (const auto& g : s.groups()) {
     const auto b = static_cast<std::size_t>(g.batch);
     cells[b] += g.cells;
-    if (s.perturbations()[static_cast<std::size_t>(g.perturbation)].control) controls[b] += g.cells;
-    else pert_groups[b] += 1, pert_cells[b] += g.cells, group_cells.push_back(g.cells);
+    if (s.perturbations()[static_cast<std::size_t>(g.perturbation)].control)
+      controls[b] += g.cells;
+    else
+      pert_groups[b] += 1, pert_cells[b] += g.cells, group_cells.push_back(g.cells);
   }
   json batches = json::array(), warnings = json::array();
   for (std::size_t b = 0; b < nb; ++b) {
     const double n = pert_groups[b] ? static_cast<double>(pert_cells[b]) / static_cast<double>(pert_groups[b]) : 0.0;
     const double recommended = n * std::sqrt(static_cast<double>(pert_groups[b]));
-    batches.push_back({{"name", s.batches()[b]}, {"cells", cells[b]}, {"control_cells", controls[b]},
-                       {"perturbation_groups", pert_groups[b]}, {"recommended_control_cells", std::lround(recommended)}});
+    batches.push_back({{"name", s.batches()[b]},
+                       {"cells", cells[b]},
+                       {"control_cells", controls[b]},
+                       {"perturbation_groups", pert_groups[b]},
+                       {"recommended_control_cells", std::lround(recommended)}});
     if (controls[b] > 0 && static_cast<double>(controls[b]) < 0.5 * recommended)
       warnings.push_back("batch '" + s.batches()[b] + "' has " + std::to_string(controls[b]) +
                          " control cells; the square-root rule n_c = n*sqrt(k) (MODEL.md section 9) suggests about " +
@@ -70,7 +83,8 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
   const auto uncontrolled = s.batches_without_controls();
   r["batches_without_controls"] = uncontrolled;
   for (const auto& b : uncontrolled)
-    warnings.push_back("batch '" + b + "' has no control cells: its offset is unidentifiable and its perturbations can only be "
+    warnings.push_back("batch '" + b +
+                       "' has no control cells: its offset is unidentifiable and its perturbations can only be "
                        "contrasted with other batches' controls, a bias no number of cells removes");
   std::sort(group_cells.begin(), group_cells.end());
   std::int64_t small = 0;
@@ -83,7 +97,8 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
                  {"below_min_cells", small},
                  {"min_cells_per_group", o.min_cells_per_group}};
   if (small > 0)
-    warnings.push_back(std::to_string(small) + " perturbation group(s) have fewer than " + std::to_string(o.min_cells_per_group) +
+    warnings.push_back(std::to_string(small) + " perturbation group(s) have fewer than " +
+                       std::to_string(o.min_cells_per_group) +
                        " cells (data.min_cells_per_group): their effects are noisy");
   if (!missing.empty() && action == "latent")
     warnings.push_back(std::to_string(missing.size()) + " target(s) are not in var (e.g. '" + missing.front() +
@@ -96,15 +111,19 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
   for (const auto& c : s.conventions()) {
     const bool used = c.perturbation_key == o.perturbation_key && c.separator == o.separator &&
                       std::count(o.control_labels.begin(), o.control_labels.end(), c.control_label);
-    conventions.push_back({{"name", c.name}, {"evidence", c.evidence}, {"perturbation_key", c.perturbation_key},
-                           {"control_label", c.control_label}, {"separator", c.separator}, {"deck_keys", c.deck_keys()},
+    conventions.push_back({{"name", c.name},
+                           {"evidence", c.evidence},
+                           {"perturbation_key", c.perturbation_key},
+                           {"control_label", c.control_label},
+                           {"separator", c.separator},
+                           {"deck_keys", c.deck_keys()},
                            {"matches_deck", used}});
   }
   r["conventions"] = conventions;
   if (!conventions.empty() && !conventions.front()["matches_deck"].get<bool>())
     warnings.push_back("the file follows the " + conventions.front()["name"].get<std::string>() + " convention (" +
-                       conventions.front()["evidence"].get<std::string>() + "), which the deck does not use: " +
-                       conventions.front()["deck_keys"].get<std::string>());
+                       conventions.front()["evidence"].get<std::string>() +
+                       "), which the deck does not use: " + conventions.front()["deck_keys"].get<std::string>());
   for (const auto& p : s.problems()) warnings.push_back(p);
   r["warnings"] = warnings;
   return r;
@@ -113,15 +132,17 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
 std::string inspect_text(const json& r) {
   std::ostringstream os;
   os << r["file"].get<std::string>() << "\n"
-     << "  cells x genes     " << r["cells"] << " x " << r["genes"] << "  (" << r["matrix"]["source"].get<std::string>() << ", "
-     << r["matrix"]["encoding"].get<std::string>() << ", " << r["matrix"]["dtype"].get<std::string>() << ", density "
-     << r["matrix"]["density"].get<double>() << ")\n"
+     << "  cells x genes     " << r["cells"] << " x " << r["genes"] << "  (" << r["matrix"]["source"].get<std::string>()
+     << ", " << r["matrix"]["encoding"].get<std::string>() << ", " << r["matrix"]["dtype"].get<std::string>()
+     << ", density " << r["matrix"]["density"].get<double>() << ")\n"
      << "  perturbations     " << r["perturbations"]["total"] << " (" << r["perturbations"]["single"] << " single, "
-     << r["perturbations"]["combinatorial"] << " combinatorial); control cells " << r["perturbations"]["control_cells"] << "\n"
+     << r["perturbations"]["combinatorial"] << " combinatorial); control cells " << r["perturbations"]["control_cells"]
+     << "\n"
      << "  targets           " << r["targets"]["distinct"] << " distinct, " << r["targets"]["in_var"] << " in var"
-     << (r["targets"]["not_in_var"].empty() ? std::string()
-                                            : ", " + std::to_string(r["targets"]["not_in_var"].size()) + " not in var (" +
-                                                  r["targets"]["not_in_var_action"].get<std::string>() + ")")
+     << (r["targets"]["not_in_var"].empty()
+             ? std::string()
+             : ", " + std::to_string(r["targets"]["not_in_var"].size()) + " not in var (" +
+                   r["targets"]["not_in_var_action"].get<std::string>() + ")")
      << "\n"
      << "  cells per group   min " << r["groups"]["cells_min"] << ", median " << r["groups"]["cells_median"] << ", max "
      << r["groups"]["cells_max"] << " (" << r["groups"]["perturbed_groups"] << " perturbed groups)\n"
@@ -130,8 +151,8 @@ std::string inspect_text(const json& r) {
     os << "    " << b["name"].get<std::string>() << ": " << b["cells"] << " / " << b["control_cells"] << " ("
        << b["recommended_control_cells"] << ")\n";
   for (const auto& c : r["conventions"])
-    os << "  convention        " << c["name"].get<std::string>() << (c["matches_deck"].get<bool>() ? " (the deck's)" : "")
-       << ": " << c["deck_keys"].get<std::string>() << "\n";
+    os << "  convention        " << c["name"].get<std::string>()
+       << (c["matches_deck"].get<bool>() ? " (the deck's)" : "") << ": " << c["deck_keys"].get<std::string>() << "\n";
   for (const auto& w : r["warnings"]) os << "  warning: " << w.get<std::string>() << "\n";
   return os.str();
 }

@@ -40,6 +40,8 @@ DataOptions data_options(const config::Deck& d, const std::string& path, const s
   return o;
 }
 
+// A table, one line per key:
+// clang-format off
 config::SectionSpec data_section() {
   using namespace config::key_table;
   return {"data", "How a screen (.h5ad) is read: where counts are, which obs columns mean what (inspect, fit).",
@@ -62,5 +64,6 @@ config::SectionSpec data_section() {
            {"min_cells_per_group", VT::kInt, 20, "groups with fewer cells are reported by inspect", range::count(0)},
        }};
 }
+// clang-format on
 
 }  // namespace perturbfit::data

@@ -36,8 +36,9 @@ ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, c
     for (std::size_t j = 0; j < genes_.size(); ++j) {
       auto [it, inserted] = seen.emplace(genes_[j], j);
       if (!inserted)
-        throw DataError(opt_.path + ": var name '" + genes_[j] + "' appears twice (columns " + std::to_string(it->second) +
-                        " and " + std::to_string(j) + "); make var names unique (adata.var_names_make_unique())");
+        throw DataError(opt_.path + ": var name '" + genes_[j] + "' appears twice (columns " +
+                        std::to_string(it->second) + " and " + std::to_string(j) +
+                        "); make var names unique (adata.var_names_make_unique())");
     }
   }
   conventions_ = detect_conventions(reader);
@@ -52,34 +53,20 @@ ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, c
   }
   select_genes();
   // Targets are looked up in the final gene panel: a target the panel lacks is "not in var".
-  std::unordered_map<std::string, int> index;
-  for (std::size_t j = 0; j < genes_.size(); ++j) index[genes_[j]] = static_cast<int>(j);
   const auto missing = targets_not_in_var();
-  if (opt_.missing_targets == "latent") latent_ = missing;
-  std::unordered_map<std::string, int> latent_index;
-  for (std::size_t l = 0; l < latent_.size(); ++l) latent_index[latent_[l]] = static_cast<int>(genes_.size() + l);
-  for (auto& p : perturbations_) {
-    p.target_genes.clear();
-    p.target_nodes.clear();
-    for (const auto& t : p.targets) {
-      const auto it = index.find(t);
-      const int gene = it == index.end() ? -1 : it->second;
-      p.target_genes.push_back(gene);
-      const auto lt = latent_index.find(t);
-      p.target_nodes.push_back(gene >= 0 ? gene : lt != latent_index.end() ? lt->second : -1);
-      if (gene < 0 && opt_.missing_targets == "skip") p.excluded = true;
-    }
-  }
+  latent_ = assign_target_nodes(genes_, opt_.missing_targets, perturbations_);
   if (!missing.empty()) {
     const std::string what = std::to_string(missing.size()) + " perturbation target(s) are not in var of " + opt_.path +
                              ": " + join(missing);
     if (opt_.missing_targets == "latent")
-      reporter_.info(what + "; the model gives each a latent node (unmeasured, knocked down by its guides; "
-                            "data.missing_targets = latent)");
+      reporter_.info(what +
+                     "; the model gives each a latent node (unmeasured, knocked down by its guides; "
+                     "data.missing_targets = latent)");
     else if (opt_.missing_targets == "skip")
       reporter_.warn(what + "; their cells are skipped (data.missing_targets = skip)");
     else
-      fail(what + "; set data.missing_targets = \"latent\" to model them as latent nodes or \"skip\" to drop their cells",
+      fail(what +
+               "; set data.missing_targets = \"latent\" to model them as latent nodes or \"skip\" to drop their cells",
            true);
   }
 }
@@ -100,7 +87,8 @@ std::string ScreenData::column_encoding(const std::string& role) const {
 
 std::string ScreenData::convention_hint() const {
   for (const auto& c : conventions_)
-    if (c.perturbation_key != opt_.perturbation_key || !std::count(opt_.control_labels.begin(), opt_.control_labels.end(), c.control_label) ||
+    if (c.perturbation_key != opt_.perturbation_key ||
+        !std::count(opt_.control_labels.begin(), opt_.control_labels.end(), c.control_label) ||
         c.separator != opt_.separator)
       return "; the file looks like the " + c.name + " convention (" + c.evidence + "): " + c.deck_keys();
   return "";
@@ -125,13 +113,15 @@ void ScreenData::read_obs(const io::H5adReader& reader) {
     for (std::size_t i = 0; i < c.codes.size(); ++i)
       if (c.codes[i] < 0)
         throw DataError(opt_.path + ": obs column '" + key + "' has no value (NaN) for cell '" +
-                        reader.obs_names_slice(static_cast<std::int64_t>(i), 1).at(0) + "' (row " + std::to_string(i) + ")");
+                        reader.obs_names_slice(static_cast<std::int64_t>(i), 1).at(0) + "' (row " + std::to_string(i) +
+                        ")");
     categories = std::move(c.categories);
     codes = std::move(c.codes);
     column_encodings_.push_back(c.encoding);
   };
   std::vector<std::string> pert_categories;
-  load(opt_.perturbation_key, true, pert_categories, cell_perturbation_, "set data.perturbation_key" + convention_hint());
+  load(opt_.perturbation_key, true, pert_categories, cell_perturbation_,
+       "set data.perturbation_key" + convention_hint());
   load(opt_.batch_key, true, batches_, cell_batch_, "set data.batch_key (\"\" treats all cells as one batch)");
   load(opt_.time_key, false, times_, cell_time_, "");
   load(opt_.medium_key, false, media_, cell_medium_, "");
@@ -193,16 +183,18 @@ void ScreenData::classify_perturbations() {
   for (const auto& p : perturbations_)
     if (p.cells == 0) empty.push_back(p.label);
   if (!empty.empty() && !opt_.allow_empty_groups)
-    fail("obs column '" + opt_.perturbation_key + "' of " + opt_.path + " has " + std::to_string(empty.size()) +
-             " perturbation(s) without cells: " + join(empty) +
-             "; remove unused categories (adata.obs[...].cat.remove_unused_categories()) or set data.allow_empty_groups = true",
-         true);
+    fail(
+        "obs column '" + opt_.perturbation_key + "' of " + opt_.path + " has " + std::to_string(empty.size()) +
+            " perturbation(s) without cells: " + join(empty) +
+            "; remove unused categories (adata.obs[...].cat.remove_unused_categories()) or set data.allow_empty_groups = true",
+        true);
 }
 
 void ScreenData::build_groups() {
   const std::size_t n = cell_perturbation_.size();
   std::map<std::tuple<int, int, int, int>, int> index;
-  for (std::size_t i = 0; i < n; ++i) index.emplace(std::make_tuple(cell_perturbation_[i], cell_batch_[i], cell_time_[i], cell_medium_[i]), 0);
+  for (std::size_t i = 0; i < n; ++i)
+    index.emplace(std::make_tuple(cell_perturbation_[i], cell_batch_[i], cell_time_[i], cell_medium_[i]), 0);
   int next = 0;
   for (auto& [key, id] : index) {
     id = next++;
@@ -226,7 +218,8 @@ std::vector<std::string> ScreenData::batches_without_controls() const {
   std::vector<std::int64_t> controls(batches_.size(), 0), cells(batches_.size(), 0);
   for (const auto& g : groups_) {
     cells[static_cast<std::size_t>(g.batch)] += g.cells;
-    if (perturbations_[static_cast<std::size_t>(g.perturbation)].control) controls[static_cast<std::size_t>(g.batch)] += g.cells;
+    if (perturbations_[static_cast<std::size_t>(g.perturbation)].control)
+      controls[static_cast<std::size_t>(g.batch)] += g.cells;
   }
   std::vector<std::string> out;
   for (std::size_t b = 0; b < batches_.size(); ++b)
@@ -234,20 +227,15 @@ std::vector<std::string> ScreenData::batches_without_controls() const {
   return out;
 }
 
-std::vector<std::string> ScreenData::targets_not_in_var() const {
-  std::set<std::string> panel(genes_.begin(), genes_.end()), missing;
-  for (const auto& p : perturbations_)
-    for (const auto& t : p.targets)
-      if (!panel.count(t)) missing.insert(t);
-  return {missing.begin(), missing.end()};
-}
-
 void ScreenData::check_design() {
   const auto bad = batches_without_controls();
   for (const auto& b : bad) {
-    const std::string msg = "batch '" + b + "' has no control cells; the batch offset is unidentifiable (MODEL.md section 9)";
+    const std::string msg =
+        "batch '" + b + "' has no control cells; the batch offset is unidentifiable (MODEL.md section 9)";
     if (opt_.allow_uncontrolled_batches)
-      reporter_.warn("!!! " + msg + ": its perturbations are contrasted with other batches' controls, a bias no number of cells removes");
+      reporter_.warn(
+          "!!! " + msg +
+          ": its perturbations are contrasted with other batches' controls, a bias no number of cells removes");
     else
       fail(msg + ": add controls or set data.allow_uncontrolled_batches = true", true);
   }

@@ -3,65 +3,16 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <numeric>
 #include <set>
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/hash.hpp"
 #include "perturbfit/parallel/decomposition.hpp"
+#include "perturbfit/parallel/exchange.hpp"
 
 namespace perturbfit::data {
-
-namespace {
-
-// One round of the streamed redistribution: entries go to the rank that owns their cell.
-// Every rank calls it the same number of times; `more` says whether this rank still reads.
-struct Exchange {
-  const parallel::Comm& comm;
-  std::vector<int> send_counts, recv_counts, sdispl, rdispl;
-  std::vector<std::int64_t> srow, rrow;
-  std::vector<std::int32_t> scol, rcol;
-  std::vector<double> sval, rval;
-
-  void release() {
-    srow = {}, rrow = {}, scol = {}, rcol = {}, sval = {}, rval = {};
-  }
-
-  // Returns whether any rank had data this round.
-  template <class DestOf>
-  bool round(const io::MatrixSlice& s, bool more, const DestOf& dest_of) {
-    const auto P = static_cast<std::size_t>(comm.size());
-    int any = more ? 1 : 0, global = 0;
-    MPI_Allreduce(&any, &global, 1, MPI_INT, MPI_MAX, comm.get());
-    if (!global) return false;
-    send_counts.assign(P, 0);
-    std::vector<int> dest(s.row.size());
-    for (std::size_t k = 0; k < s.row.size(); ++k) ++send_counts[static_cast<std::size_t>(dest[k] = dest_of(s.row[k]))];
-    sdispl.assign(P, 0);
-    for (std::size_t r = 1; r < P; ++r) sdispl[r] = sdispl[r - 1] + send_counts[r - 1];
-    srow.resize(s.row.size()), scol.resize(s.row.size()), sval.resize(s.row.size());
-    std::vector<int> fill(sdispl);
-    for (std::size_t k = 0; k < s.row.size(); ++k) {
-      const auto at = static_cast<std::size_t>(fill[static_cast<std::size_t>(dest[k])]++);
-      srow[at] = s.row[k], scol[at] = s.col[k], sval[at] = s.value[k];
-    }
-    recv_counts.assign(P, 0);
-    MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm.get());
-    rdispl.assign(P, 0);
-    for (std::size_t r = 1; r < P; ++r) rdispl[r] = rdispl[r - 1] + recv_counts[r - 1];
-    const auto total = static_cast<std::size_t>(rdispl[P - 1] + recv_counts[P - 1]);
-    rrow.resize(total), rcol.resize(total), rval.resize(total);
-    MPI_Alltoallv(srow.data(), send_counts.data(), sdispl.data(), MPI_INT64_T, rrow.data(), recv_counts.data(),
-                  rdispl.data(), MPI_INT64_T, comm.get());
-    MPI_Alltoallv(scol.data(), send_counts.data(), sdispl.data(), MPI_INT32_T, rcol.data(), recv_counts.data(),
-                  rdispl.data(), MPI_INT32_T, comm.get());
-    MPI_Alltoallv(sval.data(), send_counts.data(), sdispl.data(), MPI_DOUBLE, rval.data(), recv_counts.data(),
-                  rdispl.data(), MPI_DOUBLE, comm.get());
-    return true;
-  }
-};
-
-}  // namespace
 
 void ScreenData::distribute(const io::H5adReader& reader) {
   const int P = comm_.size();
@@ -93,46 +44,52 @@ void ScreenData::distribute(const io::H5adReader& reader) {
 
   std::string problem;
   const bool need_integer = opt_.likelihood == "nb";
-  Exchange ex{comm_, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
-  auto dest_of = [&](std::int64_t row) {
+  parallel::Exchange ex(comm_);
+  const std::function<int(std::int64_t)> dest_of = [&](std::int64_t row) {
     return owner_of_perturbation_[static_cast<std::size_t>(cell_perturbation_[static_cast<std::size_t>(row)])];
   };
   auto place = [&] {
-    for (std::size_t k = 0; k < ex.rrow.size(); ++k) {
-      const auto li = static_cast<std::size_t>(local_index[static_cast<std::size_t>(ex.rrow[k])]);
+    const auto& got = ex.received();
+    for (std::size_t k = 0; k < got.row.size(); ++k) {
+      const auto li = static_cast<std::size_t>(local_index[static_cast<std::size_t>(got.row[k])]);
       const auto at = cursor[li]++;
       if (at >= local_indptr_[li + 1]) {
-        if (problem.empty()) problem = opt_.path + ": " + layout_.source + " has more stored values in row " + std::to_string(ex.rrow[k]) + " than its indptr says";
+        if (problem.empty())
+          problem = opt_.path + ": " + layout_.source + " has more stored values in row " + std::to_string(got.row[k]) +
+                    " than its indptr says";
         continue;
       }
-      local_cols_[static_cast<std::size_t>(at)] = ex.rcol[k];
-      local_values_[static_cast<std::size_t>(at)] = ex.rval[k];
+      local_cols_[static_cast<std::size_t>(at)] = got.col[k];
+      local_values_[static_cast<std::size_t>(at)] = got.value[k];
     }
   };
   auto check_values = [&](const io::MatrixSlice& sl) {
     for (std::size_t k = 0; k < sl.value.size() && problem.empty(); ++k) {
       const double v = sl.value[k];
-      const char* what = !std::isfinite(v) ? "non-finite" : v < 0 ? "negative" : (need_integer && v != std::floor(v)) ? "non-integer" : nullptr;
+      const char* what = !std::isfinite(v)                      ? "non-finite"
+                         : v < 0                                ? "negative"
+                         : (need_integer && v != std::floor(v)) ? "non-integer"
+                                                                : nullptr;
       if (!what) continue;
       problem = opt_.path + ": " + layout_.source + " has a " + what + " value (" + std::to_string(v) + ") at cell '" +
                 reader.obs_names_slice(sl.row[k], 1).at(0) + "' (row " + std::to_string(sl.row[k]) + "), gene '" +
                 genes_[static_cast<std::size_t>(sl.col[k])] + "'";
-      problem += std::string(what) == "non-integer"
-                     ? "; data.likelihood = nb needs raw counts (use data.layer for a counts layer, or data.likelihood = gaussian)"
-                     : "; counts must be finite and >= 0";
+      problem +=
+          std::string(what) == "non-integer"
+              ? "; data.likelihood = nb needs raw counts (use data.layer for a counts layer, or data.likelihood = gaussian)"
+              : "; counts must be finite and >= 0";
     }
   };
   try {
     reader.stream_share(comm_.rank(), P, kChunk, [&](const io::MatrixSlice& sl) {
       check_values(sl);
-      ex.round(sl, true, dest_of);
+      ex.round(sl.row, sl.col, sl.value, true, dest_of);
       place();
     });
   } catch (const Error& e) {
     if (problem.empty()) problem = e.what();  // keep taking part in the rounds, then fail together
   }
-  const io::MatrixSlice none;
-  while (ex.round(none, false, dest_of)) place();
+  while (ex.round({}, {}, {}, false, dest_of)) place();
   ex.release();
   comm_.rethrow_any(problem, static_cast<int>(ExitCode::kData));
 
@@ -164,7 +121,8 @@ void ScreenData::distribute(const io::H5adReader& reader) {
 
   std::vector<double> totals(local_rows_.size(), 0.0);
   for (std::size_t r = 0; r < totals.size(); ++r)
-    for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q) totals[r] += local_values_[static_cast<std::size_t>(q)];
+    for (auto q = local_indptr_[r]; q < local_indptr_[r + 1]; ++q)
+      totals[r] += local_values_[static_cast<std::size_t>(q)];
   // Mean total counts, summed reproducibly so that size factors do not depend on the rank count.
   std::vector<double> sums{std::accumulate(totals.begin(), totals.end(), 0.0)};
   comm_.reproducible_sum_in_place(sums, 16);
@@ -176,7 +134,9 @@ void ScreenData::distribute(const io::H5adReader& reader) {
     empty_cells += totals[r] == 0.0;
   }
   empty_cells = comm_.sum(empty_cells);
-  if (empty_cells > 0) reporter_.warn(std::to_string(empty_cells) + " cell(s) have no counts; they count as cells but add nothing to the means");
+  if (empty_cells > 0)
+    reporter_.warn(std::to_string(empty_cells) +
+                   " cell(s) have no counts; they count as cells but add nothing to the means");
 
   keep_listed_genes();  // after the size factors, which use all genes
 }

@@ -89,7 +89,10 @@ void ScreenData::keep_selected(std::vector<char> selected, const std::string& wh
     if (selected[j]) map[j] = static_cast<int>(kept.size()), kept.push_back(genes_[j]);
   filter_columns(map);
   genes_ = std::move(kept);
-  reporter_.info("kept " + what + (targets_added ? " and " + std::to_string(targets_added) + " perturbation targets outside them (data.keep_targets)" : std::string()) +
+  reporter_.info("kept " + what +
+                 (targets_added ? " and " + std::to_string(targets_added) +
+                                      " perturbation targets outside them (data.keep_targets)"
+                                : std::string()) +
                  ": " + std::to_string(genes_.size()) + " genes");
 }
 

@@ -36,7 +36,8 @@ void write_group_statistics(const parallel::Comm& comm, const ScreenData& s, con
     f.group("/groups");
     std::vector<int> ids(s.groups().size());
     std::vector<std::int64_t> control;
-    for (std::size_t g = 0; g < ids.size(); ++g) ids[g] = static_cast<int>(g), control.push_back(s.groups()[g].control_group);
+    for (std::size_t g = 0; g < ids.size(); ++g)
+      ids[g] = static_cast<int>(g), control.push_back(s.groups()[g].control_group);
     write_group_labels(f, s, ids);
     f.write("/groups/control_group", control);
     f.create<double>("/groups/size_factor_sum", {n_groups});

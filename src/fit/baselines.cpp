@@ -34,9 +34,8 @@ Baselines::Baselines(const FitProblem& problem, const parallel::Comm& comm)
 }
 
 bool Baselines::all_measured(const std::vector<int>& targets) const {
-  return !targets.empty() && std::all_of(targets.begin(), targets.end(), [&](int t) {
-    return t >= 0 && static_cast<std::size_t>(t) < G_;
-  });
+  return !targets.empty() &&
+         std::all_of(targets.begin(), targets.end(), [&](int t) { return t >= 0 && static_cast<std::size_t>(t) < G_; });
 }
 
 void Baselines::estimate_means_and_linear(const parallel::Comm& comm) {
@@ -101,8 +100,8 @@ void Baselines::estimate_pca_linear(const parallel::Comm& comm) {
     centred.push_back(std::move(e));
     source.push_back(&o);
   }
-  const auto K = static_cast<std::size_t>(
-      std::min<double>(kComponents, comm.sum(static_cast<std::int64_t>(centred.size()))));
+  const auto K =
+      static_cast<std::size_t>(std::min<double>(kComponents, comm.sum(static_cast<std::int64_t>(centred.size()))));
   components_ = static_cast<int>(K);
   if (K == 0) return;
   // Subspace iteration Q <- orth(C C^T Q): each rank adds its groups' c_k (c_k^T Q).

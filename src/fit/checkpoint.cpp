@@ -19,7 +19,6 @@ std::vector<double> column(const std::vector<IterationRecord>& h, F&& f) {
   return out;
 }
 
-
 // Everything a restart continues from, in one digest (with the identity it belongs to).
 std::string state_checksum(const OptimizerState& s, const CheckpointIdentity& id) {
   Fnv1a h;
@@ -106,9 +105,9 @@ void write_checkpoint(const fs::path& path, const OptimizerState& state, const C
     const auto& es = state.early;  // early stopping
     f.write("/early_stopping/best_groups", es.best_groups);
     f.write("/early_stopping/selected_theta", es.selected_theta);
-    f.write("/early_stopping/state", std::vector<double>{es.best, static_cast<double>(es.best_iteration),
-                                                          static_cast<double>(es.selected_iteration),
-                                                          static_cast<double>(es.checks_since_best)});
+    f.write("/early_stopping/state",
+            std::vector<double>{es.best, static_cast<double>(es.best_iteration),
+                                static_cast<double>(es.selected_iteration), static_cast<double>(es.checks_since_best)});
     write_history(f, state.history);
   });
 }
@@ -116,7 +115,8 @@ void write_checkpoint(const fs::path& path, const OptimizerState& state, const C
 OptimizerState read_checkpoint(const fs::path& path, const CheckpointIdentity& id) {
   const std::string where = "checkpoint '" + path.string() + "'";
   if (!fs::exists(path))
-    throw UsageError("no checkpoint at '" + path.string() + "': --restart needs the output directory of an earlier fit");
+    throw UsageError("no checkpoint at '" + path.string() +
+                     "': --restart needs the output directory of an earlier fit");
   const auto f = [&] {
     try {
       return H5File::open_read(path.string());
@@ -146,11 +146,14 @@ OptimizerState read_checkpoint(const fs::path& path, const CheckpointIdentity& i
     const auto points = f.read<double>("/lbfgs/points"), gradients = f.read<double>("/lbfgs/gradients");
     lb.deltas = f.read<double>("/lbfgs/deltas");
     const std::size_t n = lb.x.size();
-    if ((n == 0 && !points.empty()) || (n > 0 && (points.size() != lb.deltas.size() * n || gradients.size() != points.size())))
+    if ((n == 0 && !points.empty()) ||
+        (n > 0 && (points.size() != lb.deltas.size() * n || gradients.size() != points.size())))
       throw DataError(where + " holds an inconsistent L-BFGS state");
     for (std::size_t k = 0; k < lb.deltas.size(); ++k) {
-      lb.points.emplace_back(points.begin() + static_cast<long>(k * n), points.begin() + static_cast<long>((k + 1) * n));
-      lb.gradients.emplace_back(gradients.begin() + static_cast<long>(k * n), gradients.begin() + static_cast<long>((k + 1) * n));
+      lb.points.emplace_back(points.begin() + static_cast<long>(k * n),
+                             points.begin() + static_cast<long>((k + 1) * n));
+      lb.gradients.emplace_back(gradients.begin() + static_cast<long>(k * n),
+                                gradients.begin() + static_cast<long>((k + 1) * n));
     }
     s.history = read_history(f);
     auto& es = s.early;
@@ -161,17 +164,20 @@ OptimizerState read_checkpoint(const fs::path& path, const CheckpointIdentity& i
     es.best = es_state[0], es.best_iteration = static_cast<int>(es_state[1]);
     es.selected_iteration = static_cast<int>(es_state[2]), es.checks_since_best = static_cast<int>(es_state[3]);
   } catch (const IOError& e) {
-    throw DataError(where + " is incomplete or not a perturbfit checkpoint (" + e.what() + "); start afresh without --restart");
+    throw DataError(where + " is incomplete or not a perturbfit checkpoint (" + e.what() +
+                    "); start afresh without --restart");
   }
   if (written_by.empty() || written_by[0] != id.optimizer)
-    throw UsageError(where + " was written by fit.optimizer = " + (written_by.empty() ? std::string("?") : written_by[0]) +
-                     "; restart with the same optimizer");
+    throw UsageError(where + " was written by fit.optimizer = " +
+                     (written_by.empty() ? std::string("?") : written_by[0]) + "; restart with the same optimizer");
   if (identity.size() != 2 || identity[0] != id.deck_fingerprint)
-    throw UsageError(where + " belongs to a fit with another deck or other --set values (only fit.max_iterations, "
+    throw UsageError(where +
+                     " belongs to a fit with another deck or other --set values (only fit.max_iterations, "
                      "fit.checkpoint_every, fit.validation_patience, fit.truth and run.name may change on a restart); "
                      "restart with the original deck and overrides, or start afresh in a new output directory");
   if (identity[1] != id.screen_digest)
-    throw UsageError(where + " belongs to a fit of another screen (its genes, perturbations or counts differ); "
+    throw UsageError(where +
+                     " belongs to a fit of another screen (its genes, perturbations or counts differ); "
                      "restart with the original screen, or start afresh in a new output directory");
   if (checksum.size() != 1 || checksum[0] != state_checksum(s, id))
     throw DataError(where + " is damaged (its contents do not match its checksum); start afresh without --restart");

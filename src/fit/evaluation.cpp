@@ -17,7 +17,11 @@ namespace {
 const std::vector<std::string> kPredictors{"model",  "control_mean", "train_mean", "additive",
                                            "linear", "pca_linear",   "replicate"};
 constexpr std::size_t kReplicate = 6;
-const std::vector<std::string> kSubsets{"train", "validation", "test", "test/single", "test/combination (singles seen)",
+const std::vector<std::string> kSubsets{"train",
+                                        "validation",
+                                        "test",
+                                        "test/single",
+                                        "test/combination (singles seen)",
                                         "test/combination (unseen single)"};
 // groups, sse expression, sse effect, pearson sum, count, top20 sum, count, noise floor,
 // L2 over the top-expressed genes, pearson over them, count, groups by fallback
@@ -30,8 +34,8 @@ std::size_t slot(std::size_t predictor, std::size_t subset) { return (predictor 
 // squared error of the leave-one-out mean is sigma^2 B / (B - 1), so this scales its error
 // to sigma^2, the error of the true effect (equal noise in every replicate assumed).
 void accumulate(double* s, const std::vector<double>& y_obs, const std::vector<double>& y_pred,
-                const std::vector<double>& e_obs, const std::vector<double>& e_pred, const std::vector<std::size_t>& top,
-                const std::vector<std::size_t>& expressed, double floor_factor) {
+                const std::vector<double>& e_obs, const std::vector<double>& e_pred,
+                const std::vector<std::size_t>& top, const std::vector<std::size_t>& expressed, double floor_factor) {
   const auto G = static_cast<double>(y_obs.size());
   double se = 0, sf = 0;
   for (std::size_t g = 0; g < y_obs.size(); ++g) {
@@ -44,7 +48,8 @@ void accumulate(double* s, const std::vector<double>& y_obs, const std::vector<d
   auto subset_pearson = [&](const std::vector<std::size_t>& genes, double& l2) {
     std::vector<double> a, b;
     l2 = 0;
-    for (auto g : genes) a.push_back(e_obs[g]), b.push_back(e_pred[g]), l2 += (e_obs[g] - e_pred[g]) * (e_obs[g] - e_pred[g]);
+    for (auto g : genes)
+      a.push_back(e_obs[g]), b.push_back(e_pred[g]), l2 += (e_obs[g] - e_pred[g]) * (e_obs[g] - e_pred[g]);
     l2 = std::sqrt(l2);
     return pearson(a, b);
   };
@@ -80,8 +85,9 @@ std::vector<std::size_t> top_expressed_genes(const FitProblem& problem) {
   std::vector<std::size_t> order(G);
   std::iota(order.begin(), order.end(), 0);
   const auto k = std::min(kTopExpressedGenes, G);
-  std::partial_sort(order.begin(), order.begin() + static_cast<long>(k), order.end(),
-                    [&](std::size_t a, std::size_t b) { return level[a] > level[b] || (level[a] == level[b] && a < b); });
+  std::partial_sort(
+      order.begin(), order.begin() + static_cast<long>(k), order.end(),
+      [&](std::size_t a, std::size_t b) { return level[a] > level[b] || (level[a] == level[b] && a < b); });
   order.resize(k);
   return order;
 }
@@ -148,7 +154,8 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
       std::vector<double> y(G);
       if (!e.empty())
         for (std::size_t g = 0; g < G; ++g) y[g] = y_ctrl[g] + e[g];
-      else y.clear();
+      else
+        y.clear();
       return std::make_pair(y, std::move(e));
     };
     // predictions of each predictor as (expression, effect)

@@ -12,9 +12,8 @@ using io::H5File;
 
 namespace fs = std::filesystem;
 
-void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProblem& problem,
-               const OptimizerState& state, const std::vector<GroupPrediction>& rows,
-               const std::string& metrics_json, io::OutputSet* staged) {
+void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProblem& problem, const OptimizerState& state,
+               const std::vector<GroupPrediction>& rows, const std::string& metrics_json, io::OutputSet* staged) {
   const auto& p = problem.parameters();
   const auto& data = problem.data();
   const auto G = static_cast<hsize_t>(problem.measured_genes());
@@ -46,7 +45,8 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
     f.write_strings("/genes", data.genes());
     f.write_strings("/latent_nodes", problem.unmeasured_nodes());
     f.write("/scale", problem.scale());
-    f.attr_string("/scale", "description", "normalised expression of one model unit of each node (its mean control level)");
+    f.attr_string("/scale", "description",
+                  "normalised expression of one model unit of each node (its mean control level)");
     model::write_parameters(f, p);
     f.write("/parameters/kappa", std::vector<double>{problem.kappa()});
     write_history(f, state.history);
@@ -54,7 +54,8 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
     data::write_group_labels(f, data, ids);
     std::vector<std::string> split;
     for (int id : ids)
-      split.push_back(to_string(problem.splits()[static_cast<std::size_t>(data.groups()[static_cast<std::size_t>(id)].perturbation)]));
+      split.push_back(to_string(
+          problem.splits()[static_cast<std::size_t>(data.groups()[static_cast<std::size_t>(id)].perturbation)]));
     f.write_strings("/groups/split", split);
     f.write("/groups/fallback", std::vector<std::int32_t>(fallback.begin(), fallback.end()));
     f.attr_string("/groups/fallback", "description",
@@ -69,12 +70,14 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
     std::vector<double> eig;
     for (std::size_t i = 0; i < all_pert.size(); ++i) {
       cond_label.push_back(data.perturbations()[static_cast<std::size_t>(all_pert[i])].label);
-      solved.push_back(static_cast<std::int32_t>(all_report[4 * i])), stable.push_back(static_cast<std::int32_t>(all_report[4 * i + 1]));
+      solved.push_back(static_cast<std::int32_t>(all_report[4 * i])),
+          stable.push_back(static_cast<std::int32_t>(all_report[4 * i + 1]));
       eig.push_back(all_report[4 * i + 2]), newton.push_back(static_cast<std::int32_t>(all_report[4 * i + 3]));
     }
-    f.attr_string("/steady_states", "description",
-                  "one row per (perturbation, medium) at the fitted parameters: converged, stable (leading eigenvalue < 0; "
-                  "the eigenvalue is reported when the Gershgorin certificate did not suffice), Newton iterations");
+    f.attr_string(
+        "/steady_states", "description",
+        "one row per (perturbation, medium) at the fitted parameters: converged, stable (leading eigenvalue < 0; "
+        "the eigenvalue is reported when the Gershgorin certificate did not suffice), Newton iterations");
     f.write_strings("/steady_states/perturbation", cond_label);
     f.write("/steady_states/converged", solved);
     f.write("/steady_states/stable", stable);
@@ -82,17 +85,20 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
     f.write("/steady_states/newton_iterations", newton);
   };
   const std::int64_t first = comm.exclusive_prefix_sum(static_cast<std::int64_t>(rows.size()));
-  io::write_h5_collectively(comm, path, structure, [&](const H5File& f) {
-    auto stack = [&](auto member) {
-      std::vector<double> out;
-      for (const auto& r : rows) out.insert(out.end(), (r.*member).begin(), (r.*member).end());
-      return out;
-    };
-    f.write_rows("/groups/observed", first, stack(&GroupPrediction::observed));
-    f.write_rows("/groups/predicted", first, stack(&GroupPrediction::predicted));
-    f.write_rows("/groups/observed_effect", first, stack(&GroupPrediction::observed_effect));
-    f.write_rows("/groups/predicted_effect", first, stack(&GroupPrediction::predicted_effect));
-  }, staged);
+  io::write_h5_collectively(
+      comm, path, structure,
+      [&](const H5File& f) {
+        auto stack = [&](auto member) {
+          std::vector<double> out;
+          for (const auto& r : rows) out.insert(out.end(), (r.*member).begin(), (r.*member).end());
+          return out;
+        };
+        f.write_rows("/groups/observed", first, stack(&GroupPrediction::observed));
+        f.write_rows("/groups/predicted", first, stack(&GroupPrediction::predicted));
+        f.write_rows("/groups/observed_effect", first, stack(&GroupPrediction::observed_effect));
+        f.write_rows("/groups/predicted_effect", first, stack(&GroupPrediction::predicted_effect));
+      },
+      staged);
 }
 
 }  // namespace perturbfit::fit

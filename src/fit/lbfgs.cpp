@@ -27,7 +27,9 @@ constexpr int kMaxTrials = 30;
 }  // namespace
 
 ProjectedLbfgs::ProjectedLbfgs(std::vector<double> lower, std::vector<double> upper, int memory, double gatol)
-    : lower_(std::move(lower)), upper_(std::move(upper)), memory_(static_cast<std::size_t>(std::max(memory, 1))),
+    : lower_(std::move(lower)),
+      upper_(std::move(upper)),
+      memory_(static_cast<std::size_t>(std::max(memory, 1))),
       gatol_(gatol) {
   const auto n = static_cast<PetscInt>(lower_.size());
   // The LMVM matrix types are registered by the KSP package, not by Mat's.
@@ -48,14 +50,18 @@ ProjectedLbfgs::ProjectedLbfgs(std::vector<double> lower, std::vector<double> up
 
 const char* ProjectedLbfgs::to_string(Status s) {
   switch (s) {
-    case Status::kContinue: return "continue";
-    case Status::kConverged: return "converged (projected gradient norm below fit.gatol)";
-    case Status::kLineSearchFailed: return "line search failed (no decrease along the gradient: a minimum to the loss's accuracy)";
+    case Status::kContinue:
+      return "continue";
+    case Status::kConverged:
+      return "converged (projected gradient norm below fit.gatol)";
+    case Status::kLineSearchFailed:
+      return "line search failed (no decrease along the gradient: a minimum to the loss's accuracy)";
   }
   return "?";
 }
 
-std::vector<double> ProjectedLbfgs::projected_gradient(const std::vector<double>& x, const std::vector<double>& g) const {
+std::vector<double> ProjectedLbfgs::projected_gradient(const std::vector<double>& x,
+                                                       const std::vector<double>& g) const {
   std::vector<double> pg(g);
   for (std::size_t i = 0; i < pg.size(); ++i)
     if ((x[i] <= lower_[i] && pg[i] > 0) || (x[i] >= upper_[i] && pg[i] < 0)) pg[i] = 0;

@@ -4,7 +4,8 @@
 
 namespace perturbfit::fit {
 
-std::vector<std::vector<double>> media_inputs(const simulate::Protocol& protocol, const std::vector<std::string>& labels) {
+std::vector<std::vector<double>> media_inputs(const simulate::Protocol& protocol,
+                                              const std::vector<std::string>& labels) {
   std::vector<std::vector<double>> out(labels.size());
   std::size_t matched = 0, width = 0;
   for (const auto& step : protocol)

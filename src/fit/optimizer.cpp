@@ -39,7 +39,8 @@ void progress(const Reporter& reporter, const IterationRecord& r, int max_iterat
 }
 
 IterationRecord record(int iteration, const LossValue& v, double gnorm, double seconds, std::int64_t batch) {
-  return IterationRecord{iteration, v.total, v.data, v.steady_state, v.l1 + v.l2, gnorm, seconds, v.failed_steady_states, batch};
+  return IterationRecord{
+      iteration, v.total, v.data, v.steady_state, v.l1 + v.l2, gnorm, seconds, v.failed_steady_states, batch};
 }
 
 // The validation losses at the current iterate, every fit.validation_every iterations, at
@@ -106,7 +107,7 @@ struct TaoContext {
   LossValue last;
   Clock::time_point start = Clock::now();
   bool interrupted = false;
-  std::string error;  // an exception inside a PETSc callback, rethrown after TaoSolve
+  std::string error;            // an exception inside a PETSc callback, rethrown after TaoSolve
   std::int64_t tolerated = -1;  // failed steady states allowed (as in run_lbfgs): those of the segment's start
 };
 
@@ -185,8 +186,8 @@ struct TaoHandle {
 // whether or not the run is interrupted, so a restarted run retraces the uninterrupted one.
 // On a signal the run stops at once and keeps the last checkpoint (the iterations of the
 // unfinished segment are recomputed after --restart).
-OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const parallel::StopSignal& stop,
-                       const CheckpointWriter& checkpoint, const Reporter& reporter) {
+OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm,
+                       const parallel::StopSignal& stop, const CheckpointWriter& checkpoint, const Reporter& reporter) {
   const auto& opt = problem.options();
   const auto n = static_cast<PetscInt>(state.theta.size());
   std::vector<double> lower, upper;
@@ -254,8 +255,9 @@ OptimizeResult run_tao(FitProblem& problem, OptimizerState& state, const paralle
 // Projected L-BFGS on the scaled variables; the whole state (point, gradient, memory) is
 // in every checkpoint, and the steady-state warm starts are reset at each one, so a run
 // restarted from a checkpoint retraces the uninterrupted run bit for bit.
-OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const parallel::StopSignal& stop,
-                         const CheckpointWriter& checkpoint, const Reporter& reporter) {
+OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm,
+                         const parallel::StopSignal& stop, const CheckpointWriter& checkpoint,
+                         const Reporter& reporter) {
   const auto& opt = problem.options();
   const auto& scale = problem.variable_scale();
   const std::size_t n = state.theta.size();
@@ -284,7 +286,7 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
     for (std::size_t i = 0; i < n; ++i) theta[i] = x[i] * scale[i];
     try {
       last = problem.evaluate(theta, &grad);
-    } catch (const NumericalError&) {  // no steady state at this trial point: the search steps back
+    } catch (const NumericalError&) {                  // no steady state at this trial point: the search steps back
       return std::numeric_limits<double>::infinity();  // (collective: every rank throws alike)
     }
     g.resize(n);
@@ -321,7 +323,8 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
     }
     const int t = ++state.iteration;
     for (std::size_t i = 0; i < n; ++i) state.theta[i] = st.x[i] * scale[i];
-    const auto r = record(t, kept, lbfgs.projected_gradient_norm(st), std::chrono::duration<double>(Clock::now() - start).count(), -1);
+    const auto r = record(t, kept, lbfgs.projected_gradient_norm(st),
+                          std::chrono::duration<double>(Clock::now() - start).count(), -1);
     if (auto stop_reason = accept_iterate(problem, state, r, reporter); !stop_reason.empty()) {
       result.reason = std::move(stop_reason);
       break;
@@ -347,8 +350,9 @@ OptimizeResult run_lbfgs(FitProblem& problem, OptimizerState& state, const paral
 // Adam on minibatches = one experimental batch (with its controls) per step; the order of
 // batches is reshuffled every epoch from the seed, so a restart replays the same sequence.
 // As for TAO, a signal keeps the last checkpoint, where the warm starts were reset.
-OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const parallel::StopSignal& stop,
-                        const CheckpointWriter& checkpoint, const Reporter& reporter) {
+OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm,
+                        const parallel::StopSignal& stop, const CheckpointWriter& checkpoint,
+                        const Reporter& reporter) {
   const auto& opt = problem.options();
   const int batches = static_cast<int>(problem.data().batches().size());
   std::vector<double> lower, upper, grad;
@@ -373,7 +377,8 @@ OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parall
     std::vector<int> order(static_cast<std::size_t>(batches));
     std::iota(order.begin(), order.end(), 0);
     RandomStream rng(opt.seed, StreamDomain::kSplit, 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(epoch));
-    for (int i = batches - 1; i > 0; --i) std::swap(order[static_cast<std::size_t>(i)], order[rng.below(static_cast<std::uint64_t>(i) + 1)]);
+    for (int i = batches - 1; i > 0; --i)
+      std::swap(order[static_cast<std::size_t>(i)], order[rng.below(static_cast<std::uint64_t>(i) + 1)]);
     const int batch = order[static_cast<std::size_t>(position)];
     const LossValue v = problem.evaluate(state.theta, &grad, {batch});
     const int t = ++state.iteration;
@@ -381,7 +386,8 @@ OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parall
       state.adam_m[i] = b1 * state.adam_m[i] + (1 - b1) * grad[i];
       state.adam_v[i] = b2 * state.adam_v[i] + (1 - b2) * grad[i] * grad[i];
       const double mhat = state.adam_m[i] / (1 - std::pow(b1, t)), vhat = state.adam_v[i] / (1 - std::pow(b2, t));
-      state.theta[i] = std::clamp(state.theta[i] - opt.learning_rate * mhat / (std::sqrt(vhat) + tiny), lower[i], upper[i]);
+      state.theta[i] =
+          std::clamp(state.theta[i] - opt.learning_rate * mhat / (std::sqrt(vhat) + tiny), lower[i], upper[i]);
     }
     const auto r = record(t, v, norm(grad), std::chrono::duration<double>(Clock::now() - start).count(), batch);
     if (auto stop_reason = accept_iterate(problem, state, r, reporter); !stop_reason.empty()) {
@@ -399,16 +405,21 @@ OptimizeResult run_adam(FitProblem& problem, OptimizerState& state, const parall
 }
 }  // namespace
 
-OptimizeResult optimize(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm, const parallel::StopSignal& stop,
-                        const CheckpointWriter& checkpoint, const Reporter& reporter) {
+OptimizeResult optimize(FitProblem& problem, OptimizerState& state, const parallel::Comm& comm,
+                        const parallel::StopSignal& stop, const CheckpointWriter& checkpoint,
+                        const Reporter& reporter) {
   if (state.theta.empty()) state.theta = problem.initial_point();
   if (state.theta.size() != problem.size())
-    throw UsageError("the checkpoint has " + std::to_string(state.theta.size()) + " parameters but this deck and screen give " +
-                     std::to_string(problem.size()) + "; restart with the same deck and data");
+    throw UsageError("the checkpoint has " + std::to_string(state.theta.size()) +
+                     " parameters but this deck and screen give " + std::to_string(problem.size()) +
+                     "; restart with the same deck and data");
   switch (problem.options().optimizer) {
-    case Optimizer::kAdam: return run_adam(problem, state, comm, stop, checkpoint, reporter);
-    case Optimizer::kTao: return run_tao(problem, state, comm, stop, checkpoint, reporter);
-    case Optimizer::kLbfgs: break;
+    case Optimizer::kAdam:
+      return run_adam(problem, state, comm, stop, checkpoint, reporter);
+    case Optimizer::kTao:
+      return run_tao(problem, state, comm, stop, checkpoint, reporter);
+    case Optimizer::kLbfgs:
+      break;
   }
   return run_lbfgs(problem, state, comm, stop, checkpoint, reporter);
 }

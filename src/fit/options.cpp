@@ -17,9 +17,12 @@ std::filesystem::path relative_to_deck(const config::Deck& d, const std::string&
 
 const char* to_string(Optimizer o) {
   switch (o) {
-    case Optimizer::kLbfgs: return "lbfgs";
-    case Optimizer::kTao: return "tao";
-    case Optimizer::kAdam: return "adam";
+    case Optimizer::kLbfgs:
+      return "lbfgs";
+    case Optimizer::kTao:
+      return "tao";
+    case Optimizer::kAdam:
+      return "adam";
   }
   return "?";
 }
@@ -57,8 +60,9 @@ FitOptions fit_options(const config::Deck& d) {
   o.kappa_min = d.get<double>("fit.kappa_min");
   o.kappa_max = d.get<double>("fit.kappa_max");
   if (!(o.kappa_min <= o.kappa && o.kappa <= o.kappa_max && o.kappa_max < 1))
-    throw UsageError("fit.kappa must lie in [fit.kappa_min, fit.kappa_max] and fit.kappa_max < 1 (kappa = 1 silences "
-                     "a gene completely and makes its production unidentifiable)");
+    throw UsageError(
+        "fit.kappa must lie in [fit.kappa_min, fit.kappa_max] and fit.kappa_max < 1 (kappa = 1 silences "
+        "a gene completely and makes its production unidentifiable)");
   o.fit_decay = d.get<bool>("fit.fit_decay");
   const auto optimizer = d.get<std::string>("fit.optimizer");
   if (optimizer != "lbfgs" && optimizer != "tao" && optimizer != "adam")
@@ -70,8 +74,9 @@ FitOptions fit_options(const config::Deck& d) {
   o.learning_rate = d.get<double>("fit.learning_rate");
   o.checkpoint_every = d.get<int>("fit.checkpoint_every");
   if (d.get<std::string>("data.likelihood") != "gaussian")
-    throw UsageError("fit supports data.likelihood = gaussian (pseudo-bulk) only; the per-cell negative-binomial "
-                     "likelihood is not implemented yet");
+    throw UsageError(
+        "fit supports data.likelihood = gaussian (pseudo-bulk) only; the per-cell negative-binomial "
+        "likelihood is not implemented yet");
   o.truth = relative_to_deck(d, d.get<std::string>("fit.truth"));
   o.steady = solvers::steady_state_options(d);
   o.steady.atol = d.get<double>("fit.steady_atol");
@@ -88,6 +93,8 @@ FitOptions fit_options(const config::Deck& d) {
   return o;
 }
 
+// A table, one line per key:
+// clang-format off
 config::SectionSpec fit_section() {
   using namespace config::key_table;
   return {"fit", "Fitting the model to a screen (`perturbfit fit`, MODEL.md sections 8 and 9). PETSc TAO options take the prefix -fit_ (e.g. -fit_tao_type lmvm).",
@@ -126,5 +133,6 @@ config::SectionSpec fit_section() {
            {"validation_patience", VT::kInt, 10, "early stopping: the fit ends when the lowest validation loss has not improved for this many checks (0: never; runs to max_iterations)", range::count(0)},
        }};
 }
+// clang-format on
 
 }  // namespace perturbfit::fit

@@ -7,7 +7,6 @@
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/solvers/adjoint.hpp"
-#include "perturbfit/solvers/batched_adjoint.hpp"
 #include "perturbfit/solvers/steady_state_problem.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
 
@@ -54,11 +53,15 @@ void FitProblem::bounds(std::vector<double>& lower, std::vector<double>& upper) 
   for (std::size_t i = L.v; i < L.beta; ++i) lower[i] = 1e-8;
   for (std::size_t i = L.beta; i < L.gamma; ++i) lower[i] = 0.0;
   for (std::size_t i = L.gamma; i < L.A; ++i) {
-    if (opt_.fit_decay) lower[i] = 1e-3;
-    else lower[i] = upper[i] = params_.gamma[i - L.gamma];
+    if (opt_.fit_decay)
+      lower[i] = 1e-3;
+    else
+      lower[i] = upper[i] = params_.gamma[i - L.gamma];
   }
-  if (opt_.learn_kappa) lower[L.kappa] = opt_.kappa_min, upper[L.kappa] = opt_.kappa_max;
-  else lower[L.kappa] = upper[L.kappa] = opt_.kappa;
+  if (opt_.learn_kappa)
+    lower[L.kappa] = opt_.kappa_min, upper[L.kappa] = opt_.kappa_max;
+  else
+    lower[L.kappa] = upper[L.kappa] = opt_.kappa;
 }
 
 void FitProblem::set_point(const std::vector<double>& theta) {
@@ -137,7 +140,9 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   set_point(theta);
   const auto G = static_cast<std::size_t>(measured_genes()), N = static_cast<std::size_t>(params_.genes);
   const double eps = opt_.pseudocount;
-  auto selected_batch = [&](int b) { return batches.empty() || std::find(batches.begin(), batches.end(), b) != batches.end(); };
+  auto selected_batch = [&](int b) {
+    return batches.empty() || std::find(batches.begin(), batches.end(), b) != batches.end();
+  };
   auto in_loss = [&](const ObservedGroup& o) {
     return o.owned && o.split == Split::kTrain && o.condition >= 0 && selected_batch(o.batch);
   };
@@ -179,8 +184,12 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     }
     loss += o.cells * sq / static_cast<double>(G);
   }
-  std::vector<double> reduced{cells, loss, static_cast<double>(failed), static_cast<double>(value.steady_states),
-                              static_cast<double>(value.fallbacks), 0.0};
+  std::vector<double> reduced{cells,
+                              loss,
+                              static_cast<double>(failed),
+                              static_cast<double>(value.steady_states),
+                              static_cast<double>(value.fallbacks),
+                              0.0};
   const std::size_t head = reduced.size();
   if (gradient) {
     solvers::ParameterGradient g(params_);
@@ -193,19 +202,8 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
       conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x), rhs.push_back(&dl_dx[i]);
     }
     std::vector<std::vector<double>> knock_grads;
-    if (opt_.batch_size > 0) {  // one pass over W^T per Krylov iteration for a whole batch
-      solvers::BatchedSteadyStateAdjoint adjoint(*field_, opt_.adjoint_rtol, opt_.batch_size);
-      iterations = adjoint.accumulate(conds, xs, rhs, g, &knock_grads).iterations;
-    } else {  // the reference path: one PETSc KSP solve per steady state
-      solvers::SteadyStateAdjoint adjoint(*field_, opt_.adjoint_rtol);
-      std::vector<double> lambda;
-      knock_grads.resize(conds.size());
-      for (std::size_t k = 0; k < conds.size(); ++k) {
-        iterations += adjoint.solve(*conds[k], *xs[k], *rhs[k], lambda);
-        for (auto& l : lambda) l = -l;
-        solvers::add_parameter_vjp(*field_, *conds[k], *xs[k], lambda, g, &knock_grads[k]);
-      }
-    }
+    solvers::SteadyStateProblem steady(*field_, opt_.steady, opt_.batch_size);
+    iterations = steady.accumulate_gradient(conds, xs, rhs, opt_.adjoint_rtol, g, &knock_grads);
     for (std::size_t k = 0; k < knock_grads.size(); ++k)
       for (std::size_t i = 0; i < knock_grads[k].size(); ++i)
         if (!is_shared(conds[k]->knock[i].first)) kappa_grad += knock_grads[k][i];  // the shared knock is fixed
@@ -235,7 +233,8 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     const ThetaLayout L(params_);
     auto& gr = *gradient;
     for (std::size_t g = 0; g < static_cast<std::size_t>(params_.genes); ++g)
-      for (auto k = params_.W.row_ptr[g]; k < params_.W.row_ptr[g + 1]; ++k) gr[L.W + static_cast<std::size_t>(k)] -= gr[L.c + g];
+      for (auto k = params_.W.row_ptr[g]; k < params_.W.row_ptr[g + 1]; ++k)
+        gr[L.W + static_cast<std::size_t>(k)] -= gr[L.c + g];
   }
   return value;
 }
@@ -266,7 +265,7 @@ void FitProblem::steady_state_term(const std::vector<char>& used, LossValue& val
       }
       field_->evaluate(z.data(), control.condition, kInf, f.data());
       const double weight = opt_.lambda_ss * ref.cells / ref_cells / static_cast<double>(G);
-      for (std::size_t q = 0; q < G; ++q) {  // residuals of the measured genes only, relative to the level
+      for (std::size_t q = 0; q < G; ++q) {           // residuals of the measured genes only, relative to the level
         const double level = eps / scale_[q] + z[q];  // (eps + x) in model units
         const double rq = f[q] / level;
         ss += weight * rq * rq;

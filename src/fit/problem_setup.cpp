@@ -118,7 +118,8 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
       o.reference = groups_[static_cast<std::size_t>(it->second)].reference;
     } else {
       const auto key = std::make_pair(gr.medium, gr.time);
-      if (ref_of.count(key)) o.reference = ref_of[key];
+      if (ref_of.count(key))
+        o.reference = ref_of[key];
       else {
         for (const auto& [k, r] : ref_of)
           if (k.first == gr.medium) o.reference = r;
@@ -204,7 +205,8 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
     conditions_.push_back(std::move(c));
     return cond_of[key];
   };
-  for (auto& ref : references_) ref.condition = condition_for(0, ref.medium, static_cast<int>(&ref - references_.data()));
+  for (auto& ref : references_)
+    ref.condition = condition_for(0, ref.medium, static_cast<int>(&ref - references_.data()));
   // Per medium, a perturbation with no known target: the shared knock alone.
   std::map<int, int> generic_of;
   for (auto& ref : references_) {
@@ -223,8 +225,10 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
   }
   for (auto& o : groups_) {
     const auto& gr = all[static_cast<std::size_t>(o.group)];
-    if (perts[static_cast<std::size_t>(o.perturbation)].control) o.condition = references_[static_cast<std::size_t>(o.reference)].condition;
-    else o.condition = condition_for(o.perturbation, gr.medium, o.reference);
+    if (perts[static_cast<std::size_t>(o.perturbation)].control)
+      o.condition = references_[static_cast<std::size_t>(o.reference)].condition;
+    else
+      o.condition = condition_for(o.perturbation, gr.medium, o.reference);
   }
 }
 
@@ -246,7 +250,8 @@ std::vector<std::pair<int, int>> FitProblem::response_edges() const {
   const auto R = references_.size();
   std::vector<double> common(R * G + R, 0.0);
   auto training_effect = [&](const ObservedGroup& o) {
-    return o.owned && o.split == Split::kTrain && o.control >= 0 && !perts[static_cast<std::size_t>(o.perturbation)].control;
+    return o.owned && o.split == Split::kTrain && o.control >= 0 &&
+           !perts[static_cast<std::size_t>(o.perturbation)].control;
   };
   if (shared_count_ > 0) {
     for (const auto& o : groups_) {
@@ -270,7 +275,8 @@ std::vector<std::pair<int, int>> FitProblem::response_edges() const {
       const auto& control = groups_[static_cast<std::size_t>(o.control)].y;
       const double* mean = common.data() + static_cast<std::size_t>(o.reference) * G;
       for (int t : perts[static_cast<std::size_t>(o.perturbation)].target_nodes) {
-        const auto it = std::lower_bound(targets.begin() + static_cast<long>(b0), targets.begin() + static_cast<long>(b1), t);
+        const auto it =
+            std::lower_bound(targets.begin() + static_cast<long>(b0), targets.begin() + static_cast<long>(b1), t);
         if (it == targets.begin() + static_cast<long>(b1) || *it != t) continue;
         double* row = response.data() + static_cast<std::size_t>(it - targets.begin() - static_cast<long>(b0)) * G;
         for (std::size_t g = 0; g < G; ++g) row[g] += std::abs(o.y[g] - control[g] - mean[g]);
@@ -278,7 +284,8 @@ std::vector<std::pair<int, int>> FitProblem::response_edges() const {
     }
     comm_.replicated_sum_in_place(response);
     for (std::size_t i = b0; i < b1; ++i)
-      for (int g : top_responders(response.data() + (i - b0) * G, static_cast<int>(G), targets[i], opt_.target_out_degree))
+      for (int g :
+           top_responders(response.data() + (i - b0) * G, static_cast<int>(G), targets[i], opt_.target_out_degree))
         edges.emplace_back(g, targets[i]);
   }
   for (int m = 0; m < shared_count_; ++m)  // the common response may touch any gene; L1 keeps what the data support
@@ -366,9 +373,11 @@ std::vector<double> FitProblem::perturbed_levels() const {
   const auto& perts = data_.perturbations();
   std::vector<double> sums(M * G + M, 0.0);  // cell-weighted sums of y - delta, then cells, per medium
   for (const auto& o : groups_) {
-    if (!o.owned || o.split != Split::kTrain || o.condition < 0 || perts[static_cast<std::size_t>(o.perturbation)].control)
+    if (!o.owned || o.split != Split::kTrain || o.condition < 0 ||
+        perts[static_cast<std::size_t>(o.perturbation)].control)
       continue;
-    const auto m = std::min<std::size_t>(static_cast<std::size_t>(references_[static_cast<std::size_t>(o.reference)].medium), M - 1);
+    const auto m = std::min<std::size_t>(
+        static_cast<std::size_t>(references_[static_cast<std::size_t>(o.reference)].medium), M - 1);
     const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
     for (std::size_t g = 0; g < G; ++g) sums[m * G + g] += o.cells * (o.y[g] - (delta ? delta[g] : 0.0));
     sums[M * G + m] += o.cells;
@@ -397,7 +406,8 @@ void FitProblem::initialise_shared_response(const std::vector<double>& perturbed
     // The control input of medium m (the medium vector of one of its conditions).
     const model::Condition* control = nullptr;
     for (const auto& ref : references_)
-      if (static_cast<std::size_t>(ref.medium) == m) control = &conditions_[static_cast<std::size_t>(ref.condition)].condition;
+      if (static_cast<std::size_t>(ref.medium) == m)
+        control = &conditions_[static_cast<std::size_t>(ref.condition)].condition;
     if (!control) continue;
     const int node = first_shared_ + static_cast<int>(m);
     for (std::size_t g = 0; g < G; ++g) {
@@ -408,7 +418,7 @@ void FitProblem::initialise_shared_response(const std::vector<double>& perturbed
       double input = c0[g];
       for (std::size_t k = 0; k < control->medium.size(); ++k)
         input += p.U[g * control->medium.size() + k] * control->medium[k];
-      const auto* begin = p.W.col.data() + p.W.row_ptr[g], *end = p.W.col.data() + p.W.row_ptr[g + 1];
+      const auto *begin = p.W.col.data() + p.W.row_ptr[g], *end = p.W.col.data() + p.W.row_ptr[g + 1];
       const auto* at = std::lower_bound(begin, end, node);
       if (at == end || *at != node) continue;
       const double w = (input - std::log(s / (1.0 - s))) / drop;  // input - w drop = logit(s)

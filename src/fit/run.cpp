@@ -44,8 +44,8 @@ struct Session {
     screen = std::make_unique<data::ScreenData>(comm, request.data, reporter);
     identity = CheckpointIdentity{screen->genes(), to_string(options.optimizer), deck_fingerprint(request.deck),
                                   screen->content_digest()};
-    problem = std::make_unique<FitProblem>(comm, *screen, options,
-                                           media_inputs(simulate::parse_protocol(request.deck), screen->media()), reporter);
+    problem = std::make_unique<FitProblem>(
+        comm, *screen, options, media_inputs(simulate::parse_protocol(request.deck), screen->media()), reporter);
     for (std::size_t p = 0; p < screen->perturbations().size(); ++p)
       if (!screen->perturbations()[p].control && !screen->perturbations()[p].excluded)
         ++split_counts[static_cast<std::size_t>(problem->splits()[p])];
@@ -80,8 +80,8 @@ GradientCheckReport run_gradient_check(const parallel::Comm& comm, const FitRequ
   std::vector<double> at;
   if (!request.restart.empty()) at = session.read_restart().theta;
   GradientCheckReport report;
-  report.result = check_gradient(*session.problem, request.options.gradient_directions, 1e-5, reporter,
-                                 at.empty() ? nullptr : &at);
+  report.result =
+      check_gradient(*session.problem, request.options.gradient_directions, 1e-5, reporter, at.empty() ? nullptr : &at);
   report.pass = report.result["max_relative_error"].get<double>() < kGradientCheckThreshold;
   comm.run_on_root(
       [&] { io::write_file_atomically(request.output / "gradient_check.json", json_text(report.result) + "\n"); });
@@ -125,8 +125,10 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
                   std::to_string(es.best_iteration) + "; later iterates within its standard error are preferred)");
   const auto& fitted = early ? es.selected_theta : state.theta;
   const auto final_loss = problem.evaluate(fitted, nullptr);
-  if (!std::isfinite(final_loss.total) || !std::all_of(fitted.begin(), fitted.end(), [](double x) { return std::isfinite(x); }))
-    throw NumericalError("the fitted model's loss or parameters are not finite (loss " + std::to_string(final_loss.total) +
+  if (!std::isfinite(final_loss.total) ||
+      !std::all_of(fitted.begin(), fitted.end(), [](double x) { return std::isfinite(x); }))
+    throw NumericalError("the fitted model's loss or parameters are not finite (loss " +
+                         std::to_string(final_loss.total) +
                          "); nothing is written but the last checkpoint. Check the screen or lower fit.learning_rate");
   const auto failed = problem.solve_all(true);
   std::int64_t unstable = 0;
@@ -134,14 +136,20 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
     if (c.solved && !c.stable && !c.generic && (!c.control || comm.is_root())) ++unstable;
   unstable = comm.sum(unstable);
   if (failed > 0)
-    reporter.warn(std::to_string(failed) + " steady states of the fitted model failed; their groups are left out of the metrics");
+    reporter.warn(std::to_string(failed) +
+                  " steady states of the fitted model failed; their groups are left out of the metrics");
   if (unstable > 0)
-    reporter.warn(std::to_string(unstable) + " steady states of the fitted model are unstable (see fit.h5 steady_states)");
+    reporter.warn(std::to_string(unstable) +
+                  " steady states of the fitted model are unstable (see fit.h5 steady_states)");
   std::vector<GroupPrediction> rows;
   json metrics = evaluate_predictions(problem, comm, rows);
   const auto& splits = session.split_counts;
-  json summary{{"final_loss", {{"total", final_loss.total}, {"data", final_loss.data}, {"steady_state", final_loss.steady_state},
-                               {"l1", final_loss.l1}, {"l2", final_loss.l2}}},
+  json summary{{"final_loss",
+                {{"total", final_loss.total},
+                 {"data", final_loss.data},
+                 {"steady_state", final_loss.steady_state},
+                 {"l1", final_loss.l1},
+                 {"l2", final_loss.l2}}},
                {"optimizer", session.identity.optimizer},
                {"stop_reason", result.reason},
                {"iterations", state.iteration},

@@ -8,9 +8,12 @@ namespace perturbfit::fit {
 
 const char* to_string(Split s) {
   switch (s) {
-    case Split::kTrain: return "train";
-    case Split::kValidation: return "validation";
-    case Split::kTest: return "test";
+    case Split::kTrain:
+      return "train";
+    case Split::kValidation:
+      return "validation";
+    case Split::kTest:
+      return "test";
   }
   return "?";
 }
@@ -22,7 +25,9 @@ std::vector<Split> assign_splits(const std::vector<data::Perturbation>& perturba
     if (perturbations[p].control || perturbations[p].excluded) continue;
     RandomStream rng(seed, StreamDomain::kSplit, stream_id(perturbations[p].label));
     const double u = rng.uniform();
-    splits[p] = u < test_fraction ? Split::kTest : u < test_fraction + validation_fraction ? Split::kValidation : Split::kTrain;
+    splits[p] = u < test_fraction                         ? Split::kTest
+                : u < test_fraction + validation_fraction ? Split::kValidation
+                                                          : Split::kTrain;
   }
   return splits;
 }

@@ -114,7 +114,9 @@ model::CsrMatrix nearest_coexpressed(int G, int k, const std::vector<const doubl
       }
       const auto keep = std::min<std::size_t>(static_cast<std::size_t>(k), score.size());
       std::partial_sort(score.begin(), score.begin() + static_cast<long>(keep), score.end(),
-                        [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+                        [](const auto& a, const auto& b) {
+                          return a.first > b.first || (a.first == b.first && a.second < b.second);
+                        });
       for (std::size_t q = 0; q < keep; ++q) r.push_back(static_cast<int>(t)), c.push_back(score[q].second);
     }
   }
@@ -128,15 +130,16 @@ std::vector<int> top_responders(const double* response, int genes, int self, int
   for (int g = 0; g < genes; ++g)
     if (response[g] > 0 && g != self) score.emplace_back(response[g], g);
   const auto keep = std::min(score.size(), static_cast<std::size_t>(std::max(k, 0)));
-  std::partial_sort(score.begin(), score.begin() + static_cast<long>(keep), score.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::partial_sort(
+      score.begin(), score.begin() + static_cast<long>(keep), score.end(),
+      [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
   std::vector<int> out;
   for (std::size_t q = 0; q < keep; ++q) out.push_back(score[q].second);
   return out;
 }
 
-model::CsrMatrix support_pattern(const FitOptions& o, const std::vector<std::string>& nodes, int measured,
-                                 int latent, const std::vector<std::pair<int, int>>& response_edges,
+model::CsrMatrix support_pattern(const FitOptions& o, const std::vector<std::string>& nodes, int measured, int latent,
+                                 const std::vector<std::pair<int, int>>& response_edges,
                                  const std::vector<const double*>& rows, const parallel::Comm& comm,
                                  const Reporter& reporter) {
   const int G = measured, N = static_cast<int>(nodes.size());
@@ -161,8 +164,8 @@ model::CsrMatrix support_pattern(const FitOptions& o, const std::vector<std::str
                   " latent targets are perturbed by no training perturbation and the prior gives them no out-edge: "
                   "the model cannot learn what they regulate and predicts no change for them");
   reporter.info("support of W: " + kind + ", " + std::to_string(pattern.nnz()) + " candidate edges (" +
-                std::to_string(G) + " genes" + (N > G ? ", " + std::to_string(N - G) + " unobserved nodes" : std::string()) +
-                ")");
+                std::to_string(G) + " genes" +
+                (N > G ? ", " + std::to_string(N - G) + " unobserved nodes" : std::string()) + ")");
   return pattern;
 }
 

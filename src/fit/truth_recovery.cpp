@@ -11,7 +11,8 @@
 
 namespace perturbfit::fit {
 
-double average_precision(const std::vector<double>& scores, const std::vector<char>& positive, std::size_t total_positive) {
+double average_precision(const std::vector<double>& scores, const std::vector<char>& positive,
+                         std::size_t total_positive) {
   if (total_positive == 0) return 0.0;
   std::vector<std::size_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
@@ -32,7 +33,8 @@ double relative_error(const std::vector<double>& fit, const std::vector<double>&
 
 void check_truth_file(const std::filesystem::path& truth) {
   const std::string fix = "; give the truth.h5 that `perturbfit simulate` wrote beside the screen, or remove fit.truth";
-  if (!std::filesystem::is_regular_file(truth)) throw UsageError("fit.truth = '" + truth.string() + "' is not a file" + fix);
+  if (!std::filesystem::is_regular_file(truth))
+    throw UsageError("fit.truth = '" + truth.string() + "' is not a file" + fix);
   try {
     const auto file = io::H5File::open_read(truth.string());
     (void)model::read_parameters(file);
@@ -63,7 +65,8 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
   for (std::size_t g = 0; g < G; ++g) {
     const auto it = true_index.find(p.gene_names[g]);
     if (it == true_index.end())
-      throw DataError("gene '" + p.gene_names[g] + "' of the screen is not in " + path.string() + " (fit.truth of another screen?)");
+      throw DataError("gene '" + p.gene_names[g] + "' of the screen is not in " + path.string() +
+                      " (fit.truth of another screen?)");
     map[g] = it->second;
   }
   std::vector<int> fit_index(true_genes.size(), -1);
@@ -110,7 +113,8 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
     }
   for (const auto& [key, w] : true_w) {  // true edges outside the support: predicted zero
     const auto g = static_cast<std::size_t>(key) / G, j = static_cast<std::size_t>(key) % G;
-    bool in_support = std::binary_search(p.W.col.begin() + p.W.row_ptr[g], p.W.col.begin() + p.W.row_ptr[g + 1], static_cast<int>(j));
+    bool in_support =
+        std::binary_search(p.W.col.begin() + p.W.row_ptr[g], p.W.col.begin() + p.W.row_ptr[g + 1], static_cast<int>(j));
     if (!in_support) w_fit.push_back(0.0), w_true.push_back(w);
   }
   std::vector<double> vg_fit(G), vg_true(G), bg_fit(G), bg_true(G), c_fit(p.c), c_true(G);
@@ -120,17 +124,19 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
     bg_fit[g] = p.beta[g] / p.gamma[g] / S[g], bg_true[g] = beta[t] / gamma[t];
     c_true[g] = c[t];
   }
-  const double true_kappa =
-      knock_kappa.empty() ? 0.0 : std::accumulate(knock_kappa.begin(), knock_kappa.end(), 0.0) / static_cast<double>(knock_kappa.size());
+  const double true_kappa = knock_kappa.empty() ? 0.0
+                                                : std::accumulate(knock_kappa.begin(), knock_kappa.end(), 0.0) /
+                                                      static_cast<double>(knock_kappa.size());
   const double ap = average_precision(scores, positive, true_edges);
   nlohmann::json latent = nullptr;
   if (measured < G)  // what the fit learned of the unmeasured targets: which measured genes they regulate
-    latent = {{"true_edges", true_latent_out},
-              {"true_edges_in_support", latent_found},
-              {"candidate_edges", latent_scores.size()},
-              {"auprc", average_precision(latent_scores, latent_positive, true_latent_out)},
-              {"auprc_random", latent_scores.empty() ? 0.0
-                                                     : static_cast<double>(latent_found) / static_cast<double>(latent_scores.size())}};
+    latent = {
+        {"true_edges", true_latent_out},
+        {"true_edges_in_support", latent_found},
+        {"candidate_edges", latent_scores.size()},
+        {"auprc", average_precision(latent_scores, latent_positive, true_latent_out)},
+        {"auprc_random",
+         latent_scores.empty() ? 0.0 : static_cast<double>(latent_found) / static_cast<double>(latent_scores.size())}};
   return {{"truth", path.string()},
           {"latent_out_edges", latent},
           {"true_edges", true_edges},

@@ -33,14 +33,16 @@ fs::path partial_path(const fs::path& final_path) { return final_path.string() +
 
 void discard_partial(const fs::path& partial) {
   const auto s = partial.string();
-  if (s.size() <= std::strlen(kPartialSuffix) || s.compare(s.size() - std::strlen(kPartialSuffix), std::string::npos, kPartialSuffix) != 0)
+  if (s.size() <= std::strlen(kPartialSuffix) ||
+      s.compare(s.size() - std::strlen(kPartialSuffix), std::string::npos, kPartialSuffix) != 0)
     throw IOError("internal: output '" + s + "' is not written under a .partial name");
   if (::unlink(partial.c_str()) != 0 && errno != ENOENT) throw failure("remove the stale", partial, errno);
 }
 
 void publish(const fs::path& partial, const fs::path& final_path) {
   fsync_path(partial, O_RDONLY);
-  if (::rename(partial.c_str(), final_path.c_str()) != 0) throw failure("rename '" + partial.string() + "' to", final_path, errno);
+  if (::rename(partial.c_str(), final_path.c_str()) != 0)
+    throw failure("rename '" + partial.string() + "' to", final_path, errno);
   const auto dir = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
   fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
@@ -59,8 +61,10 @@ void OutputSet::commit() {
 }
 
 void publish_or_stage(const fs::path& partial, const fs::path& final_path, OutputSet* staged) {
-  if (staged) staged->add(partial, final_path);
-  else publish(partial, final_path);
+  if (staged)
+    staged->add(partial, final_path);
+  else
+    publish(partial, final_path);
 }
 
 void write_partial(const fs::path& partial, const void* data, std::size_t size) {

@@ -19,10 +19,12 @@ extern "C" void on_fatal_signal(int) {
 }
 }  // namespace
 
-CorruptFileGuard::CorruptFileGuard(const std::string& path, const std::string& what, unsigned seconds) : seconds_(seconds) {
-  const std::string msg = "perturbfit: error: '" + path + "' is corrupt: the HDF5 library " +
-                          (seconds ? "crashed or did not return while " : "crashed while ") + "reading " + what +
-                          "; re-write the file (e.g. anndata.read_h5ad(...).write_h5ad(...)) or restore it from a copy\n";
+CorruptFileGuard::CorruptFileGuard(const std::string& path, const std::string& what, unsigned seconds)
+    : seconds_(seconds) {
+  const std::string msg =
+      "perturbfit: error: '" + path + "' is corrupt: the HDF5 library " +
+      (seconds ? "crashed or did not return while " : "crashed while ") + "reading " + what +
+      "; re-write the file (e.g. anndata.read_h5ad(...).write_h5ad(...)) or restore it from a copy\n";
   g_length = std::min(msg.size(), sizeof g_message);
   std::memcpy(g_message, msg.data(), g_length);
   struct sigaction sa {};

@@ -12,9 +12,12 @@ namespace perturbfit::io {
 
 const char* to_string(MatrixEncoding e) {
   switch (e) {
-    case MatrixEncoding::kCsr: return "csr";
-    case MatrixEncoding::kCsc: return "csc";
-    case MatrixEncoding::kDense: return "dense";
+    case MatrixEncoding::kCsr:
+      return "csr";
+    case MatrixEncoding::kCsc:
+      return "csc";
+    case MatrixEncoding::kDense:
+      return "dense";
   }
   return "?";
 }
@@ -36,12 +39,13 @@ std::vector<std::string> member_names(hid_t file, const std::string& group) {
   std::vector<std::string> names;
   H5Id g(H5Gopen2(file, group.c_str(), H5P_DEFAULT), H5Gclose);
   if (!g.valid()) return names;
-  H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr,
-             [](hid_t, const char* name, const H5L_info_t*, void* op) -> herr_t {
-               static_cast<std::vector<std::string>*>(op)->push_back(name);
-               return 0;
-             },
-             &names);
+  H5Literate(
+      g, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* op) -> herr_t {
+        static_cast<std::vector<std::string>*>(op)->push_back(name);
+        return 0;
+      },
+      &names);
   return names;
 }
 
@@ -129,7 +133,8 @@ std::vector<T> read_range(const Dataset& d, std::int64_t begin, std::int64_t cou
   return out;
 }
 
-std::vector<std::string> read_strings(const Dataset& d, std::int64_t begin, std::int64_t count, const std::string& where) {
+std::vector<std::string> read_strings(const Dataset& d, std::int64_t begin, std::int64_t count,
+                                      const std::string& where) {
   H5Id t(H5Dget_type(d.id), H5Tclose);
   if (H5Tget_class(t) != H5T_STRING) throw DataError(where + " is not an array of strings");
   H5Id fspace(H5Dget_space(d.id), H5Sclose);
@@ -222,9 +227,12 @@ H5adReader::H5adReader(const std::string& path, MPI_Comm comm, const std::string
   if (!file_.valid()) throw DataError("cannot open '" + path + "' as HDF5 (truncated or corrupt?)");
 
   auto& L = layout_;
-  if (layer.empty()) L.source = "X", L.group = "/X";
-  else if (layer == "raw") L.source = "raw/X", L.group = "/raw/X", var_group_ = "/raw/var";
-  else L.source = "layers/" + layer, L.group = "/layers/" + layer;
+  if (layer.empty())
+    L.source = "X", L.group = "/X";
+  else if (layer == "raw")
+    L.source = "raw/X", L.group = "/raw/X", var_group_ = "/raw/var";
+  else
+    L.source = "layers/" + layer, L.group = "/layers/" + layer;
   const std::string where = path + ": " + L.source;
   if (!exists(file_, L.group)) {
     std::string msg = path + " has no " + L.source;
@@ -239,9 +247,12 @@ H5adReader::H5adReader(const std::string& path, MPI_Comm comm, const std::string
   if (type == H5I_GROUP) {
     std::string enc = attr_string(file_, L.group, "encoding-type");
     if (enc.empty()) enc = attr_string(file_, L.group, "h5sparse_format") + "_matrix";  // anndata < 0.8
-    if (enc == "csr_matrix") L.encoding = MatrixEncoding::kCsr;
-    else if (enc == "csc_matrix") L.encoding = MatrixEncoding::kCsc;
-    else throw DataError(where + " is a group with unknown encoding '" + enc + "' (expected csr_matrix or csc_matrix)");
+    if (enc == "csr_matrix")
+      L.encoding = MatrixEncoding::kCsr;
+    else if (enc == "csc_matrix")
+      L.encoding = MatrixEncoding::kCsc;
+    else
+      throw DataError(where + " is a group with unknown encoding '" + enc + "' (expected csr_matrix or csc_matrix)");
     auto shape = attr_int64s(file_, L.group, "shape");
     if (shape.size() != 2) shape = attr_int64s(file_, L.group, "h5sparse_shape");
     if (shape.size() != 2 || shape[0] < 0 || shape[1] < 0) throw DataError(where + " has no valid 'shape' attribute");
@@ -255,7 +266,8 @@ H5adReader::H5adReader(const std::string& path, MPI_Comm comm, const std::string
   } else if (type == H5I_DATASET) {
     L.encoding = MatrixEncoding::kDense;
     const Dataset d = open_dataset(file_, L.group, where);
-    if (d.rank != 2) throw DataError(where + " is a dataset of rank " + std::to_string(d.rank) + ", expected a 2-D matrix");
+    if (d.rank != 2)
+      throw DataError(where + " is a dataset of rank " + std::to_string(d.rank) + ", expected a 2-D matrix");
     L.rows = static_cast<std::int64_t>(d.dims[0]), L.cols = static_cast<std::int64_t>(d.dims[1]);
     L.nnz = L.rows * L.cols;
     H5Id t(H5Dget_type(d.id), H5Tclose);
@@ -296,7 +308,9 @@ std::vector<std::string> H5adReader::obs_columns() const {
   return names;
 }
 
-bool H5adReader::has_obs_column(const std::string& name) const { return !name.empty() && exists(file_, "/obs/" + name); }
+bool H5adReader::has_obs_column(const std::string& name) const {
+  return !name.empty() && exists(file_, "/obs/" + name);
+}
 
 Column H5adReader::obs_column(const std::string& name) const {
   const std::string p = "/obs/" + name, where = path_ + ": obs column '" + name + "'";
@@ -311,7 +325,8 @@ Column H5adReader::obs_column(const std::string& name) const {
   if (type == H5I_GROUP) {
     const std::string enc = attr_string(file_, p, "encoding-type");
     if (enc != "categorical")
-      throw DataError(where + " has encoding '" + enc + "', which perturbfit does not read (use a categorical, string or numeric column)");
+      throw DataError(where + " has encoding '" + enc +
+                      "', which perturbfit does not read (use a categorical, string or numeric column)");
     c.encoding = "categorical";
     c.categories = read_category_labels(file_, p + "/categories", where);
     const Dataset codes = open_dataset(file_, p + "/codes", where);
@@ -370,7 +385,8 @@ std::int64_t H5adReader::stream_share(int rank, int nranks, std::int64_t chunk, 
     for (auto r0 = static_cast<std::int64_t>(range.begin); r0 < static_cast<std::int64_t>(range.end); r0 += block) {
       const std::int64_t nr = std::min<std::int64_t>(block, static_cast<std::int64_t>(range.end) - r0);
       H5Id fspace(H5Dget_space(d.id), H5Sclose);
-      const hsize_t start[2] = {static_cast<hsize_t>(r0), 0}, count[2] = {static_cast<hsize_t>(nr), static_cast<hsize_t>(L.cols)};
+      const hsize_t start[2] = {static_cast<hsize_t>(r0), 0},
+                    count[2] = {static_cast<hsize_t>(nr), static_cast<hsize_t>(L.cols)};
       H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr);
       H5Id mspace(H5Screate_simple(2, count, nullptr), H5Sclose);
       std::vector<double> buf(static_cast<std::size_t>(nr * L.cols));
@@ -389,19 +405,23 @@ std::int64_t H5adReader::stream_share(int rank, int nranks, std::int64_t chunk, 
   const std::int64_t major = csr ? L.rows : L.cols, minor = csr ? L.cols : L.rows;
   const Dataset indptr_d = open_dataset(file_, L.group + "/indptr", where);
   if (indptr_d.length != major + 1)
-    throw DataError(where + "/indptr has " + std::to_string(indptr_d.length) + " entries, expected " + std::to_string(major + 1));
+    throw DataError(where + "/indptr has " + std::to_string(indptr_d.length) + " entries, expected " +
+                    std::to_string(major + 1));
   const auto indptr = read_range<std::int64_t>(indptr_d, 0, indptr_d.length, H5T_NATIVE_INT64, where + "/indptr");
   if (indptr.front() != 0 || indptr.back() != L.nnz)
-    throw DataError(where + "/indptr must start at 0 and end at the number of stored values (" + std::to_string(L.nnz) + ")");
+    throw DataError(where + "/indptr must start at 0 and end at the number of stored values (" + std::to_string(L.nnz) +
+                    ")");
   std::vector<double> weight(static_cast<std::size_t>(major));
   for (std::int64_t i = 0; i < major; ++i) {
     if (indptr[static_cast<std::size_t>(i) + 1] < indptr[static_cast<std::size_t>(i)])
       throw DataError(where + "/indptr is not monotone at position " + std::to_string(i + 1));
-    weight[static_cast<std::size_t>(i)] = static_cast<double>(indptr[static_cast<std::size_t>(i) + 1] - indptr[static_cast<std::size_t>(i)]) + 1.0;
+    weight[static_cast<std::size_t>(i)] =
+        static_cast<double>(indptr[static_cast<std::size_t>(i) + 1] - indptr[static_cast<std::size_t>(i)]) + 1.0;
   }
   const auto range = parallel::weighted_block_ranges(weight, nranks)[static_cast<std::size_t>(rank)];
   weight = {};
-  const Dataset data_d = open_dataset(file_, L.group + "/data", where), idx_d = open_dataset(file_, L.group + "/indices", where);
+  const Dataset data_d = open_dataset(file_, L.group + "/data", where),
+                idx_d = open_dataset(file_, L.group + "/indices", where);
   if (idx_d.length != L.nnz) throw DataError(where + "/indices and data differ in length");
   // Chunks end at major boundaries (a row or column is never split), unless one alone is larger.
   std::size_t m = range.begin;
@@ -418,8 +438,8 @@ std::int64_t H5adReader::stream_share(int rank, int nranks, std::int64_t chunk, 
         const auto local = static_cast<std::size_t>(k - b);
         const std::int64_t j = idx[local];
         if (j < 0 || j >= minor)
-          throw DataError(where + "/indices[" + std::to_string(k) + "] = " + std::to_string(j) + " is out of range [0, " +
-                          std::to_string(minor) + ")");
+          throw DataError(where + "/indices[" + std::to_string(k) + "] = " + std::to_string(j) +
+                          " is out of range [0, " + std::to_string(minor) + ")");
         s.row[local] = csr ? static_cast<std::int64_t>(q) : j;
         s.col[local] = static_cast<std::int32_t>(csr ? j : static_cast<std::int64_t>(q));
       }

@@ -76,7 +76,8 @@ void create_structure(const H5adBlock& b, const H5File& f, std::int64_t nnz) {
 }
 
 // This rank's rows of X and obs, into the file create_structure laid out.
-void write_rows(const parallel::Comm& comm, const H5adBlock& b, const H5File& f, std::int64_t nnz, std::int64_t nnz_before) {
+void write_rows(const parallel::Comm& comm, const H5adBlock& b, const H5File& f, std::int64_t nnz,
+                std::int64_t nnz_before) {
   f.write_rows("/X/data", nnz_before, b.data);
   std::vector<std::int64_t> indptr(b.indptr.begin(), b.indptr.end() - 1);
   for (auto& v : indptr) v += nnz_before;
@@ -103,8 +104,9 @@ void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adB
     throw Error(ExitCode::kInternal, "write_h5ad: inconsistent CSR block");
   const std::int64_t nnz_local = b.indptr.back();
   const std::int64_t nnz = comm.sum(nnz_local), nnz_before = comm.exclusive_prefix_sum(nnz_local);
-  write_h5_collectively(comm, path, [&](const H5File& f) { create_structure(b, f, nnz); },
-                        [&](const H5File& f) { write_rows(comm, b, f, nnz, nnz_before); }, staged);
+  write_h5_collectively(
+      comm, path, [&](const H5File& f) { create_structure(b, f, nnz); },
+      [&](const H5File& f) { write_rows(comm, b, f, nnz, nnz_before); }, staged);
 }
 
 }  // namespace perturbfit::io

@@ -33,11 +33,26 @@ void H5Id::reset() {
 
 void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
-template <> hid_t h5_type<double>() { return H5T_NATIVE_DOUBLE; }
-template <> hid_t h5_type<float>() { return H5T_NATIVE_FLOAT; }
-template <> hid_t h5_type<std::int32_t>() { return H5T_NATIVE_INT32; }
-template <> hid_t h5_type<std::int64_t>() { return H5T_NATIVE_INT64; }
-template <> hid_t h5_type<std::int8_t>() { return H5T_NATIVE_INT8; }
+template <>
+hid_t h5_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
+template <>
+hid_t h5_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
+template <>
+hid_t h5_type<std::int32_t>() {
+  return H5T_NATIVE_INT32;
+}
+template <>
+hid_t h5_type<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
+template <>
+hid_t h5_type<std::int8_t>() {
+  return H5T_NATIVE_INT8;
+}
 
 namespace {
 
@@ -65,7 +80,8 @@ std::vector<const char*> c_strings(const std::vector<std::string>& values) {
 H5File H5File::create_serial(const std::string& path) {
   discard_partial(path);
   H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  if (H5Pset_fapl_core(fapl, 1 << 20, false) < 0) throw IOError("HDF5: cannot set up an in-memory file for '" + path + "'");
+  if (H5Pset_fapl_core(fapl, 1 << 20, false) < 0)
+    throw IOError("HDF5: cannot set up an in-memory file for '" + path + "'");
   hid_t f = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
   return H5File(H5Id(check(f, "create the file", path), H5Fclose), path, true);
 }
@@ -83,7 +99,8 @@ void H5File::close() {
   const ssize_t size = H5Fget_file_image(file_, nullptr, 0);
   if (size < 0) throw IOError("HDF5: cannot get the image of '" + path_ + "'");
   std::vector<char> image(static_cast<std::size_t>(size));
-  if (H5Fget_file_image(file_, image.data(), image.size()) != size) throw IOError("HDF5: cannot get the image of '" + path_ + "'");
+  if (H5Fget_file_image(file_, image.data(), image.size()) != size)
+    throw IOError("HDF5: cannot get the image of '" + path_ + "'");
   file_.reset();  // in memory: closing cannot meet the disk
   write_partial(path_, image.data(), image.size());
 }
@@ -149,9 +166,11 @@ void write_attr(hid_t file, const std::string& path, const std::string& obj, con
                 hid_t space, const void* data) {
   H5Id o(check(H5Oopen(file, obj.c_str(), H5P_DEFAULT), "open " + obj, path), H5Oclose);
   if (H5Aexists(o, name.c_str()) > 0) H5Adelete(o, name.c_str());
-  H5Id a(check(H5Acreate2(o, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "create attribute " + obj + "@" + name, path),
+  H5Id a(check(H5Acreate2(o, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+               "create attribute " + obj + "@" + name, path),
          H5Aclose);
-  if (H5Awrite(a, type, data) < 0) throw IOError("HDF5: cannot write attribute " + obj + "@" + name + " in '" + path + "'");
+  if (H5Awrite(a, type, data) < 0)
+    throw IOError("HDF5: cannot write attribute " + obj + "@" + name + " in '" + path + "'");
 }
 }  // namespace
 
@@ -162,7 +181,8 @@ void H5File::attr_string(const std::string& obj, const std::string& name, const 
   write_attr(file_, path_, obj, name, t, s, &p);
 }
 
-void H5File::attr_strings(const std::string& obj, const std::string& name, const std::vector<std::string>& values) const {
+void H5File::attr_strings(const std::string& obj, const std::string& name,
+                          const std::vector<std::string>& values) const {
   if (values.empty()) {
     // anndata writes an empty column list as an empty float array
     const hsize_t dim = 0;
@@ -178,7 +198,8 @@ void H5File::attr_strings(const std::string& obj, const std::string& name, const
   write_attr(file_, path_, obj, name, t, s, p.data());
 }
 
-void H5File::attr_int64s(const std::string& obj, const std::string& name, const std::vector<std::int64_t>& values) const {
+void H5File::attr_int64s(const std::string& obj, const std::string& name,
+                         const std::vector<std::int64_t>& values) const {
   const hsize_t dim = values.size();
   H5Id s(H5Screate_simple(1, &dim, nullptr), H5Sclose);
   write_attr(file_, path_, obj, name, H5T_NATIVE_INT64, s, values.data());
@@ -204,7 +225,8 @@ void H5File::write_strings(const std::string& name, const std::vector<std::strin
   H5Id t = string_type();
   const hsize_t dim = values.size();
   H5Id s(H5Screate_simple(1, &dim, nullptr), H5Sclose);
-  H5Id d(check(H5Dcreate2(file_, name.c_str(), t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create dataset " + name, path_),
+  H5Id d(check(H5Dcreate2(file_, name.c_str(), t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create dataset " + name,
+               path_),
          H5Dclose);
   const auto p = c_strings(values);
   if (!values.empty() && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0)
@@ -227,8 +249,8 @@ void H5File::create(const std::string& name, std::vector<hsize_t> dims) const {
   H5Id s(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);  // (allocated late: when opened by the MPI-IO driver)
-  H5Id d(check(H5Dcreate2(file_, name.c_str(), h5_type<T>(), s, H5P_DEFAULT, dcpl, H5P_DEFAULT), "create dataset " + name,
-               path_),
+  H5Id d(check(H5Dcreate2(file_, name.c_str(), h5_type<T>(), s, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+               "create dataset " + name, path_),
          H5Dclose);
 }
 
@@ -260,7 +282,8 @@ void H5File::write_rows(const std::string& name, std::int64_t row_begin, const s
   // write: every rank learns the outcome and all throw together.
   int ok = H5Dwrite(d, h5_type<T>(), mspace, fspace, dxpl, values.data()) >= 0 ? 1 : 0;
   if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm_);
-  if (!ok) throw IOError("HDF5: cannot write rows of " + name + " in '" + path_ + "' (disk full, quota or file-size limit?)");
+  if (!ok)
+    throw IOError("HDF5: cannot write rows of " + name + " in '" + path_ + "' (disk full, quota or file-size limit?)");
 }
 
 template <class T>
@@ -293,10 +316,10 @@ std::vector<std::string> H5File::read_strings(const std::string& name) const {
 
 bool H5File::exists(const std::string& name) const { return H5Lexists(file_, name.c_str(), H5P_DEFAULT) > 0; }
 
-#define PF_INSTANTIATE(T)                                                                                   \
-  template std::vector<T> H5File::read<T>(const std::string&) const;                                    \
+#define PF_INSTANTIATE(T)                                                                                \
+  template std::vector<T> H5File::read<T>(const std::string&) const;                                     \
   template void H5File::write<T>(const std::string&, const std::vector<T>&, std::vector<hsize_t>) const; \
-  template void H5File::create<T>(const std::string&, std::vector<hsize_t>) const;                      \
+  template void H5File::create<T>(const std::string&, std::vector<hsize_t>) const;                       \
   template void H5File::write_rows<T>(const std::string&, std::int64_t, const std::vector<T>&) const;
 PF_INSTANTIATE(double)
 PF_INSTANTIATE(float)

@@ -69,13 +69,11 @@ CsrMatrix CsrMatrix::transposed() const {
   return t;
 }
 
-CsrMatrix CsrMatrix::from_triplets(int rows, int cols, std::vector<int> r, std::vector<int> c,
-                                   std::vector<double> v) {
+CsrMatrix CsrMatrix::from_triplets(int rows, int cols, std::vector<int> r, std::vector<int> c, std::vector<double> v) {
   std::vector<std::size_t> order(r.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return r[a] != r[b] ? r[a] < r[b] : c[a] < c[b];
-  });
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return r[a] != r[b] ? r[a] < r[b] : c[a] < c[b]; });
   CsrMatrix m;
   m.rows = rows;
   m.cols = cols;

@@ -90,8 +90,7 @@ void draw_gene_parameters(const GeneratorOptions& o, ModelParameters& p) {
   }
   p.growth_rate = o.growth_rate;
   RandomStream fs(o.seed, StreamDomain::kGeneParams, G + 1);
-  for (int i = 0; i < std::min(o.fitness_genes, p.genes); ++i)
-    p.fitness[fs.below(G)] = o.fitness_scale * fs.normal();
+  for (int i = 0; i < std::min(o.fitness_genes, p.genes); ++i) p.fitness[fs.below(G)] = o.fitness_scale * fs.normal();
   p.A.assign(G * h, 0.0), p.B.assign(h * G, 0.0), p.C.assign(h * K, 0.0), p.d.assign(h, 0.0);
   if (h > 0) {
     RandomStream ns(o.seed, StreamDomain::kNeural, 0);
@@ -111,7 +110,8 @@ void apply_contraction(double rho, ModelParameters& p) {
     const auto b = p.W.row_ptr[static_cast<std::size_t>(g)], e = p.W.row_ptr[static_cast<std::size_t>(g) + 1];
     double row = 0.0;
     for (auto k = b; k < e; ++k) row += std::fabs(p.W.val[static_cast<std::size_t>(k)]);
-    const double bound = 0.25 * p.v[static_cast<std::size_t>(g)] * row, limit = rho * p.gamma[static_cast<std::size_t>(g)];
+    const double bound = 0.25 * p.v[static_cast<std::size_t>(g)] * row,
+                 limit = rho * p.gamma[static_cast<std::size_t>(g)];
     if (bound > limit)
       for (auto k = b; k < e; ++k) p.W.val[static_cast<std::size_t>(k)] *= limit / bound;
   }
@@ -151,7 +151,8 @@ ModelParameters generate_model(const GeneratorOptions& o) {
       for (int g = 0; g < o.genes; ++g) p.gene_names.push_back(gene_name(g, o.genes));
       e = random_edges(o);
     } else if (o.generator == "edgelist") {
-      if (o.edge_list.empty()) throw UsageError("network.generator = 'edgelist' needs network.edge_list = \"file.tsv\"");
+      if (o.edge_list.empty())
+        throw UsageError("network.generator = 'edgelist' needs network.edge_list = \"file.tsv\"");
       e = edges_from_list(o.edge_list, p.gene_names);
       p.genes = static_cast<int>(p.gene_names.size());
     } else {
@@ -167,7 +168,8 @@ ModelParameters generate_model(const GeneratorOptions& o) {
     apply_contraction(o.contraction, p);
   } else {
     const auto h = static_cast<std::size_t>(p.neural_rank);
-    p.A.assign(2 * h, 0.0), p.B.assign(2 * h, 0.0), p.C.assign(h * static_cast<std::size_t>(p.media), 0.0), p.d.assign(h, 0.0);
+    p.A.assign(2 * h, 0.0), p.B.assign(2 * h, 0.0), p.C.assign(h * static_cast<std::size_t>(p.media), 0.0),
+        p.d.assign(h, 0.0);
   }
   p.validate();
   return p;

@@ -5,7 +5,8 @@
 namespace perturbfit::model {
 
 void write_parameters(const io::H5File& f, const ModelParameters& p, const std::string& g) {
-  const auto N = static_cast<hsize_t>(p.genes), K = static_cast<hsize_t>(p.media), h = static_cast<hsize_t>(p.neural_rank);
+  const auto N = static_cast<hsize_t>(p.genes), K = static_cast<hsize_t>(p.media),
+             h = static_cast<hsize_t>(p.neural_rank);
   f.group(g);
   f.write_strings(g + "/kind", {to_string(p.kind)});
   f.write_strings(g + "/nodes", p.gene_names);
@@ -36,11 +37,13 @@ ModelParameters read_parameters(const io::H5File& f, const std::string& g) {
   p.W.val = f.read<double>(g + "/W/data");
   p.U = f.read<double>(g + "/U"), p.c = f.read<double>(g + "/c"), p.v = f.read<double>(g + "/v");
   p.beta = f.read<double>(g + "/beta"), p.gamma = f.read<double>(g + "/gamma");
-  p.A = f.read<double>(g + "/A"), p.B = f.read<double>(g + "/B"), p.C = f.read<double>(g + "/C"), p.d = f.read<double>(g + "/d");
+  p.A = f.read<double>(g + "/A"), p.B = f.read<double>(g + "/B"), p.C = f.read<double>(g + "/C"),
+  p.d = f.read<double>(g + "/d");
   p.fitness = f.read<double>(g + "/fitness");
   const auto growth = f.read<double>(g + "/growth_rate");
   const auto bad = [&](const std::string& what) {
-    return IOError(f.path() + ": " + g + "/" + what + " does not match the " + std::to_string(N) + " nodes of " + g + "/nodes");
+    return IOError(f.path() + ": " + g + "/" + what + " does not match the " + std::to_string(N) + " nodes of " + g +
+                   "/nodes");
   };
   if (p.W.row_ptr.size() != N + 1 || p.W.col.size() != p.W.val.size() ||
       static_cast<std::size_t>(p.W.row_ptr.back()) != p.W.val.size())

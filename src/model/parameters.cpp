@@ -18,9 +18,12 @@ ModelKind parse_model_kind(const std::string& s) {
 
 const char* to_string(ModelKind k) {
   switch (k) {
-    case ModelKind::kMechanistic: return "mechanistic";
-    case ModelKind::kHybrid: return "hybrid";
-    case ModelKind::kNeural: return "neural";
+    case ModelKind::kMechanistic:
+      return "mechanistic";
+    case ModelKind::kHybrid:
+      return "hybrid";
+    case ModelKind::kNeural:
+      return "neural";
   }
   return "?";
 }
@@ -38,17 +41,20 @@ void ModelParameters::validate() const {
     if (!ok) throw UsageError("inconsistent model parameters: " + what);
   };
   need(genes > 0, "no genes");
-  need(gene_names.size() == G, "gene_names has " + std::to_string(gene_names.size()) + " entries for G = " + std::to_string(genes));
+  need(gene_names.size() == G,
+       "gene_names has " + std::to_string(gene_names.size()) + " entries for G = " + std::to_string(genes));
   need(W.rows == genes && W.cols == genes, "W is not G x G");
   need(U.size() == G * K, "U is not G x K");
   need(c.size() == G && v.size() == G && beta.size() == G && gamma.size() == G, "per-gene vectors are not of length G");
-  need(A.size() == G * h && B.size() == h * G && C.size() == h * K && d.size() == h, "neural weights do not match rank h");
+  need(A.size() == G * h && B.size() == h * G && C.size() == h * K && d.size() == h,
+       "neural weights do not match rank h");
   need(fitness.empty() || fitness.size() == G, "fitness is not of length G");
   for (std::size_t g = 0; g < G; ++g) {
     need(gamma[g] > 0.0 && std::isfinite(gamma[g]), "gamma of gene '" + gene_names[g] + "' is not positive");
     need(v[g] >= 0.0 && beta[g] >= 0.0, "v or beta of gene '" + gene_names[g] + "' is negative");
   }
-  if (kind != ModelKind::kMechanistic) need(neural_rank > 0, "model.kind = " + std::string(to_string(kind)) + " needs model.neural_rank > 0");
+  if (kind != ModelKind::kMechanistic)
+    need(neural_rank > 0, "model.kind = " + std::string(to_string(kind)) + " needs model.neural_rank > 0");
 }
 
 std::size_t parameter_count(const ModelParameters& p) {
@@ -77,6 +83,8 @@ void unpack_parameters(const double* values, ModelParameters& p) {
   });
 }
 
+// A table, one line per key:
+// clang-format off
 config::SectionSpec model_section() {
   using namespace config::key_table;
   return {"model", "Which vector field f (MODEL.md section 3) is used.",
@@ -86,5 +94,6 @@ config::SectionSpec model_section() {
            {"neural_scale", VT::kFloat, 0.1, "scale of the simulated neural correction's weights (ground truth only)", range::non_negative()},
        }};
 }
+// clang-format on
 
 }  // namespace perturbfit::model

@@ -144,7 +144,8 @@ void VectorField::jacobian_diagonal(const Linearization& lin, double* diag) cons
   for (std::size_t g = 0; g < G; ++g) {
     double wgg = 0.0;
     for (auto k = p_.W.row_ptr[g]; k < p_.W.row_ptr[g + 1]; ++k)
-      if (static_cast<std::size_t>(p_.W.col[static_cast<std::size_t>(k)]) == g) wgg += p_.W.val[static_cast<std::size_t>(k)];
+      if (static_cast<std::size_t>(p_.W.col[static_cast<std::size_t>(k)]) == g)
+        wgg += p_.W.val[static_cast<std::size_t>(k)];
     diag[g] = lin.a[g] * wgg - p_.gamma[g];
     if (has_low_rank())
       for (std::size_t r = 0; r < h; ++r) diag[g] += p_.A[g * h + r] * lin.z[r] * p_.B[r * G + g];
@@ -156,14 +157,16 @@ void VectorField::sparse_values(const Linearization& lin, std::vector<double>& v
   const auto G = static_cast<std::size_t>(p_.genes);
   for (std::size_t g = 0; g < G; ++g) {
     for (auto k = p_.W.row_ptr[g]; k < p_.W.row_ptr[g + 1]; ++k)
-      values[static_cast<std::size_t>(w_to_pattern_[static_cast<std::size_t>(k)])] += lin.a[g] * p_.W.val[static_cast<std::size_t>(k)];
+      values[static_cast<std::size_t>(w_to_pattern_[static_cast<std::size_t>(k)])] +=
+          lin.a[g] * p_.W.val[static_cast<std::size_t>(k)];
     values[static_cast<std::size_t>(diag_pos_[g])] -= p_.gamma[g];
   }
 }
 
 void VectorField::batch_inputs(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
                                std::vector<double>& s, std::vector<double>& factor) const {
-  const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media), B = static_cast<std::size_t>(nb);
+  const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media),
+             B = static_cast<std::size_t>(nb);
   s.resize(G * B);
   factor.assign(G * B, 1.0);
   p_.W.multiply_many(X, s.data(), nb);  // the one pass over W for all columns
@@ -175,10 +178,12 @@ void VectorField::batch_inputs(const double* X, int nb, const std::vector<const 
       s[g * B + k] = sg;
     }
   for (std::size_t k = 0; k < B; ++k)
-    for (const auto& [g, kappa] : conds[k]->knock) factor[static_cast<std::size_t>(g) * B + k] = 1.0 - conds[k]->kappa_at(kappa, t);
+    for (const auto& [g, kappa] : conds[k]->knock)
+      factor[static_cast<std::size_t>(g) * B + k] = 1.0 - conds[k]->kappa_at(kappa, t);
 }
 
-void VectorField::batch_hidden(const double* X, int nb, const std::vector<const Condition*>& conds, std::vector<double>& u) const {
+void VectorField::batch_hidden(const double* X, int nb, const std::vector<const Condition*>& conds,
+                               std::vector<double>& u) const {
   const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media),
              h = static_cast<std::size_t>(p_.neural_rank), B = static_cast<std::size_t>(nb);
   u.assign(h * B, 0.0);
@@ -195,9 +200,10 @@ void VectorField::batch_hidden(const double* X, int nb, const std::vector<const 
   }
 }
 
-void VectorField::evaluate_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t, double* F,
-                                 BatchLinearization* lin) const {
-  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank), B = static_cast<std::size_t>(nb);
+void VectorField::evaluate_batch(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
+                                 double* F, BatchLinearization* lin) const {
+  const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank),
+             B = static_cast<std::size_t>(nb);
   if (lin) {
     lin->nb = nb;
     lin->a.assign(G * B, 0.0);

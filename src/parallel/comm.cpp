@@ -19,10 +19,10 @@ std::vector<T> gather_impl(const std::vector<T>& local, MPI_Datatype type, MPI_C
   std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
   check(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm), "MPI_Allgather");
   int total = 0;
-  for (int r = 0; r < size; ++r) displs[static_cast<std::size_t>(r)] = total, total += counts[static_cast<std::size_t>(r)];
+  for (int r = 0; r < size; ++r)
+    displs[static_cast<std::size_t>(r)] = total, total += counts[static_cast<std::size_t>(r)];
   std::vector<T> out(static_cast<std::size_t>(total));
-  check(MPI_Allgatherv(local.data(), n, type, out.data(), counts.data(), displs.data(), type, comm),
-        "MPI_Allgatherv");
+  check(MPI_Allgatherv(local.data(), n, type, out.data(), counts.data(), displs.data(), type, comm), "MPI_Allgatherv");
   return out;
 }
 }  // namespace
@@ -60,8 +60,7 @@ void Comm::sum_in_place(std::vector<double>& values) const {
 }
 
 void Comm::sum_in_place(std::vector<std::int64_t>& values) const {
-  check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_INT64_T, MPI_SUM,
-                      comm_),
+  check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_INT64_T, MPI_SUM, comm_),
         "MPI_Allreduce");
 }
 

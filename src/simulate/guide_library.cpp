@@ -30,8 +30,8 @@ int lookup_gene(const model::ModelParameters& p, const std::string& name, const 
         d += (i < n.size() && i < name.size() && n[i] == name[i]) ? 0 : 1;
       if (d < best) best = d, hint = n;
     }
-    throw UsageError(where + ": guide target '" + name + "' is not a gene of the model (" +
-                     std::to_string(p.genes) + " genes, e.g. '" + hint + "')");
+    throw UsageError(where + ": guide target '" + name + "' is not a gene of the model (" + std::to_string(p.genes) +
+                     " genes, e.g. '" + hint + "')");
   }
   return g;
 }
@@ -58,8 +58,10 @@ PopulationClass combine(const PopulationClass& a, const PopulationClass& b, cons
   std::vector<std::pair<int, double>> knock = a.knock;
   for (const auto& [g, k] : b.knock) {
     auto it = std::find_if(knock.begin(), knock.end(), [&](const auto& e) { return e.first == g; });
-    if (it == knock.end()) knock.emplace_back(g, k);
-    else it->second = 1.0 - (1.0 - it->second) * (1.0 - k);
+    if (it == knock.end())
+      knock.emplace_back(g, k);
+    else
+      it->second = 1.0 - (1.0 - it->second) * (1.0 - k);
   }
   std::sort(knock.begin(), knock.end());
   c.knock = knock;
@@ -73,8 +75,8 @@ PopulationClass combine(const PopulationClass& a, const PopulationClass& b, cons
 
 }  // namespace
 
-std::vector<PopulationClass> build_library(const LibraryOptions& o, const model::ModelParameters& p,
-                                           std::uint64_t seed, const std::string& where) {
+std::vector<PopulationClass> build_library(const LibraryOptions& o, const model::ModelParameters& p, std::uint64_t seed,
+                                           const std::string& where) {
   if (o.guides_per_target < 1) throw UsageError(where + ": guides_per_target must be >= 1");
   if (o.control_guides < 0 || o.singles < 0 || o.pairs < 0)
     throw UsageError(where + ": singles, pairs and control_guides must be >= 0");
@@ -82,7 +84,8 @@ std::vector<PopulationClass> build_library(const LibraryOptions& o, const model:
     throw UsageError(where + ": controls_fraction must be in [0, 1)");
   if (o.controls_fraction > 0.0 && o.control_guides == 0)
     throw UsageError(where + ": controls_fraction > 0 needs control_guides >= 1");
-  if (o.kappa > 1.0 || o.kappa == 0.0) throw UsageError(where + ": kappa must be in (0, 1] (knockdown) or < 0 (activation)");
+  if (o.kappa > 1.0 || o.kappa == 0.0)
+    throw UsageError(where + ": kappa must be in (0, 1] (knockdown) or < 0 (activation)");
   if (o.tau < 0.0) throw UsageError(where + ": tau must be >= 0");
   if (o.moi < 0.0) throw UsageError(where + ": moi must be >= 0");
 
@@ -160,7 +163,8 @@ std::vector<PopulationClass> build_library(const LibraryOptions& o, const model:
     const double e = std::exp(-o.moi);
     const double doublet_share = (1.0 - e - o.moi * e) / (1.0 - e);
     const std::size_t n_single_classes = classes.size();
-    const auto n_doublets = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(doublet_share * static_cast<double>(n_single_classes))));
+    const auto n_doublets = std::max<std::size_t>(
+        1, static_cast<std::size_t>(std::lround(doublet_share * static_cast<double>(n_single_classes))));
     RandomStream rs(seed, StreamDomain::kLibrary, 2);
     for (auto& c : classes) c.log_weight += std::log1p(-doublet_share);
     for (std::size_t k = 0; k < n_doublets && n_single_classes > 1; ++k) {

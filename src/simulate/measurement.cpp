@@ -14,7 +14,8 @@ MeasurementModel::MeasurementModel(const MeasurementOptions& opt, int genes, dou
   if (opt.dispersion <= 0.0) throw UsageError("measure.dispersion must be > 0");
   if (opt.dropout < 0.0 || opt.dropout >= 1.0) throw UsageError("measure.dropout must be in [0, 1)");
   if (opt.batch_sd < 0.0 || opt.depth_sd < 0.0) throw UsageError("measure.batch_sd and measure.depth_sd must be >= 0");
-  if (!(reference_total > 0.0)) throw NumericalError("the unperturbed state has no expression; cannot set the sequencing depth");
+  if (!(reference_total > 0.0))
+    throw NumericalError("the unperturbed state has no expression; cannot set the sequencing depth");
   dispersion_.resize(static_cast<std::size_t>(genes));
   dropout_.resize(static_cast<std::size_t>(genes));
   for (int g = 0; g < genes; ++g) {
@@ -26,13 +27,15 @@ MeasurementModel::MeasurementModel(const MeasurementOptions& opt, int genes, dou
 
 std::vector<int> measured_panel(const MeasurementOptions& opt, const std::vector<std::string>& gene_names,
                                 const std::vector<int>& targeted) {
-  if (!(opt.panel_fraction > 0.0) || opt.panel_fraction > 1.0) throw UsageError("measure.panel_fraction must be in (0, 1]");
+  if (!(opt.panel_fraction > 0.0) || opt.panel_fraction > 1.0)
+    throw UsageError("measure.panel_fraction must be in (0, 1]");
   std::vector<char> in(gene_names.size(), opt.panel_genes.empty() ? 1 : 0);
   std::unordered_map<std::string, std::size_t> index;  // a genome-scale panel: no G x panel search
   for (std::size_t g = 0; g < gene_names.size(); ++g) index.emplace(gene_names[g], g);
   for (const auto& name : opt.panel_genes) {
     const auto it = index.find(name);
-    if (it == index.end()) throw UsageError("measure.panel_genes names '" + name + "', which is not a gene of the model");
+    if (it == index.end())
+      throw UsageError("measure.panel_genes names '" + name + "', which is not a gene of the model");
     in[it->second] = 1;
   }
   if (opt.panel_excludes_targets)
@@ -45,7 +48,8 @@ std::vector<int> measured_panel(const MeasurementOptions& opt, const std::vector
     for (int g : candidates)
       keyed.emplace_back(RandomStream(opt.seed, StreamDomain::kPanel, static_cast<std::uint64_t>(g)).uniform(), g);
     std::sort(keyed.begin(), keyed.end());
-    const auto keep = static_cast<std::size_t>(std::lround(opt.panel_fraction * static_cast<double>(candidates.size())));
+    const auto keep =
+        static_cast<std::size_t>(std::lround(opt.panel_fraction * static_cast<double>(candidates.size())));
     candidates.clear();
     for (std::size_t i = 0; i < keep; ++i) candidates.push_back(keyed[i].second);
     std::sort(candidates.begin(), candidates.end());
@@ -67,7 +71,8 @@ MeasurementModel::Cell MeasurementModel::draw(std::uint64_t cell_id, const doubl
   RandomStream rs(opt_.seed, StreamDomain::kCellCounts, cell_id);
   Cell cell;
   // Log-normal library size with mean depth / reference_total.
-  cell.size_factor = depth / reference_total_ * std::exp(opt_.depth_sd * rs.normal() - 0.5 * opt_.depth_sd * opt_.depth_sd);
+  cell.size_factor =
+      depth / reference_total_ * std::exp(opt_.depth_sd * rs.normal() - 0.5 * opt_.depth_sd * opt_.depth_sd);
   for (int g = 0; g < genes_; ++g) {
     const auto gi = static_cast<std::size_t>(g);
     const double mu = cell.size_factor * std::exp(batch_offsets[gi]) * std::max(0.0, x[g]);

@@ -48,6 +48,8 @@ Protocol parse_protocol(const config::Deck& deck) {
   return protocol;
 }
 
+// A table, one line per key:
+// clang-format off
 std::vector<config::StepSpec> protocol_step_specs() {
   using namespace config::key_table;
   return {
@@ -93,5 +95,6 @@ std::vector<config::StepSpec> protocol_step_specs() {
        }},
   };
 }
+// clang-format on
 
 }  // namespace perturbfit::simulate

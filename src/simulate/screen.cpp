@@ -41,15 +41,19 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
   for (std::size_t s = 0; s < snaps.size(); ++s)
     for (std::size_t i = 0; i < snaps[s].cell_class.size(); ++i) {
       const Row r{snaps[s].cell_class[i], static_cast<std::int32_t>(s), static_cast<std::int64_t>(i)};
-      if (snaps[s].before_perturbation) pre.push_back(r);
-      else by_class[static_cast<std::size_t>(r.cls)].push_back(r);
+      if (snaps[s].before_perturbation)
+        pre.push_back(r);
+      else
+        by_class[static_cast<std::size_t>(r.cls)].push_back(r);
     }
   order.reserve(static_cast<std::size_t>(total));
   order.insert(order.end(), pre.begin(), pre.end());
   for (auto& rows : by_class) order.insert(order.end(), rows.begin(), rows.end());
 
   // Which rows are mine: pre-perturbation rows if I measured them, then my classes' rows.
-  auto mine = [&](const Row& r) { return snaps[static_cast<std::size_t>(r.snapshot)].owned.contains(static_cast<std::size_t>(r.cls)); };
+  auto mine = [&](const Row& r) {
+    return snaps[static_cast<std::size_t>(r.snapshot)].owned.contains(static_cast<std::size_t>(r.cls));
+  };
   std::int64_t begin = -1, end = -1;
   for (std::size_t k = 0; k < order.size(); ++k)
     if (mine(order[k])) {
@@ -75,11 +79,12 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
   if (comm.is_root()) {
     b.obs_names.reserve(order.size());
     for (const auto& r : order)
-      b.obs_names.push_back("cell" + std::to_string(snaps[static_cast<std::size_t>(r.snapshot)].first_cell_id + r.cell));
+      b.obs_names.push_back("cell" +
+                            std::to_string(snaps[static_cast<std::size_t>(r.snapshot)].first_cell_id + r.cell));
   }
   // Categories are built from global information so that codes agree across ranks.
-  io::CategoricalColumn perturbation{"perturbation", {}, {}}, guide{"guide", {}, {}}, batch{"batch", sim.batch_names(), {}},
-      medium{"medium", {}, {}};
+  io::CategoricalColumn perturbation{"perturbation", {}, {}}, guide{"guide", {}, {}},
+      batch{"batch", sim.batch_names(), {}}, medium{"medium", {}, {}};
   std::map<std::string, std::int32_t> p_index, g_index, m_index;
   std::vector<std::int32_t> class_p(classes.size()), class_g(classes.size());
   const bool any_pre = !pre.empty();

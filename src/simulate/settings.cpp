@@ -61,6 +61,8 @@ SimulationSettings simulation_settings(const config::Deck& d) {
   return s;
 }
 
+// A table, one line per key:
+// clang-format off
 config::SectionSpec network_section() {
   using namespace config::key_table;
   return {"network", "The ground-truth gene-regulatory network and its parameters (simulate).",
@@ -87,7 +89,10 @@ config::SectionSpec network_section() {
            {"fitness_scale", VT::kFloat, 0.01, "standard deviation of the nonzero fitness weights phi", range::non_negative()},
        }};
 }
+// clang-format on
 
+// A table, one line per key:
+// clang-format off
 config::SectionSpec measure_section() {
   using namespace config::key_table;
   return {"measure", "Ground-truth measurement operator (MODEL.md section 5): library size, batch offsets, ZINB counts.",
@@ -102,7 +107,10 @@ config::SectionSpec measure_section() {
            {"panel_excludes_targets", VT::kBool, false, "leave every targeted gene out of the panel: a screen whose targets are all unmeasured"},
        }};
 }
+// clang-format on
 
+// A table, one line per key:
+// clang-format off
 config::SectionSpec output_section() {
   using namespace config::key_table;
   return {"output", "What is written.",
@@ -110,5 +118,6 @@ config::SectionSpec output_section() {
            {"write_truth", VT::kBool, true, "write truth.h5 (network, parameters, latent states) beside screen.h5ad"},
        }};
 }
+// clang-format on
 
 }  // namespace perturbfit::simulate

@@ -49,9 +49,15 @@ std::int32_t draw_class(const std::vector<double>& cum, double u) {
 }  // namespace
 
 json SolveTally::to_json() const {
-  return {{"steady_state_solves", solves},  {"batched_newton", batched}, {"newton", newton},           {"cvodes_fallback", fallback},
-          {"failed", failed},               {"unstable", unstable},       {"newton_iterations", newton_iterations},
-          {"ode_integrations", ode_integrations}, {"ode_steps", ode_steps}};
+  return {{"steady_state_solves", solves},
+          {"batched_newton", batched},
+          {"newton", newton},
+          {"cvodes_fallback", fallback},
+          {"failed", failed},
+          {"unstable", unstable},
+          {"newton_iterations", newton_iterations},
+          {"ode_integrations", ode_integrations},
+          {"ode_steps", ode_steps}};
 }
 
 Simulation::Simulation(parallel::Comm comm, model::ModelParameters params, SimulationSettings settings,
@@ -127,8 +133,9 @@ model::Condition Simulation::condition_of(std::size_t cls) const {
 }
 
 void Simulation::reduce_tally(const SolveTally& local) {
-  std::vector<std::int64_t> v{local.solves,   local.newton,           local.fallback,         local.failed,   local.unstable,
-                              local.batched, local.newton_iterations, local.ode_integrations, local.ode_steps};
+  std::vector<std::int64_t> v{local.solves,   local.newton,  local.fallback,          local.failed,
+                              local.unstable, local.batched, local.newton_iterations, local.ode_integrations,
+                              local.ode_steps};
   comm_.sum_in_place(v);
   tally_.solves += v[0], tally_.newton += v[1], tally_.fallback += v[2], tally_.failed += v[3], tally_.unstable += v[4];
   tally_.batched += v[5], tally_.newton_iterations += v[6], tally_.ode_integrations += v[7], tally_.ode_steps += v[8];
@@ -146,9 +153,9 @@ void Simulation::ensure_initial_state(const std::string& where) {
   for (std::size_t g = 0; g < G; ++g) x[g] = (p.beta[g] + 0.5 * p.v[g]) / p.gamma[g];
   const auto report = steady_->solve_one(cond, x);
   if (!report.converged)
-    throw NumericalError(where + ": the control steady state did not converge (||f|| = " +
-                         std::to_string(report.residual_norm) + ", " + report.snes_reason +
-                         "); raise solver.fallback_time or solver.steady_max_it, or lower network.contraction");
+    throw NumericalError(
+        where + ": the control steady state did not converge (||f|| = " + std::to_string(report.residual_norm) + ", " +
+        report.snes_reason + "); raise solver.fallback_time or solver.steady_max_it, or lower network.contraction");
   if (!report.stable && report.stability_method != solvers::StabilityMethod::kSkipped)
     reporter_.warn("the control steady state is unstable (leading eigenvalue ~ " +
                    std::to_string(report.leading_eigenvalue) + "); cells will drift away from it");
@@ -214,8 +221,8 @@ void Simulation::step_advance(double dt, const std::string& what) {
   std::string failure;
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const std::size_t cls = owned_.begin + i;
-    const auto report = ode_->integrate(condition_of(cls), perturbed_ ? time_since_perturbation_ : 0.0, dt,
-                                        states_[i], &owned_log_weights_[i]);
+    const auto report = ode_->integrate(condition_of(cls), perturbed_ ? time_since_perturbation_ : 0.0, dt, states_[i],
+                                        &owned_log_weights_[i]);
     ++local.ode_integrations;
     local.ode_steps += report.steps;
     if (!report.ok && failure.empty()) failure = classes_[cls].guide + ": " + report.message;
@@ -225,8 +232,8 @@ void Simulation::step_advance(double dt, const std::string& what) {
   const std::int64_t failed = comm_.sum(static_cast<std::int64_t>(failure.empty() ? 0 : 1));
   reduce_tally(local);
   if (failed > 0)
-    throw NumericalError(what + ": time integration failed on " + std::to_string(failed) +
-                         " rank(s)" + (failure.empty() ? "" : " (e.g. class " + failure + ")") +
+    throw NumericalError(what + ": time integration failed on " + std::to_string(failed) + " rank(s)" +
+                         (failure.empty() ? "" : " (e.g. class " + failure + ")") +
                          "; raise solver.ode_max_steps or loosen solver.ode_rtol");
   if (perturbed_) time_since_perturbation_ += dt;
 }
@@ -274,7 +281,8 @@ void Simulation::step_equilibrate() {
                          "; raise solver.steady_max_it or solver.fallback_time, or pass -snes_monitor to see why");
   }
   if (unstable > 0)
-    reporter_.warn(std::to_string(unstable) + " steady state(s) are unstable: those perturbations do not map to a "
+    reporter_.warn(std::to_string(unstable) +
+                   " steady state(s) are unstable: those perturbations do not map to a "
                    "stable attractor (MODEL.md section 6)");
   if (perturbed_) time_since_perturbation_ = kInf;
 }

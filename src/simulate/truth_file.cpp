@@ -14,12 +14,14 @@ std::string state_dataset(std::size_t s) { return "/states/snapshot" + std::to_s
 void create_structure(const Simulation& sim, const ScreenRows& rows, const H5File& f) {
   const auto& p = sim.params();
   const auto G = static_cast<hsize_t>(p.genes);
-  f.attr_string("/", "description",
-                "perturbfit ground truth: f_g = (1-kappa_g) v_g sigma((W x + U m + c)_g) + beta_g - gamma_g x_g "
-                "+ (A tanh(B x + C m + d))_g; cell i's latent state is /states/snapshot<cells/snapshot[i]>[cells/class[i]]");
+  f.attr_string(
+      "/", "description",
+      "perturbfit ground truth: f_g = (1-kappa_g) v_g sigma((W x + U m + c)_g) + beta_g - gamma_g x_g "
+      "+ (A tanh(B x + C m + d))_g; cell i's latent state is /states/snapshot<cells/snapshot[i]>[cells/class[i]]");
   f.attr_string("/", "model_kind", model::to_string(p.kind));
   f.write_strings("/genes", p.gene_names);
-  f.write("/panel", std::vector<std::int32_t>(rows.panel.begin(), rows.panel.end()));  // the screen's var, as /genes indices
+  f.write("/panel",
+          std::vector<std::int32_t>(rows.panel.begin(), rows.panel.end()));  // the screen's var, as /genes indices
   model::write_parameters(f, p);
 
   f.group("/control");
@@ -121,8 +123,9 @@ void write_rows(const Simulation& sim, const ScreenRows& rows, const H5File& f) 
 
 void write_truth(const Simulation& sim, const ScreenRows& rows, const std::string& path, io::OutputSet* staged) {
   const auto& comm = sim.comm();
-  io::write_h5_collectively(comm, path, [&](const H5File& f) { create_structure(sim, rows, f); },
-                            [&](const H5File& f) { write_rows(sim, rows, f); }, staged);
+  io::write_h5_collectively(
+      comm, path, [&](const H5File& f) { create_structure(sim, rows, f); },
+      [&](const H5File& f) { write_rows(sim, rows, f); }, staged);
 }
 
 }  // namespace perturbfit::simulate

@@ -30,7 +30,8 @@ void ParameterGradient::add(const ParameterGradient& o) {
 
 std::vector<double> ParameterGradient::flatten() const {
   std::vector<double> out;
-  model::for_each_part(*this, [&](const std::vector<double>& part) { out.insert(out.end(), part.begin(), part.end()); });
+  model::for_each_part(*this,
+                       [&](const std::vector<double>& part) { out.insert(out.end(), part.begin(), part.end()); });
   return out;
 }
 
@@ -98,14 +99,15 @@ PetscErrorCode setup(Impl& s, double rtol) {
 }
 }  // namespace
 
-SteadyStateAdjoint::SteadyStateAdjoint(const model::VectorField& field, double rtol) : impl_(std::make_unique<Impl>(field)) {
+SteadyStateAdjoint::SteadyStateAdjoint(const model::VectorField& field, double rtol)
+    : impl_(std::make_unique<Impl>(field)) {
   PF_PETSC(setup(*impl_, rtol));
 }
 
 SteadyStateAdjoint::~SteadyStateAdjoint() = default;
 
-int SteadyStateAdjoint::solve(const model::Condition& cond, const std::vector<double>& x, const std::vector<double>& dl_dx,
-                              std::vector<double>& lambda) {
+int SteadyStateAdjoint::solve(const model::Condition& cond, const std::vector<double>& x,
+                              const std::vector<double>& dl_dx, std::vector<double>& lambda) {
   Impl& s = *impl_;
   constexpr double kInf = std::numeric_limits<double>::infinity();
   s.field.linearize(x.data(), cond, kInf, s.lin);
@@ -129,8 +131,8 @@ int SteadyStateAdjoint::solve(const model::Condition& cond, const std::vector<do
   return static_cast<int>(its);
 }
 
-int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vector<double>& x, const std::vector<double>& dl_dx,
-                                   ParameterGradient& grad) {
+int SteadyStateAdjoint::accumulate(const model::Condition& cond, const std::vector<double>& x,
+                                   const std::vector<double>& dl_dx, ParameterGradient& grad) {
   std::vector<double> lambda;
   const int its = solve(cond, x, dl_dx, lambda);
   for (auto& l : lambda) l = -l;  // dl/dtheta = -lambda^T df/dtheta
@@ -218,7 +220,7 @@ void add_parameter_vjp_batch(const model::VectorField& field, const std::vector<
       for (std::size_t b = 0; b < B; ++b) {
         const std::size_t i = g * B + b;
         const double sig = model::logistic(s[i]);
-        s[i] = sig;  // sigma(s) from here on (the kappa gradient reads it)
+        s[i] = sig;                                              // sigma(s) from here on (the kappa gradient reads it)
         wa[b] = Wt[i] * factor[i] * p.v[g] * sig * (1.0 - sig);  // w_g * df_g/ds_g
         gc += wa[b];
         gv += Wt[i] * factor[i] * sig;
@@ -231,7 +233,8 @@ void add_parameter_vjp_batch(const model::VectorField& field, const std::vector<
         grad.W[static_cast<std::size_t>(k)] += sum;
       }
       for (std::size_t b = 0; b < B; ++b)
-        for (std::size_t q = 0; q < K && q < conds[b]->medium.size(); ++q) grad.U[g * K + q] += wa[b] * conds[b]->medium[q];
+        for (std::size_t q = 0; q < K && q < conds[b]->medium.size(); ++q)
+          grad.U[g * K + q] += wa[b] * conds[b]->medium[q];
       grad.c[g] += gc;
       grad.v[g] += gv;
       grad.beta[g] += gb;

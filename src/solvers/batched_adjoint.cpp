@@ -5,7 +5,6 @@
 #include <limits>
 #include <memory>
 
-
 namespace perturbfit::solvers {
 
 namespace {
@@ -32,7 +31,8 @@ BatchedSteadyStateAdjoint::Report BatchedSteadyStateAdjoint::accumulate(
   std::vector<double> X, D, Bm, L, norms;
   for (std::size_t b = 0; b < P; b += step) {
     const std::size_t nb = std::min(P, b + step) - b;
-    std::vector<const model::Condition*> c(conds.begin() + static_cast<long>(b), conds.begin() + static_cast<long>(b + nb));
+    std::vector<const model::Condition*> c(conds.begin() + static_cast<long>(b),
+                                           conds.begin() + static_cast<long>(b + nb));
     X.resize(G * nb), D.resize(G * nb), Bm.resize(G * nb), L.resize(G * nb);
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t k = 0; k < nb; ++k) X[g * nb + k] = (*xs[b + k])[g], Bm[g * nb + k] = (*rhs[b + k])[g];

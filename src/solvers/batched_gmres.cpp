@@ -97,8 +97,10 @@ BatchedGmres::Result BatchedGmres::solve(const Operator& A, std::size_t n, int n
         g_[j * B + k] = cs_[j * B + k] * g_[j * B + k];
         used[k] = j + 1;
         ++res.iterations[k];
-        if (std::fabs(g_[(j + 1) * B + k]) <= target[k] || nrm[k] == 0.0) done[k] = 1, res.converged[k] = 1;
-        else open_j = true;
+        if (std::fabs(g_[(j + 1) * B + k]) <= target[k] || nrm[k] == 0.0)
+          done[k] = 1, res.converged[k] = 1;
+        else
+          open_j = true;
       }
       if (j + 1 < m) {
         for (std::size_t k = 0; k < B; ++k) scale[k] = nrm[k] > 0 ? 1.0 / nrm[k] : 0.0;

@@ -32,7 +32,8 @@ std::vector<BatchedColumnReport> BatchedSteadyStateSolver::solve(const std::vect
 }
 
 void BatchedSteadyStateSolver::solve_chunk(const std::vector<const model::Condition*>& conds,
-                                           std::vector<std::vector<double>*>& xs, std::vector<BatchedColumnReport>& rep) {
+                                           std::vector<std::vector<double>*>& xs,
+                                           std::vector<BatchedColumnReport>& rep) {
   const auto G = static_cast<std::size_t>(field_.size()), B = xs.size();
   std::vector<double> X(G * B), F(G * B);
   for (std::size_t k = 0; k < B; ++k)

@@ -24,11 +24,12 @@ SteadyStateOptions steady_state_options(const config::Deck& d) {
   o.ode.rtol = d.get<double>("solver.ode_rtol");
   o.ode.atol = d.get<double>("solver.ode_atol");
   o.ode.max_steps = d.get<long>("solver.ode_max_steps");
-  if (!(o.atol > 0) || !(o.ode.rtol > 0) || !(o.ode.atol > 0))
-    throw UsageError("solver tolerances must be > 0");
+  if (!(o.atol > 0) || !(o.ode.rtol > 0) || !(o.ode.atol > 0)) throw UsageError("solver tolerances must be > 0");
   return o;
 }
 
+// A table, one line per key:
+// clang-format off
 config::SectionSpec solver_section() {
   using namespace config::key_table;
   return {"solver", "Steady-state and time-integration solvers. PETSc options (-snes_*, -ksp_*, -pc_*) override the SNES settings.",
@@ -47,5 +48,6 @@ config::SectionSpec solver_section() {
            {"ode_max_steps", VT::kInt, 100000, "CVODES maximum internal steps per output interval", range::count(1)},
        }};
 }
+// clang-format on
 
 }  // namespace perturbfit::solvers

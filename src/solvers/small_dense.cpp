@@ -20,7 +20,9 @@ void solve_spd(int n, std::vector<double>& A, std::vector<double>& B, int nrhs) 
   PetscBLASInt N = n, NRHS = nrhs, info = 0;
   char uplo = 'L';
   LAPACKpotrf_(&uplo, &N, A.data(), &N, &info);
-  if (info != 0) throw NumericalError("a small linear system is not positive definite (LAPACK potrf info " + std::to_string(info) + ")");
+  if (info != 0)
+    throw NumericalError("a small linear system is not positive definite (LAPACK potrf info " + std::to_string(info) +
+                         ")");
   LAPACKpotrs_(&uplo, &N, &NRHS, A.data(), &N, Bc.data(), &N, &info);
   if (info != 0) throw NumericalError("LAPACK potrs failed (info " + std::to_string(info) + ")");
   for (int i = 0; i < n; ++i)

@@ -20,12 +20,12 @@ struct SteadyStateSolver::Impl {
   SteadyStateOptions opt;
   OdeIntegrator ode;
   const model::Condition* cond = nullptr;
-  model::Linearization lin;        // at the last Jacobian evaluation
+  model::Linearization lin;  // at the last Jacobian evaluation
   std::vector<double> sparse_vals;
 
   VecHandle x, r;
-  MatHandle P;        // assembled sparse part on W's pattern plus the diagonal
-  MatHandle A;        // the operator: P itself, or a shell adding the low-rank term
+  MatHandle P;  // assembled sparse part on W's pattern plus the diagonal
+  MatHandle A;  // the operator: P itself, or a shell adding the low-rank term
   SnesHandle snes;
   // Stability test: M = I - (h/2) J
   MatHandle stab_P, stab_A;
@@ -212,8 +212,10 @@ bool gershgorin_certifies(const Impl& s) {
     double row = 0.0, wgg = 0.0;
     for (auto k = p.W.row_ptr[g]; k < p.W.row_ptr[g + 1]; ++k) {
       const double w = p.W.val[static_cast<std::size_t>(k)];
-      if (static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)]) == g) wgg += w;
-      else row += std::fabs(w);
+      if (static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)]) == g)
+        wgg += w;
+      else
+        row += std::fabs(w);
     }
     // centre a_g W_gg - gamma_g, radius a_g * sum_{j != g} |W_gj| (+ the low-rank bound, which
     // covers its own diagonal contribution too)
@@ -249,8 +251,8 @@ PetscErrorCode cayley_power(Impl& s, SteadyStateReport& report) {
   for (auto& v : s.sparse_vals) v *= -s.stab_half_h;
   const auto& pattern = s.field.sparse_pattern();
   for (std::size_t g = 0; g < G; ++g) {
-    const auto it = std::lower_bound(pattern.col.begin() + pattern.row_ptr[g], pattern.col.begin() + pattern.row_ptr[g + 1],
-                                     static_cast<int>(g));
+    const auto it = std::lower_bound(pattern.col.begin() + pattern.row_ptr[g],
+                                     pattern.col.begin() + pattern.row_ptr[g + 1], static_cast<int>(g));
     s.sparse_vals[static_cast<std::size_t>(it - pattern.col.begin())] += 1.0;
   }
   PetscCall(copy_sparse_values(s.stab_P, s.sparse_vals));
@@ -279,7 +281,7 @@ PetscErrorCode cayley_power(Impl& s, SteadyStateReport& report) {
   for (int k = 0; k < iters; ++k) {
     PetscCall(apply_jacobian(s, v, w));
     PetscCall(VecAYPX(w, s.stab_half_h, v));  // w = v + (h/2) J v
-    PetscCall(KSPSolve(s.stab_ksp, w, y));     // y = C v
+    PetscCall(KSPSolve(s.stab_ksp, w, y));    // y = C v
     PetscCall(VecNorm(y, NORM_2, &nrm));
     if (!(nrm > 0.0)) break;
     PetscCall(VecDot(y, v, &rayleigh));
@@ -303,19 +305,26 @@ PetscErrorCode cayley_power(Impl& s, SteadyStateReport& report) {
 
 const char* to_string(SolveMethod m) {
   switch (m) {
-    case SolveMethod::kBatchedNewton: return "batched-newton";
-    case SolveMethod::kNewton: return "newton";
-    case SolveMethod::kCvodesNewton: return "cvodes+newton";
-    case SolveMethod::kFailed: return "failed";
+    case SolveMethod::kBatchedNewton:
+      return "batched-newton";
+    case SolveMethod::kNewton:
+      return "newton";
+    case SolveMethod::kCvodesNewton:
+      return "cvodes+newton";
+    case SolveMethod::kFailed:
+      return "failed";
   }
   return "?";
 }
 
 const char* to_string(StabilityMethod m) {
   switch (m) {
-    case StabilityMethod::kSkipped: return "skipped";
-    case StabilityMethod::kGershgorin: return "gershgorin";
-    case StabilityMethod::kCayleyPower: return "cayley-power";
+    case StabilityMethod::kSkipped:
+      return "skipped";
+    case StabilityMethod::kGershgorin:
+      return "gershgorin";
+    case StabilityMethod::kCayleyPower:
+      return "cayley-power";
   }
   return "?";
 }

@@ -1,10 +1,13 @@
 #include "perturbfit/solvers/steady_state_problem.hpp"
 
+#include "perturbfit/solvers/batched_adjoint.hpp"
+
 namespace perturbfit::solvers {
 
 SteadyStateProblem::SteadyStateProblem(const model::VectorField& field, const SteadyStateOptions& options,
                                        int batch_size)
-    : snes_(field, options),
+    : field_(field),
+      snes_(field, options),
       batched_(batch_size > 0 ? std::make_unique<BatchedSteadyStateSolver>(field, options) : nullptr),
       batch_size_(batch_size) {}
 
@@ -31,6 +34,27 @@ std::vector<SteadyStateReport> SteadyStateProblem::solve(const std::vector<const
     r.newton_iterations += batched_iterations;
   }
   return reports;
+}
+
+std::int64_t SteadyStateProblem::accumulate_gradient(const std::vector<const model::Condition*>& conds,
+                                                     const std::vector<const std::vector<double>*>& xs,
+                                                     const std::vector<const std::vector<double>*>& rhs, double rtol,
+                                                     ParameterGradient& grad,
+                                                     std::vector<std::vector<double>>* knock_grads) {
+  if (batch_size_ > 0) {  // one pass over W^T per Krylov iteration for a whole batch
+    BatchedSteadyStateAdjoint adjoint(field_, rtol, batch_size_);
+    return adjoint.accumulate(conds, xs, rhs, grad, knock_grads).iterations;
+  }
+  SteadyStateAdjoint adjoint(field_, rtol);  // the reference path: one PETSc KSP solve each
+  std::int64_t iterations = 0;
+  std::vector<double> lambda;
+  if (knock_grads) knock_grads->assign(conds.size(), {});
+  for (std::size_t k = 0; k < conds.size(); ++k) {
+    iterations += adjoint.solve(*conds[k], *xs[k], *rhs[k], lambda);
+    for (auto& l : lambda) l = -l;
+    add_parameter_vjp(field_, *conds[k], *xs[k], lambda, grad, knock_grads ? &(*knock_grads)[k] : nullptr);
+  }
+  return iterations;
 }
 
 }  // namespace perturbfit::solvers

@@ -6,17 +6,25 @@
 #  - valgrind must find no definitely-lost block allocated from perturbfit code. Open MPI's
 #    own initialisation and finalisation leaks (reached through PetscInitialize and
 #    PetscFinalize in cli::PetscRuntime) are reported, not counted.
-# usage: check_leaks.sh PERTURBFIT DECK WORKDIR
+# usage: check_leaks.sh PERTURBFIT DECK WORKDIR [fit|latent]
+#   fit: simulate, inspect, fit, restart; latent: the panel screen and the latent fit
+#   (two CTest tests, so that they run side by side); both when omitted.
 set -uo pipefail
-exe="$1"; deck="$2"; work="$3"
+exe="$1"; deck="$2"; work="$3"; part="${4:-all}"
 rm -rf "$work"; mkdir -p "$work"
 fail=0
 fit_args="fit $deck --data $work/out/screen.h5ad --set fit.max_iterations=3 --set fit.checkpoint_every=2"
 panel="--set measure.panel_fraction=0.5"
 latent_fit="fit $deck --data $work/panel/screen.h5ad --set fit.max_iterations=3 --set fit.lambda_ss=0.1 -o $work/latent"
-for cmd in "simulate $deck -o $work/out" "inspect $work/out/screen.h5ad" "$fit_args -o $work/fit" \
-           "$fit_args --set fit.max_iterations=4 --restart $work/fit" "simulate $deck $panel -o $work/panel" \
-           "$latent_fit"; do
+cmds=()
+if [ "$part" != latent ]; then
+  cmds+=("simulate $deck -o $work/out" "inspect $work/out/screen.h5ad" "$fit_args -o $work/fit"
+         "$fit_args --set fit.max_iterations=4 --restart $work/fit")
+fi
+if [ "$part" != fit ]; then
+  cmds+=("simulate $deck $panel -o $work/panel" "$latent_fit")
+fi
+for cmd in "${cmds[@]}"; do
   # shellcheck disable=SC2086
   if ! "$exe" $cmd -q -malloc_debug -malloc_dump > "$work/stdout" 2> "$work/malloc.log"; then
     echo "FAIL: $cmd exited with an error"; cat "$work/malloc.log"; fail=1

@@ -12,8 +12,8 @@ namespace perturbfit::cli {
 struct CommandContext {
   parallel::Comm comm;
   Reporter reporter;
-  bool json = false;               // machine-readable summary on stdout
-  std::vector<std::string> argv;   // the whole command line, for provenance
+  bool json = false;              // machine-readable summary on stdout
+  std::vector<std::string> argv;  // the whole command line, for provenance
 };
 
 struct SimulateArgs {
@@ -28,7 +28,7 @@ struct InspectArgs {
   std::string deck;  // optional: column names and options from its [data] section
   std::vector<std::string> overrides;
   std::string layer;
-  bool strict = false;  // validate as fit does: design problems are errors, not warnings
+  bool strict = false;    // validate as fit does: design problems are errors, not warnings
   std::string stats_out;  // write the pseudo-bulk statistics here (HDF5)
 };
 
@@ -36,8 +36,8 @@ struct FitArgs {
   std::string deck;
   std::vector<std::string> overrides;
   std::filesystem::path output = "out/fit";
-  std::string data, layer;              // the screen; default: the deck's data.path
-  std::filesystem::path restart;        // continue from restart/checkpoint.h5 (output defaults to it)
+  std::string data, layer;        // the screen; default: the deck's data.path
+  std::filesystem::path restart;  // continue from restart/checkpoint.h5 (output defaults to it)
   bool check_gradient = false;
   bool force = false;  // replace another command's results in the output directory
 };

@@ -43,11 +43,11 @@ namespace range = ::perturbfit::config::range;
 }  // namespace key_table
 
 struct KeySpec {
-  std::string key;        // key within its section or step
+  std::string key;  // key within its section or step
   ValueType type;
   nlohmann::json default_value;  // null: required (steps) or empty
   std::string doc;
-  Range range = {};       // numbers (and each element of a number list); integers default to [0, 2^31 - 1]
+  Range range = {};  // numbers (and each element of a number list); integers default to [0, 2^31 - 1]
 };
 
 struct SectionSpec {

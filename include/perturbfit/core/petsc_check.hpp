@@ -12,9 +12,8 @@ namespace perturbfit::detail {
 [[noreturn]] void throw_petsc_error(PetscErrorCode code, const char* expr, const char* file, int line);
 }  // namespace perturbfit::detail
 
-#define PF_PETSC(expr)                                                                   \
-  do {                                                                                   \
-    PetscErrorCode pf_petsc_ierr_ = (expr);                                              \
-    if (pf_petsc_ierr_ != 0)                                                             \
-      ::perturbfit::detail::throw_petsc_error(pf_petsc_ierr_, #expr, __FILE__, __LINE__); \
+#define PF_PETSC(expr)                                                                                           \
+  do {                                                                                                           \
+    PetscErrorCode pf_petsc_ierr_ = (expr);                                                                      \
+    if (pf_petsc_ierr_ != 0) ::perturbfit::detail::throw_petsc_error(pf_petsc_ierr_, #expr, __FILE__, __LINE__); \
   } while (0)

@@ -10,21 +10,21 @@
 namespace perturbfit {
 
 enum class StreamDomain : std::uint64_t {
-  kNetwork = 1,      // network topology and weights
-  kGeneParams = 2,   // per-gene rates
-  kGuide = 3,        // guide efficiencies
-  kLibrary = 4,      // which genes are targeted
-  kCellDraw = 5,     // which population class a sequenced cell comes from
-  kCellCounts = 6,   // library size and counts of one cell
-  kBatch = 7,        // batch offsets
-  kStart = 8,        // multistart initial conditions
-  kPassage = 9,      // bottleneck resampling
-  kNeural = 10,      // neural correction weights
-  kMeasureGene = 11, // per-gene dispersion and dropout
-  kSplit = 12,       // train / validation / test assignment of a perturbation
-  kFitDirection = 13,// random directions of the gradient check
-  kPanel = 14,       // which genes a simulated panel measures
-  kBaseline = 15,    // start of the subspace iteration of the PCA linear baseline
+  kNetwork = 1,        // network topology and weights
+  kGeneParams = 2,     // per-gene rates
+  kGuide = 3,          // guide efficiencies
+  kLibrary = 4,        // which genes are targeted
+  kCellDraw = 5,       // which population class a sequenced cell comes from
+  kCellCounts = 6,     // library size and counts of one cell
+  kBatch = 7,          // batch offsets
+  kStart = 8,          // multistart initial conditions
+  kPassage = 9,        // bottleneck resampling
+  kNeural = 10,        // neural correction weights
+  kMeasureGene = 11,   // per-gene dispersion and dropout
+  kSplit = 12,         // train / validation / test assignment of a perturbation
+  kFitDirection = 13,  // random directions of the gradient check
+  kPanel = 14,         // which genes a simulated panel measures
+  kBaseline = 15,      // start of the subspace iteration of the PCA linear baseline
 };
 
 class RandomStream {
@@ -32,12 +32,12 @@ class RandomStream {
   RandomStream(std::uint64_t seed, StreamDomain domain, std::uint64_t id);
 
   std::uint64_t next_u64();
-  double uniform();                          // in (0, 1)
-  double normal();                           // standard normal
-  double gamma(double shape);                // Gamma(shape, 1)
+  double uniform();            // in (0, 1)
+  double normal();             // standard normal
+  double gamma(double shape);  // Gamma(shape, 1)
   std::uint64_t poisson(double mean);
   std::uint64_t negative_binomial(double mean, double size);  // Gamma-Poisson mixture
-  std::uint64_t below(std::uint64_t n);      // uniform integer in [0, n)
+  std::uint64_t below(std::uint64_t n);                       // uniform integer in [0, n)
 
  private:
   std::uint64_t key_;

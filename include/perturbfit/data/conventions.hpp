@@ -19,8 +19,8 @@ struct Convention {
   std::string perturbation_key;  // the [data] keys that read it
   std::string control_label;
   std::string separator;
-  std::string evidence;          // what was seen, for the message
-  std::string deck_keys() const; // the [data] lines to write in a deck
+  std::string evidence;           // what was seen, for the message
+  std::string deck_keys() const;  // the [data] lines to write in a deck
 };
 
 // The conventions an .h5ad's obs matches, best first (empty if none). Reads only the

@@ -8,6 +8,7 @@
 
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/data/conventions.hpp"
+#include "perturbfit/data/design.hpp"
 #include "perturbfit/data/options.hpp"
 #include "perturbfit/core/reporter.hpp"
 #include "perturbfit/io/h5ad_reader.hpp"
@@ -16,30 +17,14 @@
 
 namespace perturbfit::data {
 
-struct Perturbation {
-  std::string label;                 // as in the file; all control labels merge into one
-  std::vector<std::string> targets;  // split on the separator; empty for controls
-  std::vector<int> target_genes;     // index in genes(), -1 if not measured
-  std::vector<int> target_nodes;     // model node: index in genes(), else genes().size() + index in latent_targets()
-  bool control = false;
-  bool excluded = false;             // dropped (missing targets with missing_targets = skip)
-  std::int64_t cells = 0;
-};
-
-struct Group {
-  int perturbation = 0, batch = 0, time = 0, medium = 0;
-  std::int64_t cells = 0;
-  int control_group = -1;  // same batch, time and medium; -1 if that batch has no controls
-};
-
 // Sums over the cells of each group of normalised expression y / s, of log-normalised
 // expression z = log1p(y / s) and of z^2, per gene; s = the cell's total counts / the mean
 // total over all cells.
 struct GroupStatistics {
-  std::vector<int> groups;             // group ids held here (owned groups, then control groups)
-  std::vector<double> size_factor_sum; // per held group
-  std::vector<double> sum, sum_sq;     // held groups x genes, row-major (of z)
-  std::vector<double> sum_linear;      // held groups x genes (of y / s)
+  std::vector<int> groups;              // group ids held here (owned groups, then control groups)
+  std::vector<double> size_factor_sum;  // per held group
+  std::vector<double> sum, sum_sq;      // held groups x genes, row-major (of z)
+  std::vector<double> sum_linear;       // held groups x genes (of y / s)
   int genes = 0;
   const double* sum_row(std::size_t held) const { return sum.data() + held * static_cast<std::size_t>(genes); }
   const double* sum_sq_row(std::size_t held) const { return sum_sq.data() + held * static_cast<std::size_t>(genes); }
@@ -62,7 +47,7 @@ class ScreenData {
   const std::vector<Group>& groups() const { return groups_; }
   const std::vector<std::string>& control_labels_found() const { return control_labels_found_; }
   std::vector<std::string> batches_without_controls() const;
-  std::vector<std::string> targets_not_in_var() const;
+  std::vector<std::string> targets_not_in_var() const { return missing_targets(genes_, perturbations_); }
   // Targets absent from var that the model adds as latent nodes (data.missing_targets =
   // latent), sorted; node genes().size() + l is latent_targets()[l].
   const std::vector<std::string>& latent_targets() const { return latent_; }

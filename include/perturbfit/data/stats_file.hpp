@@ -12,7 +12,7 @@ namespace perturbfit::data {
 // time, medium (strings) and cells. Shared by the statistics file and fit.h5.
 void write_group_labels(const io::H5File& f, const ScreenData& screen, const std::vector<int>& ids);
 
-void write_group_statistics(const parallel::Comm& comm, const ScreenData& screen,
-                            const GroupStatistics& stats, const std::string& path);
+void write_group_statistics(const parallel::Comm& comm, const ScreenData& screen, const GroupStatistics& stats,
+                            const std::string& path);
 
 }  // namespace perturbfit::data

@@ -44,7 +44,7 @@ class Baselines {
 
   const FitProblem& problem_;
   std::size_t G_ = 0;
-  std::vector<int> targets_;       // targets of held-out perturbations and of combinations
+  std::vector<int> targets_;  // targets of held-out perturbations and of combinations
   std::map<int, std::size_t> index_;
   std::vector<double> single_sum_, single_count_;  // per indexed target: its singles' training effects
   std::vector<double> cross_, target_sum_, target_sq_, gene_sum_;

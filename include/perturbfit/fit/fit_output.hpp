@@ -17,7 +17,7 @@ namespace perturbfit::fit {
 
 // Collective. rows: this rank's groups (evaluate_predictions).
 void write_fit(const parallel::Comm& comm, const std::filesystem::path& path, const FitProblem& problem,
-               const OptimizerState& state, const std::vector<GroupPrediction>& rows,
-               const std::string& metrics_json, io::OutputSet* staged = nullptr);
+               const OptimizerState& state, const std::vector<GroupPrediction>& rows, const std::string& metrics_json,
+               io::OutputSet* staged = nullptr);
 
 }  // namespace perturbfit::fit

@@ -30,7 +30,7 @@ namespace perturbfit::fit {
 struct LbfgsState {
   std::vector<double> x, g;  // current point and gradient there
   double f = 0;
-  bool evaluated = false;    // f and g hold the values at x
+  bool evaluated = false;  // f and g hold the values at x
   // The matrix updates since its last reset, oldest first: points, projected gradients and
   // the initial scalings (BLMVM's 2 |f| / |pg|^2).
   std::vector<std::vector<double>> points, gradients;

@@ -21,23 +21,23 @@ namespace perturbfit::fit {
 struct IterationRecord {
   int iteration = 0;
   double loss = 0, data = 0, steady_state = 0, regulariser = 0, gradient_norm = 0, seconds = 0;
-  std::int64_t failed_steady_states = 0, batch = -1;  // batch: adam's minibatch (-1: all)
+  std::int64_t failed_steady_states = 0, batch = -1;             // batch: adam's minibatch (-1: all)
   double validation = std::numeric_limits<double>::quiet_NaN();  // validation loss, where computed
 };
 
 // Everything needed to continue a run exactly where it stopped.
 struct OptimizerState {
   std::vector<double> theta;
-  int iteration = 0;                       // completed iterations
-  std::vector<double> adam_m, adam_v;      // adam moments (empty otherwise)
-  LbfgsState lbfgs;                        // lbfgs: point (scaled variables), gradient, memory
+  int iteration = 0;                   // completed iterations
+  std::vector<double> adam_m, adam_v;  // adam moments (empty otherwise)
+  LbfgsState lbfgs;                    // lbfgs: point (scaled variables), gradient, memory
   std::vector<IterationRecord> history;
   EarlyStopping early;  // fit.validation_every
 };
 
 struct OptimizeResult {
-  std::string reason;       // why it stopped (TAO's converged reason, "max_iterations", "signal")
-  bool interrupted = false; // stopped by a signal: the state is a checkpoint, not a result
+  std::string reason;        // why it stopped (TAO's converged reason, "max_iterations", "signal")
+  bool interrupted = false;  // stopped by a signal: the state is a checkpoint, not a result
 };
 
 using CheckpointWriter = std::function<void(const OptimizerState&)>;

@@ -59,16 +59,16 @@ struct LossValue {
 
 // One group held by this rank, with its observation.
 struct ObservedGroup {
-  int group = 0;         // id in ScreenData::groups()
+  int group = 0;  // id in ScreenData::groups()
   int perturbation = 0;
   int batch = 0;
-  int condition = -1;    // index into conditions(); -1: excluded
-  int control = -1;      // index into control_groups()
-  int reference = -1;    // index into the (medium, time) control references
+  int condition = -1;  // index into conditions(); -1: excluded
+  int control = -1;    // index into control_groups()
+  int reference = -1;  // index into the (medium, time) control references
   double cells = 0;
   Split split = Split::kTrain;
-  bool owned = false;    // counted on this rank (controls are held by every rank, owned by one)
-  std::vector<double> y; // G
+  bool owned = false;         // counted on this rank (controls are held by every rank, owned by one)
+  std::vector<double> y;      // G
   std::vector<double> delta;  // G; control groups only: the batch offset of their batch
 };
 
@@ -76,9 +76,9 @@ struct ControlReference {  // one per (medium, time) of the control groups
   int medium = 0, time = 0;
   double cells = 0;
   int condition = -1;
-  int generic = -1;            // condition of a perturbation with no known target (the shared knock only)
-  std::vector<double> level;   // measured genes: de-noised observed control expression (normalised counts)
-  std::vector<double> state;   // every node: the same in model units (level / S; 1 for unobserved nodes)
+  int generic = -1;           // condition of a perturbation with no known target (the shared knock only)
+  std::vector<double> level;  // measured genes: de-noised observed control expression (normalised counts)
+  std::vector<double> state;  // every node: the same in model units (level / S; 1 for unobserved nodes)
 };
 
 // theta: the model's parameters (model::ParameterLayout; c-bar in place of c), then kappa.
@@ -173,12 +173,12 @@ class FitProblem {
     model::Condition condition;
     int perturbation = 0;
     bool control = false;
-    bool generic = false;          // the shared knock only (held on every rank, as controls)
-    int reference = 0;             // control reference of its medium: the cold start
-    std::vector<double> x;         // last steady state
-    std::vector<double> start;     // where the next solve starts (kAnchored)
-    std::vector<double> kept;      // the best line-search trial's steady state (kAnchored)
-    bool solved = false;           // x is a steady state of the current point
+    bool generic = false;       // the shared knock only (held on every rank, as controls)
+    int reference = 0;          // control reference of its medium: the cold start
+    std::vector<double> x;      // last steady state
+    std::vector<double> start;  // where the next solve starts (kAnchored)
+    std::vector<double> kept;   // the best line-search trial's steady state (kAnchored)
+    bool solved = false;        // x is a steady state of the current point
     bool stable = true;
     double leading_eigenvalue = 0;
     solvers::SolveMethod method = solvers::SolveMethod::kFailed;

@@ -18,19 +18,19 @@
 namespace perturbfit::fit {
 
 struct FitRequest {
-  const config::Deck& deck;        // [fit], [data] and the protocol's media
-  FitOptions options;              // fit_options(deck), possibly adjusted
-  data::DataOptions data;          // data_options(deck, FILE, --layer)
-  std::filesystem::path output;    // fit.h5, metrics.json, checkpoint.h5 (and gradient_check.json)
-  std::filesystem::path restart;   // continue from restart/checkpoint.h5; empty: a fresh fit
+  const config::Deck& deck;       // [fit], [data] and the protocol's media
+  FitOptions options;             // fit_options(deck), possibly adjusted
+  data::DataOptions data;         // data_options(deck, FILE, --layer)
+  std::filesystem::path output;   // fit.h5, metrics.json, checkpoint.h5 (and gradient_check.json)
+  std::filesystem::path restart;  // continue from restart/checkpoint.h5; empty: a fresh fit
 };
 
 struct FitReport {
-  bool interrupted = false;         // stopped by a signal; `checkpoint` holds the state
+  bool interrupted = false;  // stopped by a signal; `checkpoint` holds the state
   int signal_number = 0;
-  int iteration = 0;                // the last iteration done
+  int iteration = 0;  // the last iteration done
   std::filesystem::path checkpoint;
-  nlohmann::json summary;           // metrics.json (when not interrupted)
+  nlohmann::json summary;  // metrics.json (when not interrupted)
 };
 
 // Collective. Throws UsageError / DataError / NumericalError; nothing but the checkpoint is

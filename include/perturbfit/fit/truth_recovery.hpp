@@ -22,6 +22,7 @@ void check_truth_file(const std::filesystem::path& truth);
 nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::path& truth);
 
 // Average precision of scores against binary labels (ties broken by index).
-double average_precision(const std::vector<double>& scores, const std::vector<char>& positive, std::size_t total_positive);
+double average_precision(const std::vector<double>& scores, const std::vector<char>& positive,
+                         std::size_t total_positive);
 
 }  // namespace perturbfit::fit

@@ -36,8 +36,7 @@ class OutputSet {
 };
 
 // Publishes now, or leaves the file to `staged`'s commit.
-void publish_or_stage(const std::filesystem::path& partial, const std::filesystem::path& final_path,
-                      OutputSet* staged);
+void publish_or_stage(const std::filesystem::path& partial, const std::filesystem::path& final_path, OutputSet* staged);
 
 // Creates `partial` exclusively (never through a symlink) and writes `size` bytes to it,
 // checking every write and the close; on failure removes it and throws IOError.

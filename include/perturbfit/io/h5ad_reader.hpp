@@ -13,6 +13,7 @@
 
 #include "perturbfit/io/hdf5.hpp"
 #include "perturbfit/parallel/comm.hpp"
+#include "perturbfit/parallel/exchange.hpp"
 
 namespace perturbfit::io {
 
@@ -20,13 +21,13 @@ enum class MatrixEncoding { kCsr, kCsc, kDense };
 const char* to_string(MatrixEncoding e);
 
 struct MatrixLayout {
-  std::string source;     // "X", "layers/<name>" or "raw/X"
-  std::string group;      // HDF5 path of the matrix (group for sparse, dataset for dense)
+  std::string source;  // "X", "layers/<name>" or "raw/X"
+  std::string group;   // HDF5 path of the matrix (group for sparse, dataset for dense)
   MatrixEncoding encoding = MatrixEncoding::kCsr;
-  std::string dtype;      // e.g. "float32", "int64"
+  std::string dtype;  // e.g. "float32", "int64"
   bool integer_type = false;
   std::int64_t rows = 0, cols = 0;
-  std::int64_t nnz = 0;   // stored entries (rows * cols for dense)
+  std::int64_t nnz = 0;  // stored entries (rows * cols for dense)
 };
 
 // A column of obs or var, as categories and per-row codes (-1 = missing), plus the numeric
@@ -39,12 +40,9 @@ struct Column {
   std::string encoding;         // categorical | categorical-legacy | string-array | numeric
 };
 
-// Triplets of a slice of the matrix, in global row/column numbers.
-struct MatrixSlice {
-  std::vector<std::int64_t> row;
-  std::vector<std::int32_t> col;
-  std::vector<double> value;
-};
+// Triplets of a slice of the matrix, in global row/column numbers (the entries that
+// parallel::Exchange moves to the ranks owning their rows).
+using MatrixSlice = parallel::SparseEntries;
 
 class H5adReader {
  public:

@@ -29,7 +29,7 @@ struct H5adBlock {
   std::int64_t n_obs = 0;      // all ranks
   std::int64_t row_begin = 0;  // first row of this rank
   std::vector<std::string> var_names;
-  std::vector<std::string> obs_names;  // every row; needed on rank 0 only
+  std::vector<std::string> obs_names;   // every row; needed on rank 0 only
   std::vector<std::int64_t> indptr{0};  // this rank's rows, starting at 0
   std::vector<std::int32_t> indices;
   std::vector<std::int32_t> data;

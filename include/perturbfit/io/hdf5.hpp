@@ -63,7 +63,7 @@ class H5File {
   // never meets a full disk itself (HDF5 1.10 crashes at exit after a failed flush).
   static H5File create_serial(const std::string& path);
   static H5File open_parallel(const std::string& path, MPI_Comm comm);  // read-write, MPI-IO
-  static H5File open_read(const std::string& path);                 // serial read-only
+  static H5File open_read(const std::string& path);                     // serial read-only
   hid_t id() const { return file_; }
   const std::string& path() const { return path_; }
   // Closes the file, IOError if it could not be written (disk full, file size limit):
@@ -85,7 +85,7 @@ class H5File {
   template <class T>
   std::vector<T> read(const std::string& name) const;
   std::vector<std::string> read_strings(const std::string& name) const;  // variable-length strings
-  bool exists(const std::string& name) const;  // one path component below an existing group
+  bool exists(const std::string& name) const;                            // one path component below an existing group
   // Creates a dataset to be filled later by collective writes (its space is allocated when
   // the file is opened with open_parallel).
   template <class T>
@@ -99,7 +99,7 @@ class H5File {
       : file_(std::move(file)), path_(std::move(path)), in_memory_(in_memory) {}
   H5Id file_;
   std::string path_;
-  bool in_memory_ = false;  // create_serial: close() writes the image to path_
+  bool in_memory_ = false;         // create_serial: close() writes the image to path_
   MPI_Comm comm_ = MPI_COMM_NULL;  // open_parallel: the writers, who agree on every write's outcome
 };
 

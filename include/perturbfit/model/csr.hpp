@@ -22,8 +22,7 @@ struct CsrMatrix {
   // scatter (and sums in the same order as multiply_transpose).
   CsrMatrix transposed() const;
   // Builds from (row, col, value) triplets; duplicates are summed, columns sorted per row.
-  static CsrMatrix from_triplets(int rows, int cols, std::vector<int> r, std::vector<int> c,
-                                 std::vector<double> v);
+  static CsrMatrix from_triplets(int rows, int cols, std::vector<int> r, std::vector<int> c, std::vector<double> v);
 };
 
 }  // namespace perturbfit::model

@@ -20,16 +20,16 @@ struct ModelParameters {
   int neural_rank = 0;  // h
   std::vector<std::string> gene_names;
 
-  CsrMatrix W;                  // G x G regulatory weights (row = target, column = regulator)
-  std::vector<double> U;        // G x K medium response, row-major
-  std::vector<double> c;        // G activation bias
-  std::vector<double> v;        // G maximal regulated production (> 0)
-  std::vector<double> beta;     // G basal production (>= 0)
-  std::vector<double> gamma;    // G decay (> 0)
-  std::vector<double> A;        // G x h, row-major (neural correction)
-  std::vector<double> B;        // h x G, row-major
-  std::vector<double> C;        // h x K, row-major
-  std::vector<double> d;        // h
+  CsrMatrix W;                // G x G regulatory weights (row = target, column = regulator)
+  std::vector<double> U;      // G x K medium response, row-major
+  std::vector<double> c;      // G activation bias
+  std::vector<double> v;      // G maximal regulated production (> 0)
+  std::vector<double> beta;   // G basal production (>= 0)
+  std::vector<double> gamma;  // G decay (> 0)
+  std::vector<double> A;      // G x h, row-major (neural correction)
+  std::vector<double> B;      // h x G, row-major
+  std::vector<double> C;      // h x K, row-major
+  std::vector<double> d;      // h
 
   double growth_rate = 0.0;     // r0
   std::vector<double> fitness;  // phi, G (dense: G numbers, not G x G)

@@ -11,9 +11,9 @@ namespace perturbfit::model {
 
 // What a cell experiences: its medium and the genes its guides act on.
 struct Condition {
-  std::vector<double> medium;                  // m, K values
-  std::vector<std::pair<int, double>> knock;   // (gene, kappa of the guide(s))
-  double tau = 0.0;                            // onset time constant; 0 = instantaneous
+  std::vector<double> medium;                 // m, K values
+  std::vector<std::pair<int, double>> knock;  // (gene, kappa of the guide(s))
+  double tau = 0.0;                           // onset time constant; 0 = instantaneous
   // kappa_g at time t since the perturbation (t = +infinity for steady states).
   double kappa_at(double kappa, double t) const;
 };
@@ -69,7 +69,7 @@ class VectorField {
   void hidden_input(const double* x, const Condition& cond, std::vector<double>& u) const;
 
   const ModelParameters& p_;
-  CsrMatrix pattern_;                     // W's pattern plus the diagonal
+  CsrMatrix pattern_;                       // W's pattern plus the diagonal
   std::vector<std::int64_t> w_to_pattern_;  // position of each W entry in pattern_
   std::vector<std::int64_t> diag_pos_;      // position of (g, g) in pattern_
   CsrMatrix wt_;                            // W^T, for batched transposed products

@@ -17,10 +17,11 @@ class StopSignal {
   StopSignal& operator=(const StopSignal&) = delete;
 
   bool requested(const Comm& comm) const;  // collective
-  int signal_number() const;                          // the last signal received, 0 if none
+  int signal_number() const;               // the last signal received, 0 if none
 
  private:
-  struct sigaction previous_term_{}, previous_usr1_{};
+  struct sigaction previous_term_ {
+  }, previous_usr1_{};
 };
 
 }  // namespace perturbfit::parallel

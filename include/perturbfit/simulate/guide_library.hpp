@@ -21,10 +21,10 @@ struct LibraryOptions {
 // A population class: all cells carrying the same guide(s). Cells of one class share
 // their deterministic latent state; they differ in measurement (library size, noise).
 struct PopulationClass {
-  std::string perturbation;  // targets joined by '+' in gene order, or the control label
-  std::string guide;         // guide names joined by '+'
+  std::string perturbation;                   // targets joined by '+' in gene order, or the control label
+  std::string guide;                          // guide names joined by '+'
   std::vector<std::pair<int, double>> knock;  // (gene, kappa)
-  double log_weight = 0.0;   // log of the class's share of the population
+  double log_weight = 0.0;                    // log of the class's share of the population
   bool control = false;
 };
 

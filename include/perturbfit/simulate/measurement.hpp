@@ -42,7 +42,7 @@ class MeasurementModel {
 
   struct Cell {
     double size_factor = 0.0;
-    std::vector<std::int32_t> genes;   // nonzero genes, ascending
+    std::vector<std::int32_t> genes;  // nonzero genes, ascending
     std::vector<std::int32_t> counts;
   };
   // Draws one cell's counts from its latent state x (G values).

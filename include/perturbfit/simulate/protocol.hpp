@@ -34,7 +34,8 @@ struct MeasureStep {
   std::string batch_prefix = "batch";
 };
 
-using StepAction = std::variant<MediumStep, PerturbStep, EvolveStep, EquilibrateStep, ExpandStep, PassageStep, MeasureStep>;
+using StepAction =
+    std::variant<MediumStep, PerturbStep, EvolveStep, EquilibrateStep, ExpandStep, PassageStep, MeasureStep>;
 
 struct ProtocolStep {
   int index = 0;     // position in the deck's [[protocol]] list, from 0

@@ -44,14 +44,14 @@ struct SolveTally {
 // latent states of this rank's classes at that moment.
 struct MeasureSnapshot {
   int step_index = 0;
-  std::int64_t first_cell_id = 0;     // cell ids of this step are first_cell_id + i
+  std::int64_t first_cell_id = 0;        // cell ids of this step are first_cell_id + i
   std::vector<std::int32_t> cell_class;  // class of cell i
   int first_batch = 0, batches = 1;
   double depth = 0.0;
-  double time = 0.0;                  // since the perturbation; inf after equilibrate
+  double time = 0.0;  // since the perturbation; inf after equilibrate
   std::string medium;
-  bool before_perturbation = false;   // cells are all of the single class "unperturbed"
-  parallel::Range owned;              // classes whose cells this rank measures
+  bool before_perturbation = false;               // cells are all of the single class "unperturbed"
+  parallel::Range owned;                          // classes whose cells this rank measures
   std::vector<std::vector<double>> owned_states;  // [class - owned.begin][gene]
   int batch_of(std::size_t cell) const {
     return first_batch + static_cast<int>(cell * static_cast<std::size_t>(batches) / cell_class.size());
@@ -60,8 +60,7 @@ struct MeasureSnapshot {
 
 class Simulation {
  public:
-  Simulation(parallel::Comm comm, model::ModelParameters params, SimulationSettings settings,
-             const Reporter& reporter);
+  Simulation(parallel::Comm comm, model::ModelParameters params, SimulationSettings settings, const Reporter& reporter);
   ~Simulation();
 
   // Checks the whole protocol before running any of it (UsageError naming the step).

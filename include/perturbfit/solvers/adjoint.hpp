@@ -23,7 +23,8 @@ struct ParameterGradient {
 // grad += w^T df/dtheta at (x, cond), t = infinity. If knock_grad is given, it receives
 // w_g * df_g/dkappa_g for each entry of cond.knock (the fit learns kappa).
 void add_parameter_vjp(const model::VectorField& field, const model::Condition& cond, const std::vector<double>& x,
-                       const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad = nullptr);
+                       const std::vector<double>& w, ParameterGradient& grad,
+                       std::vector<double>* knock_grad = nullptr);
 
 // The same for a batch: X and Wt interleaved (X[g * nb + k], nb = conds.size()); one pass
 // over W serves the batch. knock_grads, if given, receives one vector per column.

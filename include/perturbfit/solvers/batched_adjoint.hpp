@@ -25,7 +25,8 @@ class BatchedSteadyStateAdjoint {
   // grad += dl/dtheta for the losses whose gradients at the steady states xs[k] of conds[k]
   // are rhs[k] (dl/dx*). knock_grads, if given, receives dl/dkappa per column and entry of
   // conds[k]->knock. Throws NumericalError if a column cannot be solved by either path.
-  Report accumulate(const std::vector<const model::Condition*>& conds, const std::vector<const std::vector<double>*>& xs,
+  Report accumulate(const std::vector<const model::Condition*>& conds,
+                    const std::vector<const std::vector<double>*>& xs,
                     const std::vector<const std::vector<double>*>& rhs, ParameterGradient& grad,
                     std::vector<std::vector<double>>* knock_grads = nullptr);
 

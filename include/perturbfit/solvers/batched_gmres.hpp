@@ -20,8 +20,8 @@ class BatchedGmres {
   using Operator = std::function<void(const double* in, double* out)>;
 
   struct Result {
-    std::vector<int> iterations;   // Krylov iterations per column
-    std::vector<char> converged;   // ||b - A x|| <= target (the GMRES estimate at the last cycle)
+    std::vector<int> iterations;  // Krylov iterations per column
+    std::vector<char> converged;  // ||b - A x|| <= target (the GMRES estimate at the last cycle)
   };
 
   explicit BatchedGmres(int restart_dim = 30);

@@ -16,10 +16,10 @@ namespace perturbfit::solvers {
 enum class StabilityMode { kCheck, kSkip };
 
 struct SteadyStateOptions {
-  double atol = 1e-9;         // accept when ||f(x*)||_2 <= atol
+  double atol = 1e-9;  // accept when ||f(x*)||_2 <= atol
   double rtol = 1e-12;
   int max_iterations = 50;
-  bool fallback = true;       // integrate with CVODES, then Newton again
+  bool fallback = true;  // integrate with CVODES, then Newton again
   double fallback_time = 200.0;
   StabilityMode stability = StabilityMode::kCheck;
   int stability_iterations = 40;
@@ -31,13 +31,13 @@ struct SteadyStateOptions {
 enum class SolveMethod { kBatchedNewton = 0, kNewton = 1, kCvodesNewton = 2, kFailed = 3 };
 // How its stability was decided (codes stored in truth.h5 solves/stability_method).
 enum class StabilityMethod { kSkipped = 0, kGershgorin = 1, kCayleyPower = 2 };
-const char* to_string(SolveMethod m);        // batched-newton | newton | cvodes+newton | failed
-const char* to_string(StabilityMethod m);    // skipped | gershgorin | cayley-power
+const char* to_string(SolveMethod m);      // batched-newton | newton | cvodes+newton | failed
+const char* to_string(StabilityMethod m);  // skipped | gershgorin | cayley-power
 
 struct SteadyStateReport {
   bool converged = false;
   SolveMethod method = SolveMethod::kFailed;
-  int newton_iterations = 0;   // over all attempts
+  int newton_iterations = 0;  // over all attempts
   int linear_iterations = 0;
   double residual_norm = 0.0;  // ||f(x*)||_2 of the returned state
   std::string snes_reason;     // PETSc's converged reason of the last Newton attempt

@@ -1,12 +1,14 @@
 // The steady states of many conditions of one model, by the project's one chain: the
 // batched Newton-GMRES for all of them (one pass over W serves a batch), then PETSc SNES
 // with its CVODES fallback for each column the batch did not finish, then the stability
-// test. Used by simulate (equilibrate steps) and fit (every loss evaluation).
+// test; and their adjoint, by the same split (batched GMRES, PETSc KSP for what it leaves).
+// Used by simulate (equilibrate steps) and fit (every loss evaluation and gradient).
 #pragma once
 #include <memory>
 #include <vector>
 
 #include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/solvers/adjoint.hpp"
 #include "perturbfit/solvers/batched_steady_state.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
 
@@ -24,10 +26,20 @@ class SteadyStateProblem {
   std::vector<SteadyStateReport> solve(const std::vector<const model::Condition*>& conds,
                                        std::vector<std::vector<double>>& xs,
                                        const std::vector<const std::vector<double>*>& retry_from = {});
+  // grad += dl/dtheta for losses whose gradients at the steady states xs[k] of conds[k]
+  // are rhs[k] (dl/dx*): one transposed solve per column to relative tolerance rtol, batched
+  // when batch_size > 0, else PETSc KSP for each. knock_grads, if given, receives dl/dkappa
+  // per column and entry of conds[k]->knock. Returns the Krylov iterations; throws
+  // NumericalError if a column cannot be solved.
+  std::int64_t accumulate_gradient(const std::vector<const model::Condition*>& conds,
+                                   const std::vector<const std::vector<double>*>& xs,
+                                   const std::vector<const std::vector<double>*>& rhs, double rtol,
+                                   ParameterGradient& grad, std::vector<std::vector<double>>* knock_grads);
   // One condition through SNES and its fallback (no batched pass).
   SteadyStateReport solve_one(const model::Condition& cond, std::vector<double>& x) { return snes_.solve(cond, x); }
 
  private:
+  const model::VectorField& field_;
   SteadyStateSolver snes_;
   std::unique_ptr<BatchedSteadyStateSolver> batched_;  // null when batch_size == 0
   int batch_size_;

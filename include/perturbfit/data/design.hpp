@@ -1,0 +1,39 @@
+// A screen's design: its perturbations (with the model node of each target) and its groups
+// (perturbation x batch x time x medium); and how targets become model nodes, the one place
+// that numbers the latent nodes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace perturbfit::data {
+
+struct Perturbation {
+  std::string label;                 // as in the file; all control labels merge into one
+  std::vector<std::string> targets;  // split on the separator; empty for controls
+  std::vector<int> target_genes;     // index in genes(), -1 if not measured
+  std::vector<int> target_nodes;     // model node: index in genes(), else genes().size() + index in latent_targets()
+  bool control = false;
+  bool excluded = false;  // dropped (missing targets with missing_targets = skip)
+  std::int64_t cells = 0;
+};
+
+struct Group {
+  int perturbation = 0, batch = 0, time = 0, medium = 0;
+  std::int64_t cells = 0;
+  int control_group = -1;  // same batch, time and medium; -1 if that batch has no controls
+};
+
+// Every target of `perturbations` that is not in `genes`, sorted.
+std::vector<std::string> missing_targets(const std::vector<std::string>& genes,
+                                         const std::vector<Perturbation>& perturbations);
+
+// Sets target_genes and target_nodes of every perturbation: a target in `genes` is that
+// gene (node = gene index); with missing_policy "latent" a missing target is the latent node
+// genes.size() + its index in the returned list (missing_targets' order); otherwise it has
+// node -1, and with "skip" its perturbation is excluded. Returns the latent nodes' names
+// (empty unless "latent").
+std::vector<std::string> assign_target_nodes(const std::vector<std::string>& genes, const std::string& missing_policy,
+                                             std::vector<Perturbation>& perturbations);
+
+}  // namespace perturbfit::data
