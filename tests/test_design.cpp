@@ -1,6 +1,10 @@
-// How perturbation targets become model nodes: measured genes first, then the latent nodes
-// of targets missing from the panel (sorted), and what "skip" and "error" do instead.
+// A screen's design from its obs columns: how perturbation labels become targets, how
+// targets become model nodes (measured genes first, then the latent nodes of targets
+// missing from the panel, sorted; what "skip" does instead), and how cells form groups
+// with their same-batch controls.
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "perturbfit/data/design.hpp"
 
@@ -53,4 +57,40 @@ TEST(TargetNodes, AssigningAgainReplacesThePreviousNodes) {
   EXPECT_EQ(perts[2].target_nodes, (std::vector<int>{3, 0}));
   EXPECT_EQ(perts[3].target_nodes, (std::vector<int>{4}));  // delta: the only latent node
   EXPECT_EQ(perts[2].target_nodes.size(), perts[2].targets.size());
+}
+
+TEST(LabelTargets, SplitTrimAndDropControlLabels) {
+  const std::set<std::string> controls{"ctrl", "non-targeting"};
+  using V = std::vector<std::string>;
+  EXPECT_EQ(perturbfit::data::label_targets("A+B", "+", controls), (V{"A", "B"}));
+  EXPECT_EQ(perturbfit::data::label_targets(" A + B ", "+", controls), (V{"A", "B"}));
+  EXPECT_EQ(perturbfit::data::label_targets("A+ctrl", "+", controls), (V{"A"}));  // GEARS' single
+  EXPECT_EQ(perturbfit::data::label_targets("ctrl+ctrl", "+", controls), V{});
+  EXPECT_EQ(perturbfit::data::label_targets("A__B__C", "__", controls), (V{"A", "B", "C"}));
+  EXPECT_EQ(perturbfit::data::label_targets("A_B", "__", controls), (V{"A_B"}));
+  EXPECT_EQ(perturbfit::data::label_targets("A++B", "+", controls), (V{"A", "B"}));
+}
+
+// Cells: (perturbation, batch); time and medium all 0. Batch 1 has no controls.
+TEST(GroupCells, GroupsCountCellsAndLinkTheirSameBatchControls) {
+  const std::vector<std::int32_t> pert{1, 0, 1, 2, 0, 1, 2}, batch{0, 0, 0, 0, 0, 1, 1}, zero(7, 0);
+  const auto g = perturbfit::data::group_cells(pert, batch, zero, zero);
+  // Lexicographic (perturbation, batch): (0,0) (1,0) (1,1) (2,0) (2,1).
+  ASSERT_EQ(g.groups.size(), 5u);
+  EXPECT_EQ(g.cell_group, (std::vector<std::int32_t>{1, 0, 1, 3, 0, 2, 4}));
+  EXPECT_EQ(g.groups[0].cells, 2);
+  EXPECT_EQ(g.groups[1].cells, 2);
+  for (int k : {0, 1, 3}) EXPECT_EQ(g.groups[static_cast<std::size_t>(k)].control_group, 0) << "group " << k;
+  for (int k : {2, 4}) EXPECT_EQ(g.groups[static_cast<std::size_t>(k)].control_group, -1) << "group " << k;
+  EXPECT_EQ(g.groups[2].batch, 1);
+  EXPECT_EQ(g.groups[4].perturbation, 2);
+}
+
+TEST(GroupCells, TimeAndMediumSeparateGroupsAndTheirControls) {
+  const std::vector<std::int32_t> pert{0, 1, 1, 0}, batch(4, 0), time{0, 0, 1, 1}, medium{0, 0, 0, 1};
+  const auto g = perturbfit::data::group_cells(pert, batch, time, medium);
+  // (0,0,0,0) (0,0,1,1) (1,0,0,0) (1,0,1,0): the time-1 perturbed group has no control in medium 0.
+  ASSERT_EQ(g.groups.size(), 4u);
+  EXPECT_EQ(g.groups[2].control_group, 0);
+  EXPECT_EQ(g.groups[3].control_group, -1);
 }

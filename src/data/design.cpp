@@ -1,9 +1,53 @@
 #include "perturbfit/data/design.hpp"
 
+#include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
+#include "perturbfit/core/text.hpp"
+
 namespace perturbfit::data {
+
+std::vector<std::string> label_targets(const std::string& label, const std::string& separator,
+                                       const std::set<std::string>& control_labels) {
+  std::vector<std::string> targets;
+  std::size_t start = 0;
+  for (;;) {
+    const auto pos = label.find(separator, start);
+    const std::string t = trim(label.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+    if (!t.empty() && !control_labels.count(t)) targets.push_back(t);
+    if (pos == std::string::npos) return targets;
+    start = pos + separator.size();
+  }
+}
+
+Grouping group_cells(const std::vector<std::int32_t>& perturbation, const std::vector<std::int32_t>& batch,
+                     const std::vector<std::int32_t>& time, const std::vector<std::int32_t>& medium) {
+  const std::size_t n = perturbation.size();
+  auto key = [&](std::size_t i) { return std::make_tuple(perturbation[i], batch[i], time[i], medium[i]); };
+  std::map<std::tuple<int, int, int, int>, int> index;
+  for (std::size_t i = 0; i < n; ++i) index.emplace(key(i), 0);
+  Grouping out;
+  int next = 0;
+  for (auto& [k, id] : index) {
+    id = next++;
+    Group g;
+    std::tie(g.perturbation, g.batch, g.time, g.medium) = k;
+    out.groups.push_back(g);
+  }
+  out.cell_group.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int g = index.at(key(i));
+    out.cell_group[i] = g;
+    ++out.groups[static_cast<std::size_t>(g)].cells;
+  }
+  for (auto& g : out.groups) {
+    const auto it = index.find(std::make_tuple(0, g.batch, g.time, g.medium));
+    g.control_group = it == index.end() ? -1 : it->second;
+  }
+  return out;
+}
 
 std::vector<std::string> missing_targets(const std::vector<std::string>& genes,
                                          const std::vector<Perturbation>& perturbations) {

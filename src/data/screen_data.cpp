@@ -159,15 +159,7 @@ void ScreenData::classify_perturbations() {
   for (std::size_t c = 0; c < perturbations_.size(); ++c) {
     if (remap[c] >= 0) continue;
     Perturbation p = perturbations_[c];
-    std::size_t start = 0;
-    for (;;) {
-      const auto pos = p.label.find(opt_.separator, start);
-      const std::string t = trim(p.label.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
-      // A control label inside a combination (GEARS writes singles as 'A+ctrl') is no target.
-      if (!t.empty() && !control_set.count(t)) p.targets.push_back(t);
-      if (pos == std::string::npos) break;
-      start = pos + opt_.separator.size();
-    }
+    p.targets = label_targets(p.label, opt_.separator, control_set);
     if (p.targets.empty()) {  // 'ctrl+ctrl': a control cell
       remap[c] = 0;
       control_labels_found_.push_back(p.label);
@@ -191,27 +183,9 @@ void ScreenData::classify_perturbations() {
 }
 
 void ScreenData::build_groups() {
-  const std::size_t n = cell_perturbation_.size();
-  std::map<std::tuple<int, int, int, int>, int> index;
-  for (std::size_t i = 0; i < n; ++i)
-    index.emplace(std::make_tuple(cell_perturbation_[i], cell_batch_[i], cell_time_[i], cell_medium_[i]), 0);
-  int next = 0;
-  for (auto& [key, id] : index) {
-    id = next++;
-    Group g;
-    std::tie(g.perturbation, g.batch, g.time, g.medium) = key;
-    groups_.push_back(g);
-  }
-  cell_group_.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const int g = index.at(std::make_tuple(cell_perturbation_[i], cell_batch_[i], cell_time_[i], cell_medium_[i]));
-    cell_group_[i] = g;
-    ++groups_[static_cast<std::size_t>(g)].cells;
-  }
-  for (auto& g : groups_) {
-    const auto it = index.find(std::make_tuple(0, g.batch, g.time, g.medium));
-    g.control_group = it == index.end() ? -1 : it->second;
-  }
+  auto grouping = group_cells(cell_perturbation_, cell_batch_, cell_time_, cell_medium_);
+  groups_ = std::move(grouping.groups);
+  cell_group_ = std::move(grouping.cell_group);
 }
 
 std::vector<std::string> ScreenData::batches_without_controls() const {

@@ -3,6 +3,7 @@
 // that numbers the latent nodes.
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,21 @@ struct Group {
   std::int64_t cells = 0;
   int control_group = -1;  // same batch, time and medium; -1 if that batch has no controls
 };
+
+// The targets of a perturbation label: split on `separator`, trimmed, without control
+// labels (GEARS writes singles as 'A+ctrl'); empty for a control ('ctrl+ctrl').
+std::vector<std::string> label_targets(const std::string& label, const std::string& separator,
+                                       const std::set<std::string>& control_labels);
+
+// Cells grouped by (perturbation, batch, time, medium), groups in that lexicographic order;
+// each group's control group is the one of perturbation 0 (the controls) with the same
+// batch, time and medium, or -1 when there is none.
+struct Grouping {
+  std::vector<Group> groups;
+  std::vector<std::int32_t> cell_group;  // per cell
+};
+Grouping group_cells(const std::vector<std::int32_t>& perturbation, const std::vector<std::int32_t>& batch,
+                     const std::vector<std::int32_t>& time, const std::vector<std::int32_t>& medium);
 
 // Every target of `perturbations` that is not in `genes`, sorted.
 std::vector<std::string> missing_targets(const std::vector<std::string>& genes,
