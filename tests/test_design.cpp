@@ -7,6 +7,7 @@
 #include <set>
 
 #include "perturbfit/data/design.hpp"
+#include "perturbfit/data/gene_selection.hpp"
 
 using perturbfit::data::assign_target_nodes;
 using perturbfit::data::missing_targets;
@@ -93,4 +94,33 @@ TEST(GroupCells, TimeAndMediumSeparateGroupsAndTheirControls) {
   ASSERT_EQ(g.groups.size(), 4u);
   EXPECT_EQ(g.groups[2].control_group, 0);
   EXPECT_EQ(g.groups[3].control_group, -1);
+}
+
+// Gene variances from (sum z, sum z^2) over n = 4 cells: 0.25, 1, 0, 1 (a tie).
+TEST(GeneSelection, MostVariableGenesByVarianceTiesToTheLowerIndex) {
+  const std::vector<double> moments{2, 4, 0, 0, /* sums of squares */ 2, 8, 0, 4};
+  using V = std::vector<char>;
+  EXPECT_EQ(perturbfit::data::most_variable_genes(moments, 4.0, 1), (V{0, 1, 0, 0}));
+  EXPECT_EQ(perturbfit::data::most_variable_genes(moments, 4.0, 2), (V{0, 1, 0, 1}));
+  EXPECT_EQ(perturbfit::data::most_variable_genes(moments, 4.0, 3), (V{1, 1, 0, 1}));
+  EXPECT_EQ(perturbfit::data::most_variable_genes(moments, 4.0, 9), (V{1, 1, 1, 1}));
+}
+
+TEST(GeneSelection, TargetsAreAddedAndListedGenesKept) {
+  auto perts = screen_targets();
+  std::vector<char> selected = perturbfit::data::listed_genes(kGenes, {"c", "not-a-gene"});
+  EXPECT_EQ(selected, (std::vector<char>{0, 0, 1}));
+  EXPECT_EQ(perturbfit::data::add_targets(kGenes, perts, selected), 2u);  // a and b; zeta, delta are not genes
+  EXPECT_EQ(selected, (std::vector<char>{1, 1, 1}));
+}
+
+TEST(GeneSelection, RemapColumnsDropsAndRenumbersInPlace) {
+  // Rows: {0: 1, 2: 2, 3: 3}, {}, {1: 4, 3: 5}; keep columns 3 -> 0 and 1 -> 1.
+  std::vector<std::int64_t> indptr{0, 3, 3, 5};
+  std::vector<std::int32_t> cols{0, 2, 3, 1, 3};
+  std::vector<double> values{1, 2, 3, 4, 5};
+  perturbfit::data::remap_columns(indptr, cols, values, {-1, 1, -1, 0});
+  EXPECT_EQ(indptr, (std::vector<std::int64_t>{0, 1, 1, 3}));
+  EXPECT_EQ(cols, (std::vector<std::int32_t>{0, 1, 0}));
+  EXPECT_EQ(values, (std::vector<double>{3, 4, 5}));
 }

@@ -83,7 +83,6 @@ class ScreenData {
   // Keeps the selected genes (plus the measured targets if data.keep_targets); `what` names
   // the selection in the progress message.
   void keep_selected(std::vector<char> selected, const std::string& what);
-  void filter_columns(const std::vector<int>& map);
   void fail(const std::string& message, bool design_problem);
   // "; the file looks like ...: <deck keys>" when a detected convention differs from the
   // deck's keys, else "".
