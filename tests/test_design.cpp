@@ -124,3 +124,36 @@ TEST(GeneSelection, RemapColumnsDropsAndRenumbersInPlace) {
   EXPECT_EQ(cols, (std::vector<std::int32_t>{0, 1, 0}));
   EXPECT_EQ(values, (std::vector<double>{3, 4, 5}));
 }
+
+TEST(Classify, ControlLabelsMergeFirstAndCellsAreRecoded) {
+  // Categories as in a file: a single, a control, a pair, a second control label, GEARS'
+  // control pair, an unused label.
+  const std::vector<std::string> labels{"A", "ctrl", "A+B", "non-targeting", "ctrl+ctrl", "C"};
+  const std::vector<std::int32_t> cells{0, 1, 2, 3, 4, 1, 0};
+  const auto c = perturbfit::data::classify_perturbations(labels, cells, {"ctrl", "non-targeting"}, "+");
+  ASSERT_EQ(c.perturbations.size(), 4u);  // control, A, A+B, C
+  EXPECT_TRUE(c.perturbations[0].control);
+  EXPECT_EQ(c.perturbations[0].label, "ctrl");
+  EXPECT_EQ(c.perturbations[2].targets, (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(c.cell_perturbation, (std::vector<std::int32_t>{1, 0, 2, 0, 0, 0, 1}));
+  EXPECT_EQ(c.perturbations[0].cells, 4);
+  EXPECT_EQ(c.perturbations[1].cells, 2);
+  EXPECT_EQ(c.perturbations[3].cells, 0);  // 'C': no cells (the caller decides whether that is allowed)
+  EXPECT_EQ(c.control_labels_found, (std::vector<std::string>{"ctrl", "non-targeting", "ctrl+ctrl"}));
+}
+
+TEST(Classify, NoControlLabelGivesNoPerturbations) {
+  const auto c = perturbfit::data::classify_perturbations({"A", "B"}, {0, 1}, {"ctrl"}, "+");
+  EXPECT_TRUE(c.perturbations.empty());
+  EXPECT_TRUE(c.control_labels_found.empty());
+}
+
+TEST(DesignChecks, BatchesWithCellsButNoControlsAreNamed) {
+  const std::vector<std::int32_t> pert{0, 1, 1, 1, 2, 0}, batch{0, 0, 1, 2, 2, 3}, zero(6, 0);
+  const auto g = perturbfit::data::group_cells(pert, batch, zero, zero);
+  std::vector<Perturbation> perts(3);
+  perts[0].control = true;
+  // Batch 4 has no cells at all: not reported.
+  EXPECT_EQ(perturbfit::data::batches_without_controls(g.groups, perts, {"b0", "b1", "b2", "b3", "b4"}),
+            (std::vector<std::string>{"b1", "b2"}));
+}

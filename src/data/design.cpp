@@ -22,6 +22,45 @@ std::vector<std::string> label_targets(const std::string& label, const std::stri
   }
 }
 
+Classification classify_perturbations(const std::vector<std::string>& labels,
+                                      const std::vector<std::int32_t>& cell_label,
+                                      const std::set<std::string>& control_labels, const std::string& separator) {
+  Classification out;
+  std::vector<int> remap(labels.size(), -1);
+  for (std::size_t c = 0; c < labels.size(); ++c)
+    if (control_labels.count(labels[c])) {
+      if (out.perturbations.empty()) {
+        Perturbation ctrl;
+        ctrl.label = labels[c];
+        ctrl.control = true;
+        out.perturbations.push_back(ctrl);
+      }
+      remap[c] = 0;
+      out.control_labels_found.push_back(labels[c]);
+    }
+  if (out.perturbations.empty()) return out;
+  for (std::size_t c = 0; c < labels.size(); ++c) {
+    if (remap[c] >= 0) continue;
+    Perturbation p;
+    p.label = labels[c];
+    p.targets = label_targets(p.label, separator, control_labels);
+    if (p.targets.empty()) {  // 'ctrl+ctrl': a control cell
+      remap[c] = 0;
+      out.control_labels_found.push_back(p.label);
+      continue;
+    }
+    remap[c] = static_cast<int>(out.perturbations.size());
+    out.perturbations.push_back(std::move(p));
+  }
+  out.cell_perturbation.reserve(cell_label.size());
+  for (const auto code : cell_label) {
+    const int p = remap.at(static_cast<std::size_t>(code));
+    out.cell_perturbation.push_back(p);
+    ++out.perturbations[static_cast<std::size_t>(p)].cells;
+  }
+  return out;
+}
+
 Grouping group_cells(const std::vector<std::int32_t>& perturbation, const std::vector<std::int32_t>& batch,
                      const std::vector<std::int32_t>& time, const std::vector<std::int32_t>& medium) {
   const std::size_t n = perturbation.size();
@@ -46,6 +85,21 @@ Grouping group_cells(const std::vector<std::int32_t>& perturbation, const std::v
     const auto it = index.find(std::make_tuple(0, g.batch, g.time, g.medium));
     g.control_group = it == index.end() ? -1 : it->second;
   }
+  return out;
+}
+
+std::vector<std::string> batches_without_controls(const std::vector<Group>& groups,
+                                                  const std::vector<Perturbation>& perturbations,
+                                                  const std::vector<std::string>& batches) {
+  std::vector<std::int64_t> controls(batches.size(), 0), cells(batches.size(), 0);
+  for (const auto& g : groups) {
+    cells.at(static_cast<std::size_t>(g.batch)) += g.cells;
+    if (perturbations.at(static_cast<std::size_t>(g.perturbation)).control)
+      controls[static_cast<std::size_t>(g.batch)] += g.cells;
+  }
+  std::vector<std::string> out;
+  for (std::size_t b = 0; b < batches.size(); ++b)
+    if (cells[b] > 0 && controls[b] == 0) out.push_back(batches[b]);
   return out;
 }
 

@@ -30,6 +30,19 @@ struct Group {
 std::vector<std::string> label_targets(const std::string& label, const std::string& separator,
                                        const std::set<std::string>& control_labels);
 
+// The perturbations of a screen from its perturbation column: every control label (and
+// every label whose targets are all control labels, 'ctrl+ctrl') merges into perturbation
+// 0; the others keep their order, with their targets split off the label and their cells
+// counted. `perturbations` is empty when no control label occurs.
+struct Classification {
+  std::vector<Perturbation> perturbations;
+  std::vector<std::int32_t> cell_perturbation;    // per cell, into perturbations
+  std::vector<std::string> control_labels_found;  // in the column's order
+};
+Classification classify_perturbations(const std::vector<std::string>& labels,
+                                      const std::vector<std::int32_t>& cell_label,
+                                      const std::set<std::string>& control_labels, const std::string& separator);
+
 // Cells grouped by (perturbation, batch, time, medium), groups in that lexicographic order;
 // each group's control group is the one of perturbation 0 (the controls) with the same
 // batch, time and medium, or -1 when there is none.
@@ -39,6 +52,11 @@ struct Grouping {
 };
 Grouping group_cells(const std::vector<std::int32_t>& perturbation, const std::vector<std::int32_t>& batch,
                      const std::vector<std::int32_t>& time, const std::vector<std::int32_t>& medium);
+
+// Batches with cells but no control cells (their offset is unidentifiable), in batch order.
+std::vector<std::string> batches_without_controls(const std::vector<Group>& groups,
+                                                  const std::vector<Perturbation>& perturbations,
+                                                  const std::vector<std::string>& batches);
 
 // Every target of `perturbations` that is not in `genes`, sorted.
 std::vector<std::string> missing_targets(const std::vector<std::string>& genes,

@@ -1,6 +1,10 @@
 // A screen read from an .h5ad file, validated, and distributed so that each rank owns
 // whole perturbations (all their cells, in every batch), balanced by cell count; and the
 // per-group sufficient statistics of the Gaussian pseudo-bulk loss (MODEL.md sections 8, 9).
+// The constructor is a pipeline of separately tested parts: read_obs_table →
+// classify_perturbations → group_cells → batches_without_controls (design checks) →
+// distribute (parallel::Exchange) → gene selection (gene_selection.hpp) →
+// assign_target_nodes; statistics() is group_statistics over this rank's cells.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,6 +13,8 @@
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/data/conventions.hpp"
 #include "perturbfit/data/design.hpp"
+#include "perturbfit/data/group_statistics.hpp"
+#include "perturbfit/data/obs_table.hpp"
 #include "perturbfit/data/options.hpp"
 #include "perturbfit/core/reporter.hpp"
 #include "perturbfit/io/h5ad_reader.hpp"
@@ -16,22 +22,6 @@
 #include "perturbfit/parallel/decomposition.hpp"
 
 namespace perturbfit::data {
-
-// Sums over the cells of each group of normalised expression y / s, of log-normalised
-// expression z = log1p(y / s) and of z^2, per gene; s = the cell's total counts / the mean
-// total over all cells.
-struct GroupStatistics {
-  std::vector<int> groups;              // group ids held here (owned groups, then control groups)
-  std::vector<double> size_factor_sum;  // per held group
-  std::vector<double> sum, sum_sq;      // held groups x genes, row-major (of z)
-  std::vector<double> sum_linear;       // held groups x genes (of y / s)
-  int genes = 0;
-  const double* sum_row(std::size_t held) const { return sum.data() + held * static_cast<std::size_t>(genes); }
-  const double* sum_sq_row(std::size_t held) const { return sum_sq.data() + held * static_cast<std::size_t>(genes); }
-  const double* sum_linear_row(std::size_t held) const {
-    return sum_linear.data() + held * static_cast<std::size_t>(genes);
-  }
-};
 
 class ScreenData {
  public:
@@ -46,7 +36,9 @@ class ScreenData {
   const std::vector<std::string>& media() const { return media_; }
   const std::vector<Group>& groups() const { return groups_; }
   const std::vector<std::string>& control_labels_found() const { return control_labels_found_; }
-  std::vector<std::string> batches_without_controls() const;
+  std::vector<std::string> batches_without_controls() const {
+    return data::batches_without_controls(groups_, perturbations_, batches_);
+  }
   std::vector<std::string> targets_not_in_var() const { return missing_targets(genes_, perturbations_); }
   // Targets absent from var that the model adds as latent nodes (data.missing_targets =
   // latent), sorted; node genes().size() + l is latent_targets()[l].
@@ -73,9 +65,8 @@ class ScreenData {
   std::string content_digest() const;
 
  private:
-  void read_obs(const io::H5adReader& reader);
-  void classify_perturbations();
-  void build_groups();
+  // Perturbations from the perturbation column (controls merged, targets split).
+  void classify(const ObsColumn& column);
   void check_design();
   void distribute(const io::H5adReader& reader);
   void select_genes();
@@ -96,7 +87,7 @@ class ScreenData {
   std::vector<std::string> column_encodings_;  // perturbation, batch, time, medium
   std::vector<Perturbation> perturbations_;
   std::vector<Convention> conventions_;
-  std::vector<std::int32_t> cell_perturbation_, cell_batch_, cell_time_, cell_medium_, cell_group_;
+  std::vector<std::int32_t> cell_perturbation_, cell_group_;  // per cell
   std::vector<Group> groups_;
   std::vector<int> owner_of_perturbation_;
   parallel::Range owned_;
