@@ -107,6 +107,23 @@ void VectorField::linearize(const double* x, const Condition& cond, double t, Li
   }
 }
 
+void VectorField::medium_vjp(const Linearization& lin, const double* y, double* out) const {
+  const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media),
+             h = static_cast<std::size_t>(p_.neural_rank);
+  std::fill(out, out + K, 0.0);
+  for (std::size_t g = 0; g < G; ++g) {
+    const double ay = lin.a[g] * y[g];
+    if (ay != 0.0)
+      for (std::size_t k = 0; k < K; ++k) out[k] += p_.U[g * K + k] * ay;
+  }
+  if (!has_low_rank()) return;
+  for (std::size_t r = 0; r < h; ++r) {
+    double aty = 0.0;  // (A^T y)_r
+    for (std::size_t g = 0; g < G; ++g) aty += p_.A[g * h + r] * y[g];
+    for (std::size_t k = 0; k < K; ++k) out[k] += p_.C[r * K + k] * lin.z[r] * aty;
+  }
+}
+
 void VectorField::jvp(const Linearization& lin, const double* v, double* out) const {
   const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank);
   p_.W.multiply(v, out);

@@ -29,6 +29,24 @@ void solve_spd(int n, std::vector<double>& A, std::vector<double>& B, int nrhs) 
     for (int j = 0; j < nrhs; ++j) B[static_cast<std::size_t>(i * nrhs + j)] = Bc[static_cast<std::size_t>(j * n + i)];
 }
 
+void solve_general(int n, std::vector<double>& A, std::vector<double>& B, int nrhs, bool transpose) {
+  if (n == 0 || nrhs == 0) return;
+  // Row-major A is column-major A^T: LAPACK's 'N' on it solves A^T, its 'T' solves A.
+  std::vector<double> Bc(static_cast<std::size_t>(n) * static_cast<std::size_t>(nrhs));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < nrhs; ++j) Bc[static_cast<std::size_t>(j * n + i)] = B[static_cast<std::size_t>(i * nrhs + j)];
+  PetscBLASInt N = n, NRHS = nrhs, info = 0;
+  std::vector<PetscBLASInt> pivots(static_cast<std::size_t>(n));
+  LAPACKgetrf_(&N, &N, A.data(), &N, pivots.data(), &info);
+  if (info != 0)
+    throw NumericalError("a small linear system is singular (LAPACK getrf info " + std::to_string(info) + ")");
+  char trans = transpose ? 'N' : 'T';
+  LAPACKgetrs_(&trans, &N, &NRHS, A.data(), &N, pivots.data(), Bc.data(), &N, &info);
+  if (info != 0) throw NumericalError("LAPACK getrs failed (info " + std::to_string(info) + ")");
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < nrhs; ++j) B[static_cast<std::size_t>(i * nrhs + j)] = Bc[static_cast<std::size_t>(j * n + i)];
+}
+
 void orthonormalize_columns(int rows, int cols, std::vector<double>& Q) {
   const auto R = static_cast<std::size_t>(rows), C = static_cast<std::size_t>(cols);
   std::vector<double> before(C, 0.0);

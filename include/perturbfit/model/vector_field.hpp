@@ -35,6 +35,9 @@ class VectorField {
   void linearize(const double* x, const Condition& cond, double t, Linearization& lin) const;
   void jvp(const Linearization& lin, const double* v, double* out) const;   // (df/dx) v
   void jtvp(const Linearization& lin, const double* v, double* out) const;  // (df/dx)^T v
+  // (df/dm)^T y, K values: how f responds to the medium (and to niche factors, which enter
+  // as medium), df_g/dm_k = a_g U_gk + sum_r A_gr z_r C_rk.
+  void medium_vjp(const Linearization& lin, const double* y, double* out) const;
   // Diagonal of df/dx (for Jacobi preconditioners).
   void jacobian_diagonal(const Linearization& lin, double* diag) const;
   // Values of the sparse part diag(a) W - diag(gamma) on the pattern of W plus the diagonal,

@@ -10,6 +10,11 @@ namespace perturbfit::solvers {
 // not positive definite.
 void solve_spd(int n, std::vector<double>& A, std::vector<double>& B, int nrhs);
 
+// Solves A X = B for a general square A (n x n, row-major; overwritten by its LU factors)
+// and B (n x nrhs, row-major; overwritten by X); transpose = true solves A^T X = B.
+// NumericalError if A is singular.
+void solve_general(int n, std::vector<double>& A, std::vector<double>& B, int nrhs, bool transpose = false);
+
 // Orthonormalises the columns of Q (rows x cols, row-major) in place by modified
 // Gram-Schmidt, twice for stability; a column that depends on the earlier ones (its norm
 // falls by 1e10 or more) becomes zero.

@@ -1,0 +1,82 @@
+// The coupled steady state of an in vivo screen (MODEL.md section 7): every group of cells
+// of animal a sits at f(x_g; m_ext,g + n_a, p_g) = 0, and the animal's niche factors
+// satisfy n_a = Gamma H_a, H_a = sum_g w_g x_g[ligands] / sum_g w_g. Groups are distributed
+// over ranks; the niche is a reduction across ranks.
+//
+// Forward: Newton on the K niche variables of each animal, with the groups' steady states
+// as inner (batched) solves warm-started from the previous outer iterate. Its Jacobian is
+// I - Gamma D_a, D_a = dH_a/dn_a = -sum_g w~_g Y_g^T (df/dm), with Y_g = J_g^-T S^T: L
+// transposed solves per group (L ligand genes), never a dense G x G matrix.
+// Gradient: with lambda0_g = J_g^-T dl/dx_g, q_a = -sum_g (df/dm)^T lambda0_g and
+// mu_a = (I - Gamma D_a)^-T q_a, each group's adjoint is lambda0_g + w~_g Y_g Gamma^T mu_a
+// (no further solve) and dl/dGamma = sum_a mu_a H_a^T.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "perturbfit/model/niche.hpp"
+#include "perturbfit/model/vector_field.hpp"
+#include "perturbfit/parallel/comm.hpp"
+#include "perturbfit/solvers/adjoint.hpp"
+#include "perturbfit/solvers/steady_state_problem.hpp"
+
+namespace perturbfit::solvers {
+
+// A group of cells in one animal, held by this rank.
+struct NicheMember {
+  const model::Condition* condition = nullptr;  // its medium is m_ext (K values)
+  int animal = 0;
+  double weight = 1.0;  // population weight (cells, or guide abundance after selection)
+};
+
+struct NicheReport {
+  bool converged = false;
+  int iterations = 0;                     // outer Newton iterations on the niche
+  double residual = 0.0;                  // max_a ||n_a - Gamma H_a||_inf at the returned state
+  std::int64_t failed_groups = 0;         // over all ranks, at the last inner solve
+  std::vector<SteadyStateReport> groups;  // per local member, the last inner solve
+};
+
+class NicheSteadyState {
+ public:
+  // Collective over comm. animals: how many animals (niches) the members refer to.
+  NicheSteadyState(const parallel::Comm& comm, const model::VectorField& field, const model::NicheCoupling& coupling,
+                   const SteadyStateOptions& options, int batch_size, int animals);
+
+  // Collective. xs[g]: warm start in, steady state out, per local member. niche: animals x K,
+  // start in, solution out (the same on every rank). Stops when every animal's residual is
+  // <= tol or after max_iterations; a failed inner steady state stops it unconverged.
+  NicheReport solve(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
+                    std::vector<double>& niche, int max_iterations = 30, double tol = 1e-10);
+
+  // Collective. For l = sum_g l_g(x_g) at a coupled steady state (xs, niche from solve) with
+  // rhs[g] = dl_g/dx_g: grad += this rank's share of dl/dtheta and coupling_grad (K x L) +=
+  // its share of dl/dGamma; summing both over ranks gives the total.
+  void accumulate_gradient(const std::vector<NicheMember>& members, const std::vector<std::vector<double>>& xs,
+                           const std::vector<double>& niche, const std::vector<std::vector<double>>& rhs, double rtol,
+                           ParameterGradient& grad, std::vector<double>& coupling_grad);
+
+  // The conditions the members see in the niche: medium m_ext + niche[animal].
+  std::vector<model::Condition> coupled_conditions(const std::vector<NicheMember>& members,
+                                                   const std::vector<double>& niche) const;
+  // Collective. H (animals x L): each animal's weighted mean of x on the ligand genes.
+  std::vector<double> ligand_means(const std::vector<NicheMember>& members,
+                                   const std::vector<std::vector<double>>& xs) const;
+
+ private:
+  // Collective. D_a (animals x L x K, row-major) at the states xs of conds; with ys, also
+  // each local member's Y_g (L columns of G, one after the other) for the adjoint.
+  std::vector<double> niche_sensitivity(const std::vector<NicheMember>& members,
+                                        const std::vector<model::Condition>& conds,
+                                        const std::vector<std::vector<double>>& xs, double rtol,
+                                        std::vector<std::vector<double>>* ys) const;
+  std::vector<double> weight_sums(const std::vector<NicheMember>& members) const;
+
+  parallel::Comm comm_;
+  const model::VectorField& field_;
+  const model::NicheCoupling& coupling_;
+  SteadyStateOptions options_;
+  int batch_size_, animals_;
+};
+
+}  // namespace perturbfit::solvers

@@ -1,0 +1,201 @@
+#include "perturbfit/solvers/niche_steady_state.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "perturbfit/core/error.hpp"
+#include "perturbfit/solvers/small_dense.hpp"
+
+namespace perturbfit::solvers {
+
+namespace {
+std::size_t at(int i) { return static_cast<std::size_t>(i); }
+
+// I - Gamma D_a (K x K, row-major): the Jacobian of animal a's niche equation.
+std::vector<double> niche_jacobian(const model::NicheCoupling& coupling, const std::vector<double>& D, int a, int K) {
+  const int L = coupling.ligands();
+  std::vector<double> M(at(K * K), 0.0);
+  for (int i = 0; i < K; ++i) {
+    M[at(i * K + i)] = 1.0;
+    for (int j = 0; j < K; ++j)
+      for (int l = 0; l < L; ++l) M[at(i * K + j)] -= coupling.gamma[at(i * L + l)] * D[at((a * L + l) * K + j)];
+  }
+  return M;
+}
+}  // namespace
+
+NicheSteadyState::NicheSteadyState(const parallel::Comm& comm, const model::VectorField& field,
+                                   const model::NicheCoupling& coupling, const SteadyStateOptions& options,
+                                   int batch_size, int animals)
+    : comm_(comm), field_(field), coupling_(coupling), options_(options), batch_size_(batch_size), animals_(animals) {
+  coupling_.validate(field_.size(), field_.params().media);
+  if (animals_ <= 0) throw UsageError("a niche needs at least one animal");
+}
+
+std::vector<model::Condition> NicheSteadyState::coupled_conditions(const std::vector<NicheMember>& members,
+                                                                   const std::vector<double>& niche) const {
+  const int K = field_.params().media;
+  std::vector<model::Condition> conds;
+  conds.reserve(members.size());
+  for (const auto& m : members) {
+    if (m.animal < 0 || m.animal >= animals_)
+      throw UsageError("a group refers to animal " + std::to_string(m.animal) + " of " + std::to_string(animals_));
+    model::Condition c = *m.condition;
+    c.medium.resize(at(K), 0.0);
+    for (int k = 0; k < K; ++k) c.medium[at(k)] += niche[at(m.animal * K + k)];
+    conds.push_back(std::move(c));
+  }
+  return conds;
+}
+
+std::vector<double> NicheSteadyState::weight_sums(const std::vector<NicheMember>& members) const {
+  std::vector<double> w(at(animals_), 0.0);
+  for (const auto& m : members) w[at(m.animal)] += m.weight;
+  comm_.replicated_sum_in_place(w);
+  for (int a = 0; a < animals_; ++a)
+    if (!(w[at(a)] > 0))
+      throw UsageError("animal " + std::to_string(a) + " has no cells (population weight 0): its niche is undefined");
+  return w;
+}
+
+std::vector<double> NicheSteadyState::ligand_means(const std::vector<NicheMember>& members,
+                                                   const std::vector<std::vector<double>>& xs) const {
+  const int L = coupling_.ligands();
+  const auto wsum = weight_sums(members);
+  std::vector<double> H(at(animals_ * L), 0.0);
+  for (std::size_t g = 0; g < members.size(); ++g)
+    for (int l = 0; l < L; ++l)
+      H[at(members[g].animal * L + l)] += members[g].weight * xs[g][at(coupling_.ligand_genes[at(l)])];
+  comm_.replicated_sum_in_place(H);
+  for (int a = 0; a < animals_; ++a)
+    for (int l = 0; l < L; ++l) H[at(a * L + l)] /= wsum[at(a)];
+  return H;
+}
+
+std::vector<double> NicheSteadyState::niche_sensitivity(const std::vector<NicheMember>& members,
+                                                        const std::vector<model::Condition>& conds,
+                                                        const std::vector<std::vector<double>>& xs, double rtol,
+                                                        std::vector<std::vector<double>>* ys) const {
+  const int G = field_.size(), K = field_.params().media, L = coupling_.ligands();
+  const auto wsum = weight_sums(members);
+  std::vector<double> D(at(animals_ * L * K), 0.0), e(at(G)), y, dm(at(K));
+  SteadyStateAdjoint adjoint(field_, rtol);
+  model::Linearization lin;
+  if (ys) ys->assign(members.size(), {});
+  for (std::size_t g = 0; g < members.size(); ++g) {
+    field_.linearize(xs[g].data(), conds[g], std::numeric_limits<double>::infinity(), lin);
+    const double wt = members[g].weight / wsum[at(members[g].animal)];
+    for (int l = 0; l < L; ++l) {
+      std::fill(e.begin(), e.end(), 0.0);
+      e[at(coupling_.ligand_genes[at(l)])] = 1.0;
+      adjoint.solve(conds[g], xs[g], e, y);  // y = J^-T e_l: row l of J^-1
+      field_.medium_vjp(lin, y.data(), dm.data());
+      for (int k = 0; k < K; ++k) D[at((members[g].animal * L + l) * K + k)] -= wt * dm[at(k)];
+      if (ys) ys->at(g).insert(ys->at(g).end(), y.begin(), y.end());
+    }
+  }
+  comm_.replicated_sum_in_place(D);
+  return D;
+}
+
+NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
+                                    std::vector<double>& niche, int max_iterations, double tol) {
+  const int K = field_.params().media, L = coupling_.ligands();
+  if (niche.size() != at(animals_ * K)) niche.assign(at(animals_ * K), 0.0);
+  SteadyStateProblem inner(field_, options_, batch_size_);
+  NicheReport report;
+  for (int it = 0;; ++it) {
+    const auto conds = coupled_conditions(members, niche);
+    std::vector<const model::Condition*> ptrs;
+    for (const auto& c : conds) ptrs.push_back(&c);
+    report.groups = inner.solve(ptrs, xs);
+    std::int64_t failed = 0;
+    for (const auto& r : report.groups) failed += r.converged ? 0 : 1;
+    report.failed_groups = comm_.sum(failed);
+    if (report.failed_groups > 0) return report;
+
+    const auto H = ligand_means(members, xs);
+    std::vector<double> R(at(animals_ * K));  // n - Gamma H
+    report.residual = 0.0;
+    for (int a = 0; a < animals_; ++a)
+      for (int k = 0; k < K; ++k) {
+        double r = niche[at(a * K + k)];
+        for (int l = 0; l < L; ++l) r -= coupling_.gamma[at(k * L + l)] * H[at(a * L + l)];
+        R[at(a * K + k)] = r;
+        report.residual = std::max(report.residual, std::abs(r));
+      }
+    report.iterations = it;
+    if (report.residual <= tol) {
+      report.converged = true;
+      return report;
+    }
+    if (it >= max_iterations) return report;
+
+    const auto D = niche_sensitivity(members, conds, xs, 1e-8, nullptr);  // a Newton Jacobian: need not be exact
+    for (int a = 0; a < animals_; ++a) {
+      auto M = niche_jacobian(coupling_, D, a, K);
+      std::vector<double> step(R.begin() + a * K, R.begin() + (a + 1) * K);
+      solve_general(K, M, step, 1);
+      for (int k = 0; k < K; ++k) niche[at(a * K + k)] -= step[at(k)];
+    }
+  }
+}
+
+void NicheSteadyState::accumulate_gradient(const std::vector<NicheMember>& members,
+                                           const std::vector<std::vector<double>>& xs, const std::vector<double>& niche,
+                                           const std::vector<std::vector<double>>& rhs, double rtol,
+                                           ParameterGradient& grad, std::vector<double>& coupling_grad) {
+  const int G = field_.size(), K = field_.params().media, L = coupling_.ligands();
+  const auto conds = coupled_conditions(members, niche);
+  std::vector<std::vector<double>> ys;
+  const auto D = niche_sensitivity(members, conds, xs, rtol, &ys);
+  const auto wsum = weight_sums(members);
+
+  // lambda0_g = J^-T dl/dx_g and q_a = -sum_g (df/dm)^T lambda0_g.
+  SteadyStateAdjoint adjoint(field_, rtol);
+  model::Linearization lin;
+  std::vector<std::vector<double>> lambda(members.size());
+  std::vector<double> q(at(animals_ * K), 0.0), dm(at(K));
+  for (std::size_t g = 0; g < members.size(); ++g) {
+    adjoint.solve(conds[g], xs[g], rhs[g], lambda[g]);
+    field_.linearize(xs[g].data(), conds[g], std::numeric_limits<double>::infinity(), lin);
+    field_.medium_vjp(lin, lambda[g].data(), dm.data());
+    for (int k = 0; k < K; ++k) q[at(members[g].animal * K + k)] -= dm[at(k)];
+  }
+  comm_.replicated_sum_in_place(q);
+
+  // mu_a = (I - Gamma D_a)^-T q_a; nu_a = Gamma^T mu_a.
+  std::vector<double> mu(at(animals_ * K)), nu(at(animals_ * L), 0.0);
+  for (int a = 0; a < animals_; ++a) {
+    auto M = niche_jacobian(coupling_, D, a, K);
+    std::vector<double> m(q.begin() + a * K, q.begin() + (a + 1) * K);
+    solve_general(K, M, m, 1, /*transpose=*/true);
+    std::copy(m.begin(), m.end(), mu.begin() + a * K);
+    for (int l = 0; l < L; ++l)
+      for (int k = 0; k < K; ++k) nu[at(a * L + l)] += coupling_.gamma[at(k * L + l)] * m[at(k)];
+  }
+
+  // Each group's full adjoint and its parameter gradient at the coupled condition.
+  for (std::size_t g = 0; g < members.size(); ++g) {
+    const int a = members[g].animal;
+    const double wt = members[g].weight / wsum[at(a)];
+    std::vector<double> w(at(G));
+    for (int i = 0; i < G; ++i) {
+      double v = lambda[g][at(i)];
+      for (int l = 0; l < L; ++l) v += wt * ys[g][at(l * G + i)] * nu[at(a * L + l)];
+      w[at(i)] = -v;
+    }
+    add_parameter_vjp(field_, conds[g], xs[g], w, grad);
+  }
+  // dl/dGamma = sum_a mu_a H_a^T, replicated: counted on the root only.
+  coupling_grad.resize(at(K * L), 0.0);
+  const auto H = ligand_means(members, xs);
+  if (comm_.is_root())
+    for (int a = 0; a < animals_; ++a)
+      for (int k = 0; k < K; ++k)
+        for (int l = 0; l < L; ++l) coupling_grad[at(k * L + l)] += mu[at(a * K + k)] * H[at(a * L + l)];
+}
+
+}  // namespace perturbfit::solvers

@@ -1,0 +1,203 @@
+// The coupled steady state of an in vivo screen (solvers/niche_steady_state.hpp): the
+// returned states solve both the groups' equations and the niche equation; the gradient
+// through the coupling (model parameters and Gamma) matches central differences; groups
+// split over the ranks of MPI_COMM_WORLD give the niche and gradient of one rank holding
+// them all. Run at 1 rank (test_solvers) and 2 ranks (test_mpi_simulate).
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdio>
+#include <limits>
+
+#include "perturbfit/solvers/niche_steady_state.hpp"
+#include "test_support.hpp"
+
+using namespace perturbfit;
+
+namespace {
+constexpr int kAnimals = 2, kGroupsPerAnimal = 6;
+
+struct NicheScreen {
+  model::ModelParameters params;
+  model::NicheCoupling coupling;
+  std::vector<model::Condition> conds;        // all groups, animal-major
+  std::vector<double> weights, loss_weights;  // per group; loss_weights: G per group
+  explicit NicheScreen(model::ModelKind kind) : params(test_support::small_model(kind, 12, 3, 2, 5)) {
+    coupling.ligand_genes = {1, 4};
+    coupling.gamma = {0.8, -0.5, 0.3, 0.6};  // 2 channels x 2 ligands
+    const int G = params.genes;
+    for (int a = 0; a < kAnimals; ++a)
+      for (int k = 0; k < kGroupsPerAnimal; ++k) {
+        model::Condition c;
+        c.medium = {0.1, -0.2};
+        if (k > 0) c.knock = {{(3 * k + a) % G, 0.7}};
+        if (k == 2) c.knock.push_back({1, 0.9});  // a ligand knockdown moves the whole animal
+        conds.push_back(c);
+        weights.push_back(1.0 + 0.3 * k + 0.1 * a);
+        for (int i = 0; i < G; ++i) loss_weights.push_back(std::sin(1.0 + i + 7.0 * k + 3.0 * a));
+      }
+  }
+};
+
+// The groups this rank holds: g % size == rank.
+struct Split {
+  std::vector<solvers::NicheMember> members;
+  std::vector<std::size_t> ids;
+};
+Split split(const NicheScreen& s, const parallel::Comm& comm) {
+  Split out;
+  for (std::size_t g = 0; g < s.conds.size(); ++g)
+    if (static_cast<int>(g) % comm.size() == comm.rank()) {
+      out.members.push_back({&s.conds[g], static_cast<int>(g) / kGroupsPerAnimal, s.weights[g]});
+      out.ids.push_back(g);
+    }
+  return out;
+}
+
+solvers::SteadyStateOptions tight() {
+  solvers::SteadyStateOptions o;
+  o.atol = 1e-13;
+  o.stability = solvers::StabilityMode::kSkip;
+  return o;
+}
+
+struct Solved {
+  std::vector<std::vector<double>> xs;
+  std::vector<double> niche;
+  solvers::NicheReport report;
+  double loss = 0.0;  // summed over ranks
+};
+
+Solved solve(const NicheScreen& s, const model::ModelParameters& p, const model::NicheCoupling& coupling,
+             const parallel::Comm& comm, const Split& sp, int batch_size = 4) {
+  const model::VectorField field(p);
+  solvers::NicheSteadyState niche(comm, field, coupling, tight(), batch_size, kAnimals);
+  Solved out;
+  out.xs.assign(sp.members.size(), std::vector<double>(static_cast<std::size_t>(p.genes), 1.0));
+  out.report = niche.solve(sp.members, out.xs, out.niche, 50, 1e-13);
+  double local = 0.0;
+  const auto G = static_cast<std::size_t>(p.genes);
+  for (std::size_t g = 0; g < sp.ids.size(); ++g)
+    for (std::size_t i = 0; i < G; ++i) local += s.loss_weights[sp.ids[g] * G + i] * out.xs[g][i];
+  out.loss = comm.sum(local);
+  return out;
+}
+
+// The gradient of the loss through the coupling, flattened (model parameters, then Gamma),
+// summed over ranks.
+std::vector<double> gradient(const NicheScreen& s, const parallel::Comm& comm, const Split& sp, const Solved& at) {
+  const model::VectorField field(s.params);
+  solvers::NicheSteadyState niche(comm, field, s.coupling, tight(), 4, kAnimals);
+  const auto G = static_cast<std::size_t>(s.params.genes);
+  std::vector<std::vector<double>> rhs;
+  for (auto id : sp.ids) rhs.emplace_back(s.loss_weights.begin() + id * G, s.loss_weights.begin() + (id + 1) * G);
+  solvers::ParameterGradient grad(s.params);
+  std::vector<double> dgamma;
+  niche.accumulate_gradient(sp.members, at.xs, at.niche, rhs, 1e-14, grad, dgamma);
+  auto flat = grad.flatten();
+  flat.insert(flat.end(), dgamma.begin(), dgamma.end());
+  comm.sum_in_place(flat);
+  return flat;
+}
+
+class NicheTest : public ::testing::TestWithParam<model::ModelKind> {};
+}  // namespace
+
+TEST_P(NicheTest, StatesSolveTheGroupsAndTheNicheEquations) {
+  const NicheScreen s(GetParam());
+  const parallel::Comm world(MPI_COMM_WORLD);
+  const auto sp = split(s, world);
+  const auto r = solve(s, s.params, s.coupling, world, sp);
+  ASSERT_TRUE(r.report.converged) << "residual " << r.report.residual << " failed " << r.report.failed_groups;
+  EXPECT_LE(r.report.iterations, 10);
+  // Every group at f = 0 in the medium its animal's niche gives it.
+  const model::VectorField field(s.params);
+  solvers::NicheSteadyState niche(world, field, s.coupling, tight(), 4, kAnimals);
+  const auto conds = niche.coupled_conditions(sp.members, r.niche);
+  std::vector<double> f(static_cast<std::size_t>(s.params.genes));
+  for (std::size_t g = 0; g < conds.size(); ++g) {
+    field.evaluate(r.xs[g].data(), conds[g], std::numeric_limits<double>::infinity(), f.data());
+    double norm = 0.0;
+    for (double v : f) norm += v * v;
+    EXPECT_LE(std::sqrt(norm), 1e-12) << "group " << sp.ids[g];
+  }
+  // n_a = Gamma H_a, recomputed here; and the niche is not trivially zero.
+  const auto H = niche.ligand_means(sp.members, r.xs);
+  double largest = 0.0;
+  for (int a = 0; a < kAnimals; ++a)
+    for (int k = 0; k < 2; ++k) {
+      double n = 0.0;
+      for (int l = 0; l < 2; ++l)
+        n += s.coupling.gamma[static_cast<std::size_t>(k * 2 + l)] * H[static_cast<std::size_t>(a * 2 + l)];
+      EXPECT_NEAR(r.niche[static_cast<std::size_t>(a * 2 + k)], n, 1e-12);
+      largest = std::max(largest, std::abs(n));
+    }
+  EXPECT_GT(largest, 0.05);
+  // The two animals differ (their groups differ), so their niches do.
+  EXPECT_GT(std::abs(r.niche[0] - r.niche[2]) + std::abs(r.niche[1] - r.niche[3]), 1e-6);
+}
+
+TEST_P(NicheTest, GradientThroughTheCouplingMatchesCentralDifferences) {
+  const NicheScreen s(GetParam());
+  const parallel::Comm world(MPI_COMM_WORLD);
+  const auto sp = split(s, world);
+  const auto base = solve(s, s.params, s.coupling, world, sp);
+  ASSERT_TRUE(base.report.converged);
+  const auto grad = gradient(s, world, sp, base);
+
+  const auto theta = model::pack_parameters(s.params);
+  std::vector<double> fd(grad.size());
+  auto loss_at = [&](std::size_t i, double value) {
+    auto p = s.params;
+    auto coupling = s.coupling;
+    if (i < theta.size()) {
+      auto t = theta;
+      t[i] = value;
+      model::unpack_parameters(t.data(), p);
+    } else {
+      coupling.gamma[i - theta.size()] = value;
+    }
+    const auto r = solve(s, p, coupling, world, sp);
+    EXPECT_TRUE(r.report.converged) << "parameter " << i;
+    return r.loss;
+  };
+  double scale = 0.0, worst = 0.0;
+  for (std::size_t i = 0; i < grad.size(); ++i) {
+    const double v = i < theta.size() ? theta[i] : s.coupling.gamma[i - theta.size()];
+    const double h = 1e-6 * std::max(1.0, std::abs(v));
+    fd[i] = (loss_at(i, v + h) - loss_at(i, v - h)) / (2 * h);
+    scale = std::max(scale, std::abs(fd[i]));
+  }
+  std::size_t worst_i = 0;
+  for (std::size_t i = 0; i < grad.size(); ++i)
+    if (std::abs(grad[i] - fd[i]) > worst) worst = std::abs(grad[i] - fd[i]), worst_i = i;
+  RecordProperty("max_relative_error", std::to_string(worst / scale));
+  if (world.is_root())
+    std::printf("adjoint vs central differences: max error / max |gradient| = %.2e\n", worst / scale);
+  EXPECT_LE(worst / scale, 1e-6) << "worst parameter " << worst_i << " of " << grad.size() << ": adjoint "
+                                 << grad[worst_i] << " vs differences " << fd[worst_i];
+  // Gamma's own entries carry gradient (the coupling is exercised, not bypassed).
+  for (std::size_t i = theta.size(); i < grad.size(); ++i) EXPECT_GT(std::abs(grad[i]), 1e-6) << "Gamma " << i;
+}
+
+TEST_P(NicheTest, GroupsSplitOverRanksGiveTheNicheAndGradientOfOneRank) {
+  const NicheScreen s(GetParam());
+  const parallel::Comm world(MPI_COMM_WORLD), self(MPI_COMM_SELF);
+  const auto sp = split(s, world), all = split(s, self);
+  const auto dist = solve(s, s.params, s.coupling, world, sp);
+  const auto one = solve(s, s.params, s.coupling, self, all, /*batch_size=*/0);  // and SNES instead of batched
+  ASSERT_TRUE(dist.report.converged && one.report.converged);
+  for (std::size_t k = 0; k < one.niche.size(); ++k) EXPECT_NEAR(dist.niche[k], one.niche[k], 1e-12);
+  EXPECT_NEAR(dist.loss, one.loss, 1e-10 * std::abs(one.loss));
+  const auto gd = gradient(s, world, sp, dist), g1 = gradient(s, self, all, one);
+  double scale = 0.0, diff = 0.0;
+  for (std::size_t i = 0; i < g1.size(); ++i)
+    scale = std::max(scale, std::abs(g1[i])), diff = std::max(diff, std::abs(gd[i] - g1[i]));
+  EXPECT_LE(diff, 1e-10 * scale);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, NicheTest, ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid),
+                         [](const auto& kind) { return std::string(model::to_string(kind.param)); });
