@@ -136,3 +136,44 @@ TEST(Cli, AWrongTruthFileIsRefusedBeforeTheFit) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/checkpoint.h5"));
   std::filesystem::remove_all(dir);
 }
+
+// In vivo decks that cannot work are refused before any work, naming the key to change.
+TEST(Cli, BadInVivoDecksExitTwo) {
+  const auto dir = perturbfit::test_support::temp_dir("badniche");
+  const std::string deck = std::string(PERTURBFIT_TEST_DATA) + "/in_vivo_small.toml";
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases{
+      {"--set niche.ligands=0", "the animals' niche has no ligand genes: set niche.ligands or niche.ligand_genes"},
+      {"--set network.media=0", "the model has no medium channels for its factors: set network.media >= 1"},
+      {"--set 'niche.ligand_genes=[\"NOPE\"]'", "niche.ligand_genes: 'NOPE' is not a gene of the network"},
+      {"--set niche.ligands=61", "61 ligand genes requested but the network has 60 genes"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_command(kExe + " simulate " + deck + " " + c.args + " -o " + dir + "/out");
+    EXPECT_EQ(r.exit_code, 2) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
+  }
+  const std::string head =
+      "[network]\ngenes = 20\nmedia = 1\n[niche]\nligands = 2\n"
+      "[[protocol]]\nstep = \"medium\"\n";
+  const std::string perturb = "[[protocol]]\nstep = \"perturb\"\nsingles = 3\n";
+  const std::string transplant = "[[protocol]]\nstep = \"transplant\"\nanimals = 2\ncells = 50\n";
+  const std::string measure = "[[protocol]]\nstep = \"measure\"\ncells = 40\n";
+  const std::vector<Case> protocols{
+      {head + transplant + perturb + measure, "protocol step 1 (transplant): transplant comes after the perturb step"},
+      {head + perturb + transplant + "[[protocol]]\nstep = \"evolve\"\ndt = 1.0\n" + measure,
+       "protocol step 3 (evolve): evolve after transplant is not supported yet"},
+      {head + perturb + measure + transplant + measure,
+       "protocol step 2 (measure): a measure step between perturb and transplant is not supported yet"},
+  };
+  for (std::size_t k = 0; k < protocols.size(); ++k) {
+    const auto path = dir + "/p" + std::to_string(k) + ".toml";
+    std::ofstream(path) << protocols[k].args;
+    const auto r = run_command(kExe + " simulate " + path + " -o " + dir + "/out");
+    EXPECT_EQ(r.exit_code, 2) << path << ": " << r.err;
+    EXPECT_NE(r.err.find(protocols[k].message), std::string::npos) << path << ": " << r.err;
+  }
+  std::filesystem::remove_all(dir);
+}

@@ -175,4 +175,32 @@ ModelParameters generate_model(const GeneratorOptions& o) {
   return p;
 }
 
+NicheCoupling draw_niche(const ModelParameters& p, const NicheOptions& opt, std::uint64_t seed) {
+  NicheCoupling n;
+  std::vector<char> taken(static_cast<std::size_t>(p.genes), 0);
+  for (const auto& name : opt.ligand_genes) {
+    const int g = p.gene_index(name);
+    if (g < 0) throw UsageError("niche.ligand_genes: '" + name + "' is not a gene of the network");
+    if (taken[static_cast<std::size_t>(g)]) throw UsageError("niche.ligand_genes: '" + name + "' is listed twice");
+    taken[static_cast<std::size_t>(g)] = 1;
+    n.ligand_genes.push_back(g);
+  }
+  if (static_cast<int>(n.ligand_genes.size()) + opt.ligands > p.genes)
+    throw UsageError("niche: " + std::to_string(n.ligand_genes.size() + static_cast<std::size_t>(opt.ligands)) +
+                     " ligand genes requested but the network has " + std::to_string(p.genes) + " genes");
+  RandomStream rs(seed, StreamDomain::kNiche, 0);
+  for (int k = 0; k < opt.ligands;) {
+    const auto g = static_cast<int>(rs.below(static_cast<std::uint64_t>(p.genes)));
+    if (taken[static_cast<std::size_t>(g)]) continue;
+    taken[static_cast<std::size_t>(g)] = 1;
+    n.ligand_genes.push_back(g);
+    ++k;
+  }
+  const auto L = n.ligand_genes.size();
+  const double sd = L > 0 ? opt.coupling_scale / std::sqrt(static_cast<double>(L)) : 0.0;
+  n.gamma.resize(static_cast<std::size_t>(p.media) * L);
+  for (auto& x : n.gamma) x = sd * rs.normal();
+  return n;
+}
+
 }  // namespace perturbfit::model

@@ -32,6 +32,7 @@ StepAction action_of(const std::string& kind, const json& s) {
   if (kind == "equilibrate") return EquilibrateStep{};
   if (kind == "expand") return ExpandStep{step_get<double>(s, "dt")};
   if (kind == "passage") return PassageStep{step_get<int>(s, "cells")};
+  if (kind == "transplant") return TransplantStep{step_get<int>(s, "animals"), step_get<int>(s, "cells")};
   if (kind == "measure")
     return MeasureStep{step_get<int>(s, "cells"), step_get<int>(s, "batches"), step_get<double>(s, "depth"),
                        step_get<std::string>(s, "batch_prefix")};
@@ -85,6 +86,11 @@ std::vector<config::StepSpec> protocol_step_specs() {
       {"passage", "Bottleneck: resamples `cells` cells from the weighted population.",
        {
            {"cells", VT::kInt, nullptr, "bottleneck size (required, > 0)", range::count(1, 100000000)},
+       }},
+      {"transplant", "Transplants the population into animals (MODEL.md section 7): each animal receives `cells` cells drawn by weight and becomes one niche, m = m_ext + Gamma <x[ligands]>_w over its cells ([niche]); equilibrate then solves each animal's coupled steady state, and a measure step's batch is the animal. Comes after perturb; evolve and expand after it are not supported yet.",
+       {
+           {"animals", VT::kInt, nullptr, "number of animals (niches; required)", range::count(1, 100000)},
+           {"cells", VT::kInt, nullptr, "cells each animal receives (required); guide composition differs between animals by this draw", range::count(1, 100000000)},
        }},
       {"measure", "Sequences cells: draws cells by weight and applies the measurement operator.",
        {

@@ -58,6 +58,9 @@ SimulationSettings simulation_settings(const config::Deck& d) {
   s.measurement.panel_genes = d.values().at("measure").at("panel_genes").get<std::vector<std::string>>();
   s.measurement.panel_fraction = d.get<double>("measure.panel_fraction");
   s.measurement.panel_excludes_targets = d.get<bool>("measure.panel_excludes_targets");
+  s.niche.ligands = d.get<int>("niche.ligands");
+  s.niche.ligand_genes = d.values().at("niche").at("ligand_genes").get<std::vector<std::string>>();
+  s.niche.coupling_scale = d.get<double>("niche.coupling_scale");
   return s;
 }
 
@@ -105,6 +108,19 @@ config::SectionSpec measure_section() {
            {"panel_genes", VT::kStringList, json::array(), "genes the screen measures (its var); empty: every gene of the model"},
            {"panel_fraction", VT::kFloat, 1.0, "measure a random fraction of those genes (seeded by run.seed), as a targeted panel or a highly-variable-gene subset", {0.0, 1.0, true}},
            {"panel_excludes_targets", VT::kBool, false, "leave every targeted gene out of the panel: a screen whose targets are all unmeasured"},
+       }};
+}
+// clang-format on
+
+// A table, one line per key:
+// clang-format off
+config::SectionSpec niche_section() {
+  using namespace config::key_table;
+  return {"niche", "In vivo niches (MODEL.md section 7), used after a transplant step: each animal's cells share niche factors n = Gamma <x[ligands]>_w, added to the medium's K channels.",
+       {
+           {"ligands", VT::kInt, 0, "number of ligand (secreting) genes drawn at random, besides ligand_genes", range::count(0, 100000)},
+           {"ligand_genes", VT::kStringList, json::array(), "ligand genes by name"},
+           {"coupling_scale", VT::kFloat, 1.0, "standard deviation of Gamma's entries times sqrt(number of ligands)", range::non_negative()},
        }};
 }
 // clang-format on

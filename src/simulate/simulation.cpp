@@ -8,6 +8,7 @@
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/random.hpp"
+#include "perturbfit/solvers/niche_steady_state.hpp"
 
 namespace perturbfit::simulate {
 
@@ -20,6 +21,12 @@ struct Overloaded : F... {
 };
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+bool transplant_follows(const Protocol& protocol, int index) {
+  for (const auto& s : protocol)
+    if (s.index > index && std::holds_alternative<TransplantStep>(s.action)) return true;
+  return false;
+}
 
 // Normalised weights from log weights (max-shifted so that nothing overflows).
 std::vector<double> normalised(const std::vector<double>& log_w) {
@@ -67,12 +74,16 @@ Simulation::Simulation(parallel::Comm comm, model::ModelParameters params, Simul
   steady_ = std::make_unique<solvers::SteadyStateProblem>(field_, settings_.steady, settings_.batch_size);
   ode_ = std::make_unique<solvers::OdeIntegrator>(field_, settings_.steady.ode);
   medium_.assign(static_cast<std::size_t>(params_.media), 0.0);
+  niche_ = model::draw_niche(params_, settings_.niche, settings_.seed);
+  if (niche_.ligands() > 0 && params_.media == 0)
+    throw UsageError(
+        "[niche] has ligand genes but the model has no medium channels for its factors: set network.media >= 1");
 }
 
 Simulation::~Simulation() = default;
 
 void Simulation::validate(const Protocol& protocol) const {
-  bool medium_seen = params_.media == 0, perturbed = false, measured = false;
+  bool medium_seen = params_.media == 0, perturbed = false, measured = false, transplanted = false;
   for (const auto& step : protocol) {
     const std::string where = step.where();
     if (const auto* m = std::get_if<MediumStep>(&step.action)) {
@@ -85,19 +96,42 @@ void Simulation::validate(const Protocol& protocol) const {
     if (!medium_seen)
       throw UsageError(where + " comes before any medium step, but the model has " + std::to_string(params_.media) +
                        " medium input(s) (network.media): add a step = \"medium\" before it, or set network.media = 0");
-    std::visit(Overloaded{
-                   [&](const PerturbStep& s) {
-                     if (perturbed) throw UsageError(where + ": a protocol may have only one perturb step");
-                     perturbed = true;
-                     build_library(s.library, params_, settings_.seed, where);
-                   },
-                   [&](const MeasureStep& s) {
-                     if (s.batches > s.cells) throw UsageError(where + ": batches must be in [1, cells]");
-                     measured = true;
-                   },
-                   [](const auto&) {},  // dt, cells and depth: their ranges are the schema's
-               },
-               step.action);
+    std::visit(
+        Overloaded{
+            [&](const PerturbStep& s) {
+              if (perturbed) throw UsageError(where + ": a protocol may have only one perturb step");
+              perturbed = true;
+              build_library(s.library, params_, settings_.seed, where);
+            },
+            [&](const MeasureStep& s) {
+              if (s.batches > s.cells) throw UsageError(where + ": batches must be in [1, cells]");
+              if (perturbed && !transplanted && transplant_follows(protocol, step.index))
+                throw UsageError(where + ": a measure step between perturb and transplant is not supported yet");
+              measured = true;
+            },
+            [&](const TransplantStep&) {
+              if (!perturbed) throw UsageError(where + ": transplant comes after the perturb step");
+              if (transplanted) throw UsageError(where + ": a protocol may have only one transplant step");
+              if (niche_.ligands() == 0)
+                throw UsageError(where +
+                                 ": the animals' niche has no ligand genes: set niche.ligands or niche.ligand_genes");
+              transplanted = true;
+            },
+            [&](const EvolveStep&) {
+              if (transplanted)
+                throw UsageError(
+                    where +
+                    ": evolve after transplant is not supported yet (the niche's dynamics are not integrated); use equilibrate");
+            },
+            [&](const ExpandStep&) {
+              if (transplanted)
+                throw UsageError(
+                    where +
+                    ": expand after transplant is not supported yet (the niche's dynamics are not integrated); use passage for a bottleneck");
+            },
+            [](const auto&) {},  // dt, cells and depth: their ranges are the schema's
+        },
+        step.action);
   }
   if (!measured) throw UsageError("the protocol never measures: add a [[protocol]] step = \"measure\"");
 }
@@ -118,6 +152,7 @@ void Simulation::run(const Protocol& protocol) {
                    [&](const ExpandStep& s) { step_advance(s.dt, "expand"); },
                    [&](const EquilibrateStep&) { step_equilibrate(); },
                    [&](const PassageStep& s) { step_passage(s.cells, step.index); },
+                   [&](const TransplantStep& s) { step_transplant(s, step.index); },
                    [&](const MeasureStep& s) { step_measure(s, step.index); },
                },
                step.action);
@@ -246,7 +281,11 @@ void Simulation::step_equilibrate() {
   for (std::size_t i = 0; i < states_.size(); ++i) conds.push_back(condition_of(owned_.begin + i));
   std::vector<const model::Condition*> cp;
   for (const auto& c : conds) cp.push_back(&c);
-  const auto reports = steady_->solve(cp, states_);  // a failed batched column goes on from its iterate
+  std::vector<solvers::SteadyStateReport> reports;
+  if (animals_ > 0)
+    equilibrate_niches(conds, reports);
+  else
+    reports = steady_->solve(cp, states_);  // a failed batched column goes on from its iterate
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const std::size_t cls = owned_.begin + i;
     const auto& r = reports[i];
@@ -308,6 +347,70 @@ void Simulation::step_passage(int cells, int step_index) {
                  std::to_string(counts.size()) + " classes lost");
 }
 
+void Simulation::step_transplant(const TransplantStep& s, int step_index) {
+  const auto cum = cumulative(normalised(gathered_log_weights()));
+  const auto A = static_cast<std::size_t>(s.animals), n_classes = classes_.size();
+  std::vector<std::int64_t> counts(n_classes * A, 0);  // class-major: class c, animal a at c * A + a
+  for (std::size_t a = 0; a < A; ++a) {
+    RandomStream rs(settings_.seed, StreamDomain::kTransplant, static_cast<std::uint64_t>(a));
+    for (int i = 0; i < s.cells; ++i) ++counts[static_cast<std::size_t>(draw_class(cum, rs.uniform())) * A + a];
+  }
+  // Each class becomes one class per animal; a rank keeps the animals of its own classes,
+  // so every state stays where it is.
+  std::vector<PopulationClass> split;
+  split.reserve(n_classes * A);
+  for (const auto& c : classes_)
+    for (std::size_t a = 0; a < A; ++a) {
+      split.push_back(c);
+      split.back().animal = static_cast<int>(a);
+    }
+  std::vector<std::vector<double>> states;
+  std::vector<double> log_weights;
+  for (std::size_t i = 0; i < states_.size(); ++i)
+    for (std::size_t a = 0; a < A; ++a) {
+      states.push_back(states_[i]);
+      const auto n = counts[(owned_.begin + i) * A + a];
+      log_weights.push_back(n > 0 ? std::log(static_cast<double>(n)) : -kInf);
+    }
+  classes_ = std::move(split);
+  states_ = std::move(states);
+  owned_log_weights_ = std::move(log_weights);
+  owned_ = {owned_.begin * A, owned_.end * A};
+  animals_ = s.animals;
+  niche_factors_.assign(A * static_cast<std::size_t>(params_.media), 0.0);
+  std::size_t absent = 0;
+  for (auto n : counts) absent += n == 0 ? 1 : 0;
+  reporter_.info("transplant (step " + std::to_string(step_index) + "): " + std::to_string(s.cells) +
+                 " cells into each of " + std::to_string(A) + " animals; " + std::to_string(absent) + " of " +
+                 std::to_string(counts.size()) + " (guide class, animal) pairs received no cells; niche of " +
+                 std::to_string(niche_.ligands()) + " ligand genes");
+}
+
+// Each animal's groups and niche factors as one coupled system (solvers::NicheSteadyState).
+void Simulation::equilibrate_niches(const std::vector<model::Condition>& conds,
+                                    std::vector<solvers::SteadyStateReport>& reports) {
+  double top = -kInf;
+  for (double lw : owned_log_weights_) top = std::max(top, lw);
+  top = comm_.max(top);
+  std::vector<solvers::NicheMember> members;
+  for (std::size_t i = 0; i < states_.size(); ++i)
+    members.push_back({&conds[i], classes_[owned_.begin + i].animal, std::exp(owned_log_weights_[i] - top)});
+  solvers::NicheSteadyState coupled(comm_, field_, niche_, settings_.steady, settings_.batch_size, animals_);
+  const auto r = coupled.solve(members, states_, niche_factors_);
+  reports = r.groups;
+  if (r.failed_groups > 0) return;  // step_equilibrate reports the failed steady states
+  if (!r.converged)
+    throw NumericalError(
+        "equilibrate: the niche of " + std::to_string(animals_) + " animal(s) did not converge in " +
+        std::to_string(r.iterations) + " Newton iterations (residual " + std::to_string(r.residual) +
+        "); a strong niche feedback may have no or several coupled steady states: lower niche.coupling_scale");
+  double largest = 0.0;
+  for (double v : niche_factors_) largest = std::max(largest, std::abs(v));
+  reporter_.info("niche: " + std::to_string(animals_) + " animal(s) coupled, " + std::to_string(r.iterations) +
+                 " Newton iteration(s), residual " + std::to_string(r.residual) + ", largest factor " +
+                 std::to_string(largest));
+}
+
 void Simulation::step_measure(const MeasureStep& s, int step_index) {
   MeasureSnapshot snap;
   snap.step_index = step_index;
@@ -324,8 +427,14 @@ void Simulation::step_measure(const MeasureStep& s, int step_index) {
     RandomStream rs(settings_.seed, StreamDomain::kCellDraw, static_cast<std::uint64_t>(cells_drawn_ + i));
     snap.cell_class[static_cast<std::size_t>(i)] = draw_class(cum, rs.uniform());
   }
-  const std::string& prefix = s.batch_prefix;
-  for (int b = 0; b < snap.batches; ++b) batch_names_.push_back(prefix + std::to_string(snap.first_batch + b));
+  if (animals_ > 0) {  // the animal is the batch
+    snap.batches = animals_;
+    for (const auto& c : classes_) snap.class_animal.push_back(c.animal);
+    for (int a = 0; a < animals_; ++a) batch_names_.push_back("animal" + std::to_string(a));
+  } else {
+    for (int b = 0; b < snap.batches; ++b)
+      batch_names_.push_back(s.batch_prefix + std::to_string(snap.first_batch + b));
+  }
   // Before the perturbation all ranks hold the one class, but only rank 0 measures it.
   snap.before_perturbation = !perturbed_;
   snap.owned = perturbed_ ? owned_ : (comm_.is_root() ? parallel::Range{0, 1} : parallel::Range{0, 0});

@@ -44,19 +44,31 @@ void create_structure(const Simulation& sim, const ScreenRows& rows, const H5Fil
 
   f.group("/classes");
   std::vector<std::string> pert, guide;
-  std::vector<std::int32_t> knock_ptr{0}, knock_gene;
+  std::vector<std::int32_t> knock_ptr{0}, knock_gene, animal;
   std::vector<double> knock_kappa;
   for (const auto& c : sim.classes()) {
     pert.push_back(c.perturbation);
     guide.push_back(c.guide);
     for (const auto& [g, k] : c.knock) knock_gene.push_back(g), knock_kappa.push_back(k);
     knock_ptr.push_back(static_cast<std::int32_t>(knock_gene.size()));
+    animal.push_back(c.animal);
   }
   f.write_strings("/classes/perturbation", pert);
   f.write_strings("/classes/guide", guide);
   f.write("/classes/knock_ptr", knock_ptr);
   f.write("/classes/knock_gene", knock_gene);
   f.write("/classes/knock_kappa", knock_kappa);
+  if (sim.animals() > 0) {
+    f.write("/classes/animal", animal);
+    f.group("/niche");
+    const auto& niche = sim.niche();
+    const auto K = static_cast<hsize_t>(sim.params().media), L = static_cast<hsize_t>(niche.ligands());
+    f.write("/niche/ligand_genes", std::vector<std::int32_t>(niche.ligand_genes.begin(), niche.ligand_genes.end()));
+    f.write("/niche/gamma", niche.gamma, {K, L});
+    f.write("/niche/factors", sim.niche_factors(), {static_cast<hsize_t>(sim.animals()), K});
+    f.attr_string("/niche", "description",
+                  "m = m_ext + gamma <x[ligand_genes]>_w per animal; factors: animals x K at the last equilibrate");
+  }
 
   f.group("/states");
   const auto& snaps = sim.snapshots();

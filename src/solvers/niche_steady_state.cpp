@@ -50,10 +50,22 @@ std::vector<model::Condition> NicheSteadyState::coupled_conditions(const std::ve
   return conds;
 }
 
+std::vector<double> NicheSteadyState::sum_by_animal(const std::vector<NicheMember>& members,
+                                                    const std::vector<double>& contributions, int width) const {
+  std::vector<int> animal;
+  for (const auto& m : members) animal.push_back(m.animal);
+  const auto all_animals = comm_.all_gather(animal);
+  const auto all = comm_.all_gather(contributions);
+  std::vector<double> sums(at(animals_ * width), 0.0);
+  for (std::size_t g = 0; g < all_animals.size(); ++g)
+    for (int j = 0; j < width; ++j) sums[at(all_animals[g] * width + j)] += all[g * at(width) + at(j)];
+  return sums;
+}
+
 std::vector<double> NicheSteadyState::weight_sums(const std::vector<NicheMember>& members) const {
-  std::vector<double> w(at(animals_), 0.0);
-  for (const auto& m : members) w[at(m.animal)] += m.weight;
-  comm_.replicated_sum_in_place(w);
+  std::vector<double> local;
+  for (const auto& m : members) local.push_back(m.weight);
+  const auto w = sum_by_animal(members, local, 1);
   for (int a = 0; a < animals_; ++a)
     if (!(w[at(a)] > 0))
       throw UsageError("animal " + std::to_string(a) + " has no cells (population weight 0): its niche is undefined");
@@ -64,14 +76,26 @@ std::vector<double> NicheSteadyState::ligand_means(const std::vector<NicheMember
                                                    const std::vector<std::vector<double>>& xs) const {
   const int L = coupling_.ligands();
   const auto wsum = weight_sums(members);
-  std::vector<double> H(at(animals_ * L), 0.0);
+  std::vector<double> local;
   for (std::size_t g = 0; g < members.size(); ++g)
-    for (int l = 0; l < L; ++l)
-      H[at(members[g].animal * L + l)] += members[g].weight * xs[g][at(coupling_.ligand_genes[at(l)])];
-  comm_.replicated_sum_in_place(H);
+    for (int l = 0; l < L; ++l) local.push_back(members[g].weight * xs[g][at(coupling_.ligand_genes[at(l)])]);
+  auto H = sum_by_animal(members, local, L);
   for (int a = 0; a < animals_; ++a)
     for (int l = 0; l < L; ++l) H[at(a * L + l)] /= wsum[at(a)];
   return H;
+}
+
+void NicheSteadyState::solve_transposed(const std::vector<const model::Condition*>& conds,
+                                        const std::vector<const std::vector<double>*>& xs,
+                                        const std::vector<const std::vector<double>*>& rhs, double rtol,
+                                        std::vector<std::vector<double>>& lambdas) const {
+  if (batch_size_ > 0) {
+    BatchedSteadyStateAdjoint(field_, rtol, batch_size_).solve(conds, xs, rhs, lambdas);
+    return;
+  }
+  SteadyStateAdjoint adjoint(field_, rtol);
+  lambdas.assign(conds.size(), {});
+  for (std::size_t k = 0; k < conds.size(); ++k) adjoint.solve(*conds[k], *xs[k], *rhs[k], lambdas[k]);
 }
 
 std::vector<double> NicheSteadyState::niche_sensitivity(const std::vector<NicheMember>& members,
@@ -80,24 +104,54 @@ std::vector<double> NicheSteadyState::niche_sensitivity(const std::vector<NicheM
                                                         std::vector<std::vector<double>>* ys) const {
   const int G = field_.size(), K = field_.params().media, L = coupling_.ligands();
   const auto wsum = weight_sums(members);
-  std::vector<double> D(at(animals_ * L * K), 0.0), e(at(G)), y, dm(at(K));
-  SteadyStateAdjoint adjoint(field_, rtol);
+  std::vector<std::vector<double>> unit(at(L), std::vector<double>(at(G), 0.0));  // e_l on ligand l
+  for (int l = 0; l < L; ++l) unit[at(l)][at(coupling_.ligand_genes[at(l)])] = 1.0;
+  std::vector<double> local(members.size() * at(L * K)), dm(at(K));
   model::Linearization lin;
   if (ys) ys->assign(members.size(), {});
-  for (std::size_t g = 0; g < members.size(); ++g) {
-    field_.linearize(xs[g].data(), conds[g], std::numeric_limits<double>::infinity(), lin);
-    const double wt = members[g].weight / wsum[at(members[g].animal)];
-    for (int l = 0; l < L; ++l) {
-      std::fill(e.begin(), e.end(), 0.0);
-      e[at(coupling_.ligand_genes[at(l)])] = 1.0;
-      adjoint.solve(conds[g], xs[g], e, y);  // y = J^-T e_l: row l of J^-1
-      field_.medium_vjp(lin, y.data(), dm.data());
-      for (int k = 0; k < K; ++k) D[at((members[g].animal * L + l) * K + k)] -= wt * dm[at(k)];
-      if (ys) ys->at(g).insert(ys->at(g).end(), y.begin(), y.end());
+  // Members in chunks (one batch of L columns each), so only a chunk's Y is held unless kept.
+  const std::size_t chunk = static_cast<std::size_t>(std::max(1, batch_size_));
+  std::vector<std::vector<double>> y;
+  for (std::size_t b = 0; b < members.size(); b += chunk) {
+    const std::size_t e = std::min(members.size(), b + chunk);
+    std::vector<const model::Condition*> cs;
+    std::vector<const std::vector<double>*> xp, rp;
+    for (std::size_t g = b; g < e; ++g)
+      for (int l = 0; l < L; ++l) cs.push_back(&conds[g]), xp.push_back(&xs[g]), rp.push_back(&unit[at(l)]);
+    solve_transposed(cs, xp, rp, rtol, y);  // y = J^-T e_l: row l of J^-1
+    for (std::size_t g = b; g < e; ++g) {
+      field_.linearize(xs[g].data(), conds[g], std::numeric_limits<double>::infinity(), lin);
+      const double wt = members[g].weight / wsum[at(members[g].animal)];
+      for (int l = 0; l < L; ++l) {
+        const auto& yl = y[(g - b) * at(L) + at(l)];
+        field_.medium_vjp(lin, yl.data(), dm.data());
+        for (int k = 0; k < K; ++k) local[g * at(L * K) + at(l * K + k)] = -wt * dm[at(k)];
+        if (ys) ys->at(g).insert(ys->at(g).end(), yl.begin(), yl.end());
+      }
     }
   }
-  comm_.replicated_sum_in_place(D);
-  return D;
+  return sum_by_animal(members, local, L * K);
+}
+
+std::vector<std::size_t> NicheSteadyState::jacobian_sample(const std::vector<NicheMember>& members) const {
+  constexpr int kPerAnimal = 32;  // sampled groups per animal (about)
+  // Each member's position within its animal, in the global order of members (rank 0's first).
+  std::vector<int> local_count(at(animals_), 0);
+  for (const auto& m : members) ++local_count[at(m.animal)];
+  const auto counts = comm_.all_gather(local_count);  // ranks x animals
+  std::vector<int> offset(at(animals_), 0), total(at(animals_), 0);
+  for (int r = 0; r < comm_.size(); ++r)
+    for (int a = 0; a < animals_; ++a) {
+      const int n = counts[at(r * animals_ + a)];
+      if (r < comm_.rank()) offset[at(a)] += n;
+      total[at(a)] += n;
+    }
+  std::vector<std::size_t> sample;
+  for (std::size_t g = 0; g < members.size(); ++g) {
+    const int a = members[g].animal, stride = std::max(1, total[at(a)] / kPerAnimal);
+    if (offset[at(a)]++ % stride == 0 && members[g].weight > 0) sample.push_back(g);
+  }
+  return sample;
 }
 
 NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
@@ -106,6 +160,8 @@ NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std
   if (niche.size() != at(animals_ * K)) niche.assign(at(animals_ * K), 0.0);
   SteadyStateProblem inner(field_, options_, batch_size_);
   NicheReport report;
+  const auto sample = jacobian_sample(members);
+  report.jacobian_groups = comm_.sum(static_cast<std::int64_t>(sample.size()));
   for (int it = 0;; ++it) {
     const auto conds = coupled_conditions(members, niche);
     std::vector<const model::Condition*> ptrs;
@@ -133,7 +189,13 @@ NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std
     }
     if (it >= max_iterations) return report;
 
-    const auto D = niche_sensitivity(members, conds, xs, 1e-8, nullptr);  // a Newton Jacobian: need not be exact
+    // The Newton Jacobian from the sampled groups: an estimate of the population average
+    // D_a; the iteration converges to the exact coupled state whatever the estimate.
+    std::vector<NicheMember> sm;
+    std::vector<model::Condition> sc;
+    std::vector<std::vector<double>> sx;
+    for (const auto g : sample) sm.push_back(members[g]), sc.push_back(conds[g]), sx.push_back(xs[g]);
+    const auto D = niche_sensitivity(sm, sc, sx, 1e-8, nullptr);
     for (int a = 0; a < animals_; ++a) {
       auto M = niche_jacobian(coupling_, D, a, K);
       std::vector<double> step(R.begin() + a * K, R.begin() + (a + 1) * K);
@@ -154,17 +216,19 @@ void NicheSteadyState::accumulate_gradient(const std::vector<NicheMember>& membe
   const auto wsum = weight_sums(members);
 
   // lambda0_g = J^-T dl/dx_g and q_a = -sum_g (df/dm)^T lambda0_g.
-  SteadyStateAdjoint adjoint(field_, rtol);
+  std::vector<const model::Condition*> cs;
+  std::vector<const std::vector<double>*> xp, rp;
+  for (std::size_t g = 0; g < members.size(); ++g) cs.push_back(&conds[g]), xp.push_back(&xs[g]), rp.push_back(&rhs[g]);
+  std::vector<std::vector<double>> lambda;
+  solve_transposed(cs, xp, rp, rtol, lambda);
   model::Linearization lin;
-  std::vector<std::vector<double>> lambda(members.size());
-  std::vector<double> q(at(animals_ * K), 0.0), dm(at(K));
+  std::vector<double> local_q(members.size() * at(K)), dm(at(K));
   for (std::size_t g = 0; g < members.size(); ++g) {
-    adjoint.solve(conds[g], xs[g], rhs[g], lambda[g]);
     field_.linearize(xs[g].data(), conds[g], std::numeric_limits<double>::infinity(), lin);
     field_.medium_vjp(lin, lambda[g].data(), dm.data());
-    for (int k = 0; k < K; ++k) q[at(members[g].animal * K + k)] -= dm[at(k)];
+    for (int k = 0; k < K; ++k) local_q[g * at(K) + at(k)] = -dm[at(k)];
   }
-  comm_.replicated_sum_in_place(q);
+  const auto q = sum_by_animal(members, local_q, K);
 
   // mu_a = (I - Gamma D_a)^-T q_a; nu_a = Gamma^T mu_a.
   std::vector<double> mu(at(animals_ * K)), nu(at(animals_ * L), 0.0);

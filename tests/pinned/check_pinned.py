@@ -46,7 +46,10 @@ def simulate_case(deck, ranks):
     ints = {k: s[k] for k in ("cells", "genes", "edges", "classes", "batches", "nonzero_counts", "control_attractors")}
     with h5py.File(os.path.join(d, "screen.h5ad"), "r") as f:
         ints["X_sum"] = int(np.sum(f["X/data"][()], dtype=np.int64))
-    floats = array_sums(os.path.join(d, "truth.h5"), ["parameters/W/data", "parameters/v", "control/steady_state"])
+    arrays = ["parameters/W/data", "parameters/v", "control/steady_state"]
+    with h5py.File(os.path.join(d, "truth.h5"), "r") as f:
+        arrays += ["niche/factors"] if "niche" in f else []
+    floats = array_sums(os.path.join(d, "truth.h5"), arrays)
     return {"int": ints, "float": {k + "/" + i: v[j] for k, v in floats.items() for j, i in enumerate(("sum", "sum_sq"))}}, SIMULATE_TOL
 
 
@@ -81,6 +84,8 @@ cases = {
     "simulate/small": lambda n: simulate_case("tests/data/small.toml", n),
     "simulate/fit_small": lambda n: simulate_case("tests/data/fit_small.toml", n),
     "simulate/memcheck": lambda n: simulate_case("tests/data/memcheck.toml", n),
+    "simulate/in_vivo": lambda n: simulate_case("inputs/in_vivo.toml", n),
+    "simulate/in_vivo_small": lambda n: simulate_case("tests/data/in_vivo_small.toml", n),
     "fit/fit_small": lambda n: fit_case("tests/data/fit_small.toml", fit_screen, n, ["fit.max_iterations=15"]),
     "fit/real_mcfaline2023": lambda n: fit_case("inputs/real_mcfaline2023.toml", None, n, ["fit.max_iterations=10"]),
     "fit/real_datlinger2021": lambda n: fit_case("inputs/real_datlinger2021.toml", None, n, ["fit.max_iterations=10"]),

@@ -25,6 +25,8 @@ enum class StreamDomain : std::uint64_t {
   kFitDirection = 13,  // random directions of the gradient check
   kPanel = 14,         // which genes a simulated panel measures
   kBaseline = 15,      // start of the subspace iteration of the PCA linear baseline
+  kNiche = 16,         // ligand genes and the niche coupling Gamma
+  kTransplant = 17,    // which cells each animal receives
 };
 
 class RandomStream {

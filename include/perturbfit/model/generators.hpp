@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "perturbfit/model/niche.hpp"
 #include "perturbfit/model/parameters.hpp"
 
 namespace perturbfit::model {
@@ -36,6 +38,18 @@ struct GeneratorOptions {
 // Draws a model. Every draw is keyed by (seed, gene), so the result is the same on every
 // rank. Throws UsageError for bad options and DataError for a malformed edge list.
 ModelParameters generate_model(const GeneratorOptions& opt);
+
+// The niche of an in vivo screen (MODEL.md section 7): the listed ligand genes plus
+// `ligands` more drawn at random, and Gamma (K x L) with entries N(0, scale^2 / L).
+struct NicheOptions {
+  int ligands = 0;
+  std::vector<std::string> ligand_genes;
+  double coupling_scale = 1.0;
+  bool operator==(const NicheOptions&) const = default;
+};
+// Keyed by seed only: the same on every rank. UsageError for an unknown ligand gene or
+// more ligands than genes.
+NicheCoupling draw_niche(const ModelParameters& p, const NicheOptions& opt, std::uint64_t seed);
 
 // The two-gene mutual-repression switch: bistable, with a saddle between its attractors.
 ModelParameters toggle_switch(int media, double medium_weight);

@@ -26,6 +26,7 @@ struct PopulationClass {
   std::vector<std::pair<int, double>> knock;  // (gene, kappa)
   double log_weight = 0.0;                    // log of the class's share of the population
   bool control = false;
+  int animal = -1;  // after a transplant step: the animal (niche) of these cells; -1 in vitro
 };
 
 // Throws UsageError for unknown genes or impossible requests (named, with the step).

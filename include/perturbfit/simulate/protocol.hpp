@@ -28,14 +28,19 @@ struct ExpandStep {
 struct PassageStep {
   int cells = 0;
 };
+// Into animals (MODEL.md section 7): each animal receives `cells` cells drawn by weight;
+// from then on every animal is one niche, and one batch ("animal<a>") when measured.
+struct TransplantStep {
+  int animals = 1, cells = 0;
+};
 struct MeasureStep {
   int cells = 0, batches = 1;
   double depth = 2000.0;
   std::string batch_prefix = "batch";
 };
 
-using StepAction =
-    std::variant<MediumStep, PerturbStep, EvolveStep, EquilibrateStep, ExpandStep, PassageStep, MeasureStep>;
+using StepAction = std::variant<MediumStep, PerturbStep, EvolveStep, EquilibrateStep, ExpandStep, PassageStep,
+                                TransplantStep, MeasureStep>;
 
 struct ProtocolStep {
   int index = 0;     // position in the deck's [[protocol]] list, from 0

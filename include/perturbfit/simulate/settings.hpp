@@ -15,5 +15,6 @@ SimulationSettings simulation_settings(const config::Deck& deck);
 config::SectionSpec network_section();
 config::SectionSpec measure_section();
 config::SectionSpec output_section();
+config::SectionSpec niche_section();
 
 }  // namespace perturbfit::simulate

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "perturbfit/core/reporter.hpp"
+#include "perturbfit/model/generators.hpp"
+#include "perturbfit/model/niche.hpp"
 #include "perturbfit/model/parameters.hpp"
 #include "perturbfit/model/vector_field.hpp"
 #include "perturbfit/parallel/comm.hpp"
@@ -30,6 +32,7 @@ struct SimulationSettings {
   int multistart = 4;
   int batch_size = 32;  // 0: SNES per perturbation
   MeasurementOptions measurement;
+  model::NicheOptions niche;
   bool operator==(const SimulationSettings&) const = default;
 };
 
@@ -53,7 +56,9 @@ struct MeasureSnapshot {
   bool before_perturbation = false;               // cells are all of the single class "unperturbed"
   parallel::Range owned;                          // classes whose cells this rank measures
   std::vector<std::vector<double>> owned_states;  // [class - owned.begin][gene]
+  std::vector<int> class_animal;                  // after a transplant: the animal of every class, which is the batch
   int batch_of(std::size_t cell) const {
+    if (!class_animal.empty()) return first_batch + class_animal[static_cast<std::size_t>(cell_class[cell])];
     return first_batch + static_cast<int>(cell * static_cast<std::size_t>(batches) / cell_class.size());
   }
 };
@@ -77,6 +82,11 @@ class Simulation {
   const std::vector<std::vector<double>>& control_attractors() const { return attractors_; }
   const MeasurementModel& measurement() const { return *measurement_; }
   const SolveTally& tally() const { return tally_; }
+  // The niche (empty coupling unless [niche] draws ligands) and, after a transplant and an
+  // equilibrate, each animal's niche factors (animals x K).
+  const model::NicheCoupling& niche() const { return niche_; }
+  int animals() const { return animals_; }
+  const std::vector<double>& niche_factors() const { return niche_factors_; }
   // Reports of the last equilibrate step after the perturbation, for the owned classes.
   const std::vector<solvers::SteadyStateReport>& owned_reports() const { return reports_; }
   bool has_solve_reports() const { return equilibrated_after_perturbation_; }  // the same on every rank
@@ -90,6 +100,8 @@ class Simulation {
   void step_advance(double dt, const std::string& what);
   void step_equilibrate();
   void step_passage(int cells, int step_index);
+  void step_transplant(const TransplantStep& step, int step_index);
+  void equilibrate_niches(const std::vector<model::Condition>& conds, std::vector<solvers::SteadyStateReport>& reports);
   void step_measure(const MeasureStep& step, int step_index);
   std::vector<double> gathered_log_weights() const;
   model::Condition condition_of(std::size_t cls) const;
@@ -123,6 +135,9 @@ class Simulation {
   SolveTally tally_;
   std::vector<solvers::SteadyStateReport> reports_;
   bool equilibrated_after_perturbation_ = false;
+  model::NicheCoupling niche_;
+  int animals_ = 0;                    // 0 until a transplant step
+  std::vector<double> niche_factors_;  // animals x K
 };
 
 }  // namespace perturbfit::simulate

@@ -5,6 +5,7 @@
 // the -adjoint_ options apply there), which throws if it fails too.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "perturbfit/model/vector_field.hpp"
@@ -29,12 +30,26 @@ class BatchedSteadyStateAdjoint {
                     const std::vector<const std::vector<double>*>& xs,
                     const std::vector<const std::vector<double>*>& rhs, ParameterGradient& grad,
                     std::vector<std::vector<double>>* knock_grads = nullptr);
+  // lambdas[k] = (df/dx at xs[k])^-T rhs[k], by the same split. Throws as accumulate.
+  Report solve(const std::vector<const model::Condition*>& conds, const std::vector<const std::vector<double>*>& xs,
+               const std::vector<const std::vector<double>*>& rhs, std::vector<std::vector<double>>& lambdas);
 
  private:
+  struct Chunk {  // columns [b, b + nb): their conditions, states and adjoints, interleaved
+    std::vector<const model::Condition*> conds;
+    std::vector<double> X, L;
+  };
+  Report solve_chunk(const std::vector<const model::Condition*>& conds,
+                     const std::vector<const std::vector<double>*>& xs,
+                     const std::vector<const std::vector<double>*>& rhs, std::size_t b, std::size_t nb, Chunk& chunk);
+
   const model::VectorField& field_;
   double rtol_;
   int batch_;
   BatchedGmres gmres_;
+  std::unique_ptr<SteadyStateAdjoint> fallback_;  // built only if a column needs it
+  model::VectorField::BatchLinearization lin_;
+  std::vector<double> D_, B_, norms_, lambda_;
 };
 
 }  // namespace perturbfit::solvers

@@ -6,7 +6,9 @@
 // Forward: Newton on the K niche variables of each animal, with the groups' steady states
 // as inner (batched) solves warm-started from the previous outer iterate. Its Jacobian is
 // I - Gamma D_a, D_a = dH_a/dn_a = -sum_g w~_g Y_g^T (df/dm), with Y_g = J_g^-T S^T: L
-// transposed solves per group (L ligand genes), never a dense G x G matrix.
+// transposed solves per group (L ligand genes), never a dense G x G matrix. D_a is a
+// population average, estimated for the iteration from a sample of ~32 groups per animal
+// (the fixed point is exact regardless); the adjoint uses the exact D_a.
 // Gradient: with lambda0_g = J_g^-T dl/dx_g, q_a = -sum_g (df/dm)^T lambda0_g and
 // mu_a = (I - Gamma D_a)^-T q_a, each group's adjoint is lambda0_g + w~_g Y_g Gamma^T mu_a
 // (no further solve) and dl/dGamma = sum_a mu_a H_a^T.
@@ -18,6 +20,7 @@
 #include "perturbfit/model/vector_field.hpp"
 #include "perturbfit/parallel/comm.hpp"
 #include "perturbfit/solvers/adjoint.hpp"
+#include "perturbfit/solvers/batched_adjoint.hpp"
 #include "perturbfit/solvers/steady_state_problem.hpp"
 
 namespace perturbfit::solvers {
@@ -34,6 +37,7 @@ struct NicheReport {
   int iterations = 0;                     // outer Newton iterations on the niche
   double residual = 0.0;                  // max_a ||n_a - Gamma H_a||_inf at the returned state
   std::int64_t failed_groups = 0;         // over all ranks, at the last inner solve
+  std::int64_t jacobian_groups = 0;       // groups (over all ranks) whose sensitivities estimate the Jacobian
   std::vector<SteadyStateReport> groups;  // per local member, the last inner solve
 };
 
@@ -70,7 +74,21 @@ class NicheSteadyState {
                                         const std::vector<model::Condition>& conds,
                                         const std::vector<std::vector<double>>& xs, double rtol,
                                         std::vector<std::vector<double>>* ys) const;
+  // lambdas[k] = J_k^-T rhs[k]: batched (BatchedSteadyStateAdjoint) when batch_size > 0,
+  // else PETSc KSP per column.
+  void solve_transposed(const std::vector<const model::Condition*>& conds,
+                        const std::vector<const std::vector<double>*>& xs,
+                        const std::vector<const std::vector<double>*>& rhs, double rtol,
+                        std::vector<std::vector<double>>& lambdas) const;
   std::vector<double> weight_sums(const std::vector<NicheMember>& members) const;
+  // Collective. The local members whose sensitivities estimate the Newton Jacobian: every
+  // s-th member of each animal in the global order, s such that each animal keeps about 32.
+  std::vector<std::size_t> jacobian_sample(const std::vector<NicheMember>& members) const;
+  // Collective. Per-animal sums of per-member contributions (members x width, row-major),
+  // added in the order of the members over ranks (rank 0's first): with members split in
+  // contiguous blocks of one global order, the sums are bitwise those of one rank.
+  std::vector<double> sum_by_animal(const std::vector<NicheMember>& members, const std::vector<double>& contributions,
+                                    int width) const;
 
   parallel::Comm comm_;
   const model::VectorField& field_;
