@@ -159,6 +159,8 @@ int main(int argc, char** argv) {
                        {"newton_iterations", report.iterations},
                        {"residual", report.residual},
                        {"jacobian_groups", report.jacobian_groups},
+                       {"inner_solve_seconds_rank0", report.inner_seconds},
+                       {"sampled_jacobian_seconds_rank0", report.jacobian_seconds},
                        {"largest_factor", largest}}},
                      {"coupled_over_uncoupled", c / u},
                      {"forward_ratio", coupled_forward / uncoupled_forward},

@@ -17,7 +17,8 @@ BatchedSteadyStateAdjoint::BatchedSteadyStateAdjoint(const model::VectorField& f
 
 BatchedSteadyStateAdjoint::Report BatchedSteadyStateAdjoint::solve_chunk(
     const std::vector<const model::Condition*>& conds, const std::vector<const std::vector<double>*>& xs,
-    const std::vector<const std::vector<double>*>& rhs, std::size_t b, std::size_t nb, Chunk& chunk) {
+    const std::vector<const std::vector<double>*>& rhs, std::size_t b, std::size_t nb, Chunk& chunk,
+    const std::vector<double>* absolute_targets) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   const auto G = static_cast<std::size_t>(field_.size());
   const int max_cycles = (kMaxIterations + gmres_.restart_dim() - 1) / gmres_.restart_dim();
@@ -30,6 +31,8 @@ BatchedSteadyStateAdjoint::Report BatchedSteadyStateAdjoint::solve_chunk(
   field_.jacobian_diagonal_batch(lin_, D_.data());  // the diagonal of J^T is J's
   column_norms(B_.data(), G, nb, norms_);
   for (auto& t : norms_) t *= rtol_;
+  if (absolute_targets)
+    for (std::size_t k = 0; k < nb; ++k) norms_[k] = (*absolute_targets)[b + k];
   const auto jtvp = [&](const double* in, double* out) { field_.jtvp_batch(lin_, in, out); };
   const auto result =
       gmres_.solve(jtvp, G, static_cast<int>(nb), D_.data(), B_.data(), chunk.L.data(), norms_, max_cycles);
@@ -47,14 +50,15 @@ BatchedSteadyStateAdjoint::Report BatchedSteadyStateAdjoint::solve_chunk(
 BatchedSteadyStateAdjoint::Report BatchedSteadyStateAdjoint::solve(const std::vector<const model::Condition*>& conds,
                                                                    const std::vector<const std::vector<double>*>& xs,
                                                                    const std::vector<const std::vector<double>*>& rhs,
-                                                                   std::vector<std::vector<double>>& lambdas) {
+                                                                   std::vector<std::vector<double>>& lambdas,
+                                                                   const std::vector<double>* absolute_targets) {
   const auto G = static_cast<std::size_t>(field_.size()), P = conds.size(), step = static_cast<std::size_t>(batch_);
   Report report;
   lambdas.assign(P, std::vector<double>(G));
   Chunk chunk;
   for (std::size_t b = 0; b < P; b += step) {
     const std::size_t nb = std::min(P, b + step) - b;
-    const auto r = solve_chunk(conds, xs, rhs, b, nb, chunk);
+    const auto r = solve_chunk(conds, xs, rhs, b, nb, chunk, absolute_targets);
     report.iterations += r.iterations, report.fallbacks += r.fallbacks;
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t k = 0; k < nb; ++k) lambdas[b + k][g] = chunk.L[g * nb + k];

@@ -1,6 +1,7 @@
 #include "perturbfit/solvers/niche_steady_state.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -88,9 +89,10 @@ std::vector<double> NicheSteadyState::ligand_means(const std::vector<NicheMember
 void NicheSteadyState::solve_transposed(const std::vector<const model::Condition*>& conds,
                                         const std::vector<const std::vector<double>*>& xs,
                                         const std::vector<const std::vector<double>*>& rhs, double rtol,
-                                        std::vector<std::vector<double>>& lambdas) const {
+                                        std::vector<std::vector<double>>& lambdas,
+                                        const std::vector<double>* absolute_targets) const {
   if (batch_size_ > 0) {
-    BatchedSteadyStateAdjoint(field_, rtol, batch_size_).solve(conds, xs, rhs, lambdas);
+    BatchedSteadyStateAdjoint(field_, rtol, batch_size_).solve(conds, xs, rhs, lambdas, absolute_targets);
     return;
   }
   SteadyStateAdjoint adjoint(field_, rtol);
@@ -100,16 +102,14 @@ void NicheSteadyState::solve_transposed(const std::vector<const model::Condition
 
 std::vector<double> NicheSteadyState::niche_sensitivity(const std::vector<NicheMember>& members,
                                                         const std::vector<model::Condition>& conds,
-                                                        const std::vector<std::vector<double>>& xs, double rtol,
-                                                        std::vector<std::vector<double>>* ys) const {
+                                                        const std::vector<std::vector<double>>& xs, double rtol) const {
   const int G = field_.size(), K = field_.params().media, L = coupling_.ligands();
   const auto wsum = weight_sums(members);
   std::vector<std::vector<double>> unit(at(L), std::vector<double>(at(G), 0.0));  // e_l on ligand l
   for (int l = 0; l < L; ++l) unit[at(l)][at(coupling_.ligand_genes[at(l)])] = 1.0;
   std::vector<double> local(members.size() * at(L * K)), dm(at(K));
   model::Linearization lin;
-  if (ys) ys->assign(members.size(), {});
-  // Members in chunks (one batch of L columns each), so only a chunk's Y is held unless kept.
+  // Members in chunks (one batch of L columns each), so only a chunk's Y is held.
   const std::size_t chunk = static_cast<std::size_t>(std::max(1, batch_size_));
   std::vector<std::vector<double>> y;
   for (std::size_t b = 0; b < members.size(); b += chunk) {
@@ -126,7 +126,6 @@ std::vector<double> NicheSteadyState::niche_sensitivity(const std::vector<NicheM
         const auto& yl = y[(g - b) * at(L) + at(l)];
         field_.medium_vjp(lin, yl.data(), dm.data());
         for (int k = 0; k < K; ++k) local[g * at(L * K) + at(l * K + k)] = -wt * dm[at(k)];
-        if (ys) ys->at(g).insert(ys->at(g).end(), yl.begin(), yl.end());
       }
     }
   }
@@ -154,6 +153,17 @@ std::vector<std::size_t> NicheSteadyState::jacobian_sample(const std::vector<Nic
   return sample;
 }
 
+std::vector<double> NicheSteadyState::sampled_jacobian(const std::vector<NicheMember>& members,
+                                                       const std::vector<std::size_t>& sample,
+                                                       const std::vector<model::Condition>& conds,
+                                                       const std::vector<std::vector<double>>& xs) const {
+  std::vector<NicheMember> sm;
+  std::vector<model::Condition> sc;
+  std::vector<std::vector<double>> sx;
+  for (const auto g : sample) sm.push_back(members[g]), sc.push_back(conds[g]), sx.push_back(xs[g]);
+  return niche_sensitivity(sm, sc, sx, 1e-8);  // an estimate: need not be solved tightly
+}
+
 NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
                                     std::vector<double>& niche, int max_iterations, double tol) {
   const int K = field_.params().media, L = coupling_.ligands();
@@ -166,7 +176,9 @@ NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std
     const auto conds = coupled_conditions(members, niche);
     std::vector<const model::Condition*> ptrs;
     for (const auto& c : conds) ptrs.push_back(&c);
+    auto start = std::chrono::steady_clock::now();
     report.groups = inner.solve(ptrs, xs);
+    report.inner_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::int64_t failed = 0;
     for (const auto& r : report.groups) failed += r.converged ? 0 : 1;
     report.failed_groups = comm_.sum(failed);
@@ -189,13 +201,13 @@ NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std
     }
     if (it >= max_iterations) return report;
 
-    // The Newton Jacobian from the sampled groups: an estimate of the population average
-    // D_a; the iteration converges to the exact coupled state whatever the estimate.
-    std::vector<NicheMember> sm;
-    std::vector<model::Condition> sc;
-    std::vector<std::vector<double>> sx;
-    for (const auto g : sample) sm.push_back(members[g]), sc.push_back(conds[g]), sx.push_back(xs[g]);
-    const auto D = niche_sensitivity(sm, sc, sx, 1e-8, nullptr);
+    // The Jacobian from the sampled groups at this iterate, an estimate of the population
+    // average D_a; the fixed point is exact whatever the estimate. (A chord iteration that
+    // keeps the first iterate's estimate diverged on bench_niche: D_a moves with the niche.)
+    start = std::chrono::steady_clock::now();
+    sampled_jacobian_ = sampled_jacobian(members, sample, conds, xs);
+    report.jacobian_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto& D = sampled_jacobian_;
     for (int a = 0; a < animals_; ++a) {
       auto M = niche_jacobian(coupling_, D, a, K);
       std::vector<double> step(R.begin() + a * K, R.begin() + (a + 1) * K);
@@ -209,49 +221,81 @@ void NicheSteadyState::accumulate_gradient(const std::vector<NicheMember>& membe
                                            const std::vector<std::vector<double>>& xs, const std::vector<double>& niche,
                                            const std::vector<std::vector<double>>& rhs, double rtol,
                                            ParameterGradient& grad, std::vector<double>& coupling_grad) {
+  constexpr int kMaxSweeps = 50;
   const int G = field_.size(), K = field_.params().media, L = coupling_.ligands();
   const auto conds = coupled_conditions(members, niche);
-  std::vector<std::vector<double>> ys;
-  const auto D = niche_sensitivity(members, conds, xs, rtol, &ys);
   const auto wsum = weight_sums(members);
-
-  // lambda0_g = J^-T dl/dx_g and q_a = -sum_g (df/dm)^T lambda0_g.
   std::vector<const model::Condition*> cs;
   std::vector<const std::vector<double>*> xp, rp;
   for (std::size_t g = 0; g < members.size(); ++g) cs.push_back(&conds[g]), xp.push_back(&xs[g]), rp.push_back(&rhs[g]);
-  std::vector<std::vector<double>> lambda;
+  std::vector<model::Linearization> lin(members.size());
+  for (std::size_t g = 0; g < members.size(); ++g)
+    field_.linearize(xs[g].data(), conds[g], std::numeric_limits<double>::infinity(), lin[g]);
+
+  // mu solves mu = F(mu) = -sum_g (df/dm)^T lambda_g(mu), lambda_g(mu) = J_g^-T (dl/dx_g +
+  // w~_g S^T Gamma^T mu_a), i.e. (I - Gamma D_a)^T mu_a = q_a. Iterated with the sampled
+  // (I - Gamma D~_a)^-T as preconditioner; each sweep adds to lambda_g the solve of its
+  // change, whose right-hand side is O(w~_g) small, so it needs few Krylov iterations to
+  // the absolute accuracy of the first solve (rtol ||dl/dx_g||).
+  std::vector<std::vector<double>> lambda, delta;
   solve_transposed(cs, xp, rp, rtol, lambda);
-  model::Linearization lin;
-  std::vector<double> local_q(members.size() * at(K)), dm(at(K));
-  for (std::size_t g = 0; g < members.size(); ++g) {
-    field_.linearize(xs[g].data(), conds[g], std::numeric_limits<double>::infinity(), lin);
-    field_.medium_vjp(lin, lambda[g].data(), dm.data());
-    for (int k = 0; k < K; ++k) local_q[g * at(K) + at(k)] = -dm[at(k)];
+  std::vector<double> targets;
+  for (const auto& r : rhs) {
+    double n = 0.0;
+    for (double v : r) n += v * v;
+    targets.push_back(rtol * std::sqrt(n));
   }
-  const auto q = sum_by_animal(members, local_q, K);
-
-  // mu_a = (I - Gamma D_a)^-T q_a; nu_a = Gamma^T mu_a.
-  std::vector<double> mu(at(animals_ * K)), nu(at(animals_ * L), 0.0);
-  for (int a = 0; a < animals_; ++a) {
-    auto M = niche_jacobian(coupling_, D, a, K);
-    std::vector<double> m(q.begin() + a * K, q.begin() + (a + 1) * K);
-    solve_general(K, M, m, 1, /*transpose=*/true);
-    std::copy(m.begin(), m.end(), mu.begin() + a * K);
-    for (int l = 0; l < L; ++l)
-      for (int k = 0; k < K; ++k) nu[at(a * L + l)] += coupling_.gamma[at(k * L + l)] * m[at(k)];
-  }
-
-  // Each group's full adjoint and its parameter gradient at the coupled condition.
-  for (std::size_t g = 0; g < members.size(); ++g) {
-    const int a = members[g].animal;
-    const double wt = members[g].weight / wsum[at(a)];
-    std::vector<double> w(at(G));
-    for (int i = 0; i < G; ++i) {
-      double v = lambda[g][at(i)];
-      for (int l = 0; l < L; ++l) v += wt * ys[g][at(l * G + i)] * nu[at(a * L + l)];
-      w[at(i)] = -v;
+  // The preconditioner: the last solve's sampled Jacobian, else one at this state.
+  if (sampled_jacobian_.size() != at(animals_ * L * K))
+    sampled_jacobian_ = sampled_jacobian(members, jacobian_sample(members), conds, xs);
+  const auto& D = sampled_jacobian_;
+  std::vector<double> mu(at(animals_ * K), 0.0), local(members.size() * at(K)), dm(at(K));
+  std::vector<std::vector<double>> step_rhs(members.size(), std::vector<double>(at(G), 0.0));
+  double scale = 0.0;
+  for (int sweep = 0;; ++sweep) {
+    for (std::size_t g = 0; g < members.size(); ++g) {
+      field_.medium_vjp(lin[g], lambda[g].data(), dm.data());
+      for (int k = 0; k < K; ++k) local[g * at(K) + at(k)] = -dm[at(k)];
     }
-    add_parameter_vjp(field_, conds[g], xs[g], w, grad);
+    const auto F = sum_by_animal(members, local, K);
+    std::vector<double> r(F.size());
+    double largest = 0.0;
+    for (std::size_t i = 0; i < F.size(); ++i) {
+      r[i] = F[i] - mu[i];
+      largest = std::max(largest, std::abs(r[i]));
+      if (sweep == 0) scale = std::max(scale, std::abs(F[i]));
+    }
+    if (largest <= 10 * rtol * std::max(scale, 1e-300)) break;
+    if (sweep >= kMaxSweeps)
+      throw NumericalError("the niche adjoint did not converge in " + std::to_string(kMaxSweeps) +
+                           " sweeps (residual " + std::to_string(largest) +
+                           "): the niche feedback is too strong for its sampled Jacobian");
+    std::vector<double> nu(at(animals_ * L), 0.0);  // Gamma^T (change of mu)
+    for (int a = 0; a < animals_; ++a) {
+      auto M = niche_jacobian(coupling_, D, a, K);
+      std::vector<double> d(r.begin() + a * K, r.begin() + (a + 1) * K);
+      solve_general(K, M, d, 1, /*transpose=*/true);
+      for (int k = 0; k < K; ++k) {
+        mu[at(a * K + k)] += d[at(k)];
+        for (int l = 0; l < L; ++l) nu[at(a * L + l)] += coupling_.gamma[at(k * L + l)] * d[at(k)];
+      }
+    }
+    for (std::size_t g = 0; g < members.size(); ++g) {
+      const int a = members[g].animal;
+      const double wt = members[g].weight / wsum[at(a)];
+      for (int l = 0; l < L; ++l) step_rhs[g][at(coupling_.ligand_genes[at(l)])] = wt * nu[at(a * L + l)];
+    }
+    std::vector<const std::vector<double>*> sp;
+    for (const auto& v : step_rhs) sp.push_back(&v);
+    solve_transposed(cs, xp, sp, rtol, delta, &targets);
+    for (std::size_t g = 0; g < members.size(); ++g)
+      for (int i = 0; i < G; ++i) lambda[g][at(i)] += delta[g][at(i)];
+  }
+
+  // dl/dtheta = -sum_g lambda_g^T df/dtheta at each group's coupled condition.
+  for (std::size_t g = 0; g < members.size(); ++g) {
+    for (auto& v : lambda[g]) v = -v;
+    add_parameter_vjp(field_, conds[g], xs[g], lambda[g], grad);
   }
   // dl/dGamma = sum_a mu_a H_a^T, replicated: counted on the root only.
   coupling_grad.resize(at(K * L), 0.0);

@@ -30,9 +30,12 @@ class BatchedSteadyStateAdjoint {
                     const std::vector<const std::vector<double>*>& xs,
                     const std::vector<const std::vector<double>*>& rhs, ParameterGradient& grad,
                     std::vector<std::vector<double>>* knock_grads = nullptr);
-  // lambdas[k] = (df/dx at xs[k])^-T rhs[k], by the same split. Throws as accumulate.
+  // lambdas[k] = (df/dx at xs[k])^-T rhs[k], by the same split. With absolute_targets,
+  // column k stops at residual norm <= absolute_targets[k] instead of rtol ||rhs[k]||.
+  // Throws as accumulate.
   Report solve(const std::vector<const model::Condition*>& conds, const std::vector<const std::vector<double>*>& xs,
-               const std::vector<const std::vector<double>*>& rhs, std::vector<std::vector<double>>& lambdas);
+               const std::vector<const std::vector<double>*>& rhs, std::vector<std::vector<double>>& lambdas,
+               const std::vector<double>* absolute_targets = nullptr);
 
  private:
   struct Chunk {  // columns [b, b + nb): their conditions, states and adjoints, interleaved
@@ -41,7 +44,8 @@ class BatchedSteadyStateAdjoint {
   };
   Report solve_chunk(const std::vector<const model::Condition*>& conds,
                      const std::vector<const std::vector<double>*>& xs,
-                     const std::vector<const std::vector<double>*>& rhs, std::size_t b, std::size_t nb, Chunk& chunk);
+                     const std::vector<const std::vector<double>*>& rhs, std::size_t b, std::size_t nb, Chunk& chunk,
+                     const std::vector<double>* absolute_targets = nullptr);
 
   const model::VectorField& field_;
   double rtol_;

@@ -9,9 +9,12 @@
 // transposed solves per group (L ligand genes), never a dense G x G matrix. D_a is a
 // population average, estimated for the iteration from a sample of ~32 groups per animal
 // (the fixed point is exact regardless); the adjoint uses the exact D_a.
-// Gradient: with lambda0_g = J_g^-T dl/dx_g, q_a = -sum_g (df/dm)^T lambda0_g and
-// mu_a = (I - Gamma D_a)^-T q_a, each group's adjoint is lambda0_g + w~_g Y_g Gamma^T mu_a
-// (no further solve) and dl/dGamma = sum_a mu_a H_a^T.
+// Gradient: each group's adjoint is lambda_g = J_g^-T (dl/dx_g + w~_g S^T Gamma^T mu_a),
+// where the niche adjoint mu_a solves (I - Gamma D_a)^T mu_a = q_a, q_a = -sum_g (df/dm)^T
+// J_g^-T dl/dx_g; and dl/dGamma = sum_a mu_a H_a^T. mu is found by a fixed point
+// preconditioned with the sampled Jacobian, each sweep one cheap increment solve per group
+// (its right-hand side is O(w~_g)), so the exact gradient costs about one adjoint solve per
+// group, as uncoupled, plus the sample's L solves per group of it.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -34,11 +37,12 @@ struct NicheMember {
 
 struct NicheReport {
   bool converged = false;
-  int iterations = 0;                     // outer Newton iterations on the niche
-  double residual = 0.0;                  // max_a ||n_a - Gamma H_a||_inf at the returned state
-  std::int64_t failed_groups = 0;         // over all ranks, at the last inner solve
-  std::int64_t jacobian_groups = 0;       // groups (over all ranks) whose sensitivities estimate the Jacobian
-  std::vector<SteadyStateReport> groups;  // per local member, the last inner solve
+  int iterations = 0;                // outer Newton iterations on the niche
+  double residual = 0.0;             // max_a ||n_a - Gamma H_a||_inf at the returned state
+  std::int64_t failed_groups = 0;    // over all ranks, at the last inner solve
+  std::int64_t jacobian_groups = 0;  // groups (over all ranks) whose sensitivities estimate the Jacobian
+  double inner_seconds = 0.0, jacobian_seconds = 0.0;  // this rank: the groups\' solves, the sampled Jacobians
+  std::vector<SteadyStateReport> groups;               // per local member, the last inner solve
 };
 
 class NicheSteadyState {
@@ -68,22 +72,25 @@ class NicheSteadyState {
                                    const std::vector<std::vector<double>>& xs) const;
 
  private:
-  // Collective. D_a (animals x L x K, row-major) at the states xs of conds; with ys, also
-  // each local member's Y_g (L columns of G, one after the other) for the adjoint.
+  // Collective. D_a (animals x L x K, row-major) at the states xs of conds.
   std::vector<double> niche_sensitivity(const std::vector<NicheMember>& members,
                                         const std::vector<model::Condition>& conds,
-                                        const std::vector<std::vector<double>>& xs, double rtol,
-                                        std::vector<std::vector<double>>* ys) const;
+                                        const std::vector<std::vector<double>>& xs, double rtol) const;
   // lambdas[k] = J_k^-T rhs[k]: batched (BatchedSteadyStateAdjoint) when batch_size > 0,
   // else PETSc KSP per column.
   void solve_transposed(const std::vector<const model::Condition*>& conds,
                         const std::vector<const std::vector<double>*>& xs,
                         const std::vector<const std::vector<double>*>& rhs, double rtol,
-                        std::vector<std::vector<double>>& lambdas) const;
+                        std::vector<std::vector<double>>& lambdas,
+                        const std::vector<double>* absolute_targets = nullptr) const;
   std::vector<double> weight_sums(const std::vector<NicheMember>& members) const;
   // Collective. The local members whose sensitivities estimate the Newton Jacobian: every
   // s-th member of each animal in the global order, s such that each animal keeps about 32.
   std::vector<std::size_t> jacobian_sample(const std::vector<NicheMember>& members) const;
+  // Collective. D~_a from the sampled members (an estimate of D_a).
+  std::vector<double> sampled_jacobian(const std::vector<NicheMember>& members, const std::vector<std::size_t>& sample,
+                                       const std::vector<model::Condition>& conds,
+                                       const std::vector<std::vector<double>>& xs) const;
   // Collective. Per-animal sums of per-member contributions (members x width, row-major),
   // added in the order of the members over ranks (rank 0's first): with members split in
   // contiguous blocks of one global order, the sums are bitwise those of one rank.
@@ -95,6 +102,7 @@ class NicheSteadyState {
   const model::NicheCoupling& coupling_;
   SteadyStateOptions options_;
   int batch_size_, animals_;
+  std::vector<double> sampled_jacobian_;  // of the last solve's last iterate: the adjoint's preconditioner
 };
 
 }  // namespace perturbfit::solvers
