@@ -7,7 +7,7 @@
 // as inner (batched) solves warm-started from the previous outer iterate. Its Jacobian is
 // I - Gamma D_a, D_a = dH_a/dn_a = -sum_g w~_g Y_g^T (df/dm), with Y_g = J_g^-T S^T: L
 // transposed solves per group (L ligand genes), never a dense G x G matrix. D_a is a
-// population average, estimated for the iteration from a sample of ~32 groups per animal
+// population average, estimated for the iteration from a sample of ~16 groups per animal
 // (the fixed point is exact regardless); the adjoint uses the exact D_a.
 // Gradient: each group's adjoint is lambda_g = J_g^-T (dl/dx_g + w~_g S^T Gamma^T mu_a),
 // where the niche adjoint mu_a solves (I - Gamma D_a)^T mu_a = q_a, q_a = -sum_g (df/dm)^T
@@ -85,7 +85,7 @@ class NicheSteadyState {
                         const std::vector<double>* absolute_targets = nullptr) const;
   std::vector<double> weight_sums(const std::vector<NicheMember>& members) const;
   // Collective. The local members whose sensitivities estimate the Newton Jacobian: every
-  // s-th member of each animal in the global order, s such that each animal keeps about 32.
+  // s-th member of each animal in the global order, s such that each animal keeps about 16.
   std::vector<std::size_t> jacobian_sample(const std::vector<NicheMember>& members) const;
   // Collective. D~_a from the sampled members (an estimate of D_a).
   std::vector<double> sampled_jacobian(const std::vector<NicheMember>& members, const std::vector<std::size_t>& sample,
