@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "perturbfit/core/openmp.hpp"
+
 namespace perturbfit::model {
 
 void CsrMatrix::multiply(const double* x, double* y) const {
@@ -27,7 +29,7 @@ namespace {
 // multiply, so every column's result is independent of the batch it is computed in.
 template <std::size_t NV>
 void multiply_columns(const CsrMatrix& A, const double* x, double* y, std::size_t nv, std::size_t offset) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast<std::size_t>(A.nnz()) * NV >= kOpenMpMinWork)
   for (int i = 0; i < A.rows; ++i) {
     double acc[NV] = {};
     for (auto k = A.row_ptr[static_cast<std::size_t>(i)]; k < A.row_ptr[static_cast<std::size_t>(i) + 1]; ++k) {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "perturbfit/core/openmp.hpp"
+
 namespace perturbfit::model {
 
 double logistic(double s) { return s >= 0 ? 1.0 / (1.0 + std::exp(-s)) : std::exp(s) / (1.0 + std::exp(s)); }
@@ -187,7 +189,7 @@ void VectorField::batch_inputs(const double* X, int nb, const std::vector<const 
   s.resize(G * B);
   factor.assign(G * B, 1.0);
   p_.W.multiply_many(X, s.data(), nb);  // the one pass over W for all columns
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (G * B >= kOpenMpMinWork)
   for (std::size_t g = 0; g < G; ++g)
     for (std::size_t k = 0; k < B; ++k) {
       double sg = s[g * B + k] + p_.c[g];
@@ -230,7 +232,7 @@ void VectorField::evaluate_batch(const double* X, int nb, const std::vector<cons
     std::vector<double> s, factor;
     batch_inputs(X, nb, conds, t, s, factor);
     double* a = lin ? lin->a.data() : nullptr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (G * B >= kOpenMpMinWork)
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t k = 0; k < B; ++k) {
         const std::size_t i = g * B + k;
@@ -285,7 +287,7 @@ void VectorField::jvp_batch(const BatchLinearization& lin, const double* V, doub
   const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank),
              B = static_cast<std::size_t>(lin.nb);
   p_.W.multiply_many(V, out, lin.nb);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (G * B >= kOpenMpMinWork)
   for (std::size_t g = 0; g < G; ++g)
     for (std::size_t k = 0; k < B; ++k) out[g * B + k] = lin.a[g * B + k] * out[g * B + k] - p_.gamma[g] * V[g * B + k];
   if (has_low_rank()) add_low_rank_batch(p_.B.data(), G, 1, p_.A.data(), h, 1, lin.z, G, h, B, V, out);  // A z B V
@@ -295,10 +297,10 @@ void VectorField::jtvp_batch(const BatchLinearization& lin, const double* V, dou
   const auto G = static_cast<std::size_t>(p_.genes), h = static_cast<std::size_t>(p_.neural_rank),
              B = static_cast<std::size_t>(lin.nb);
   std::vector<double> av(G * B);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (G * B >= kOpenMpMinWork)
   for (std::size_t i = 0; i < G * B; ++i) av[i] = lin.a[i] * V[i];
   wt_.multiply_many(av.data(), out, lin.nb);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (G * B >= kOpenMpMinWork)
   for (std::size_t g = 0; g < G; ++g)
     for (std::size_t k = 0; k < B; ++k) out[g * B + k] -= p_.gamma[g] * V[g * B + k];
   if (has_low_rank()) add_low_rank_batch(p_.A.data(), 1, h, p_.B.data(), 1, G, lin.z, G, h, B, V, out);  // B^T z A^T V

@@ -4,11 +4,11 @@
 // over ranks; the niche is a reduction across ranks.
 //
 // Forward: Newton on the K niche variables of each animal, with the groups' steady states
-// as inner (batched) solves warm-started from the previous outer iterate. Its Jacobian is
-// I - Gamma D_a, D_a = dH_a/dn_a = -sum_g w~_g Y_g^T (df/dm), with Y_g = J_g^-T S^T: L
-// transposed solves per group (L ligand genes), never a dense G x G matrix. D_a is a
-// population average, estimated for the iteration from a sample of ~16 groups per animal
-// (the fixed point is exact regardless); the adjoint uses the exact D_a.
+// as inner (batched) solves warm-started from the previous outer iterate and solved
+// inexactly until the last one. Its Jacobian is I - Gamma D_a, D_a = dH_a/dn_a =
+// -sum_g w~_g Y_g^T (df/dm), with Y_g = J_g^-T S^T: L transposed solves per group (L ligand
+// genes), never a dense G x G matrix. D_a is a population average, estimated from a sample
+// of ~16 groups per animal (the fixed point is exact whatever the estimate).
 // Gradient: each group's adjoint is lambda_g = J_g^-T (dl/dx_g + w~_g S^T Gamma^T mu_a),
 // where the niche adjoint mu_a solves (I - Gamma D_a)^T mu_a = q_a, q_a = -sum_g (df/dm)^T
 // J_g^-T dl/dx_g; and dl/dGamma = sum_a mu_a H_a^T. mu is found by a fixed point
@@ -41,7 +41,7 @@ struct NicheReport {
   double residual = 0.0;             // max_a ||n_a - Gamma H_a||_inf at the returned state
   std::int64_t failed_groups = 0;    // over all ranks, at the last inner solve
   std::int64_t jacobian_groups = 0;  // groups (over all ranks) whose sensitivities estimate the Jacobian
-  double inner_seconds = 0.0, jacobian_seconds = 0.0;  // this rank: the groups\' solves, the sampled Jacobians
+  double inner_seconds = 0.0, jacobian_seconds = 0.0;  // this rank: the groups' solves, the sampled Jacobians
   std::vector<SteadyStateReport> groups;               // per local member, the last inner solve
 };
 
