@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
                        {"total_seconds", c},
                        {"converged", report.converged},
                        {"newton_iterations", report.iterations},
+                       {"coarse_iterations", report.coarse_iterations},
                        {"residual", report.residual},
                        {"jacobian_groups", report.jacobian_groups},
                        {"inner_solve_seconds_rank0", report.inner_seconds},

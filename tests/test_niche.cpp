@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <cstdio>
 #include <limits>
 
@@ -18,19 +19,21 @@
 using namespace perturbfit;
 
 namespace {
-constexpr int kAnimals = 2, kGroupsPerAnimal = 6;
+constexpr int kAnimals = 2;
 
 struct NicheScreen {
   model::ModelParameters params;
   model::NicheCoupling coupling;
   std::vector<model::Condition> conds;        // all groups, animal-major
   std::vector<double> weights, loss_weights;  // per group; loss_weights: G per group
-  explicit NicheScreen(model::ModelKind kind) : params(test_support::small_model(kind, 12, 3, 2, 5)) {
+  int groups_per_animal;
+  explicit NicheScreen(model::ModelKind kind, int groups = 6)
+      : params(test_support::small_model(kind, 12, 3, 2, 5)), groups_per_animal(groups) {
     coupling.ligand_genes = {1, 4};
     coupling.gamma = {0.8, -0.5, 0.3, 0.6};  // 2 channels x 2 ligands
     const int G = params.genes;
     for (int a = 0; a < kAnimals; ++a)
-      for (int k = 0; k < kGroupsPerAnimal; ++k) {
+      for (int k = 0; k < groups; ++k) {
         model::Condition c;
         c.medium = {0.1, -0.2};
         if (k > 0) c.knock = {{(3 * k + a) % G, 0.7}};
@@ -51,7 +54,7 @@ Split split(const NicheScreen& s, const parallel::Comm& comm) {
   Split out;
   for (std::size_t g = 0; g < s.conds.size(); ++g)
     if (static_cast<int>(g) % comm.size() == comm.rank()) {
-      out.members.push_back({&s.conds[g], static_cast<int>(g) / kGroupsPerAnimal, s.weights[g]});
+      out.members.push_back({&s.conds[g], static_cast<int>(g) / s.groups_per_animal, s.weights[g]});
       out.ids.push_back(g);
     }
   return out;
@@ -104,15 +107,14 @@ std::vector<double> gradient(const NicheScreen& s, const parallel::Comm& comm, c
 }
 
 class NicheTest : public ::testing::TestWithParam<model::ModelKind> {};
-}  // namespace
 
-TEST_P(NicheTest, StatesSolveTheGroupsAndTheNicheEquations) {
-  const NicheScreen s(GetParam());
+void states_solve_both_equations(const NicheScreen& s, bool coarse) {
   const parallel::Comm world(MPI_COMM_WORLD);
   const auto sp = split(s, world);
   const auto r = solve(s, s.params, s.coupling, world, sp);
   ASSERT_TRUE(r.report.converged) << "residual " << r.report.residual << " failed " << r.report.failed_groups;
   EXPECT_LE(r.report.iterations, 10);
+  EXPECT_EQ(r.report.coarse_iterations > 0, coarse) << "coarse iterations " << r.report.coarse_iterations;
   // Every group at f = 0 in the medium its animal's niche gives it.
   const model::VectorField field(s.params);
   solvers::NicheSteadyState niche(world, field, s.coupling, tight(), 4, kAnimals);
@@ -138,6 +140,16 @@ TEST_P(NicheTest, StatesSolveTheGroupsAndTheNicheEquations) {
   EXPECT_GT(largest, 0.05);
   // The two animals differ (their groups differ), so their niches do.
   EXPECT_GT(std::abs(r.niche[0] - r.niche[2]) + std::abs(r.niche[1] - r.niche[3]), 1e-6);
+}
+}  // namespace
+
+// 6 groups per animal: the Jacobian sample is every group; 60: a sample of 16 per animal,
+// whose own coupled state is solved first (the coarse level).
+TEST_P(NicheTest, StatesSolveTheGroupsAndTheNicheEquations) {
+  for (const int groups : {6, 60}) {
+    SCOPED_TRACE("groups per animal " + std::to_string(groups));
+    states_solve_both_equations(NicheScreen(GetParam(), groups), groups == 60);
+  }
 }
 
 TEST_P(NicheTest, GradientThroughTheCouplingMatchesCentralDifferences) {

@@ -166,16 +166,41 @@ std::vector<double> NicheSteadyState::sampled_jacobian(const std::vector<NicheMe
 
 NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
                                     std::vector<double>& niche, int max_iterations, double tol) {
+  return solve_level(members, xs, niche, max_iterations, tol, true);
+}
+
+NicheReport NicheSteadyState::solve_level(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
+                                          std::vector<double>& niche, int max_iterations, double tol,
+                                          bool coarse_first) {
+  constexpr double kCoarseTolerance = 1e-6;  // the sample's niche differs from the population's by more
   const int K = field_.params().media, L = coupling_.ligands();
   if (niche.size() != at(animals_ * K)) niche.assign(at(animals_ * K), 0.0);
   NicheReport report;
   const auto sample = jacobian_sample(members);
   report.jacobian_groups = comm_.sum(static_cast<std::int64_t>(sample.size()));
+  bool have_jacobian = false;
+  if (coarse_first && report.jacobian_groups < comm_.sum(static_cast<std::int64_t>(members.size()))) {
+    // Coarse level: the sampled groups' own coupled state, solved with their exact Jacobian
+    // (the sample is its own sample), gives a niche near the population's and a Jacobian
+    // estimate there; the full iteration starts from both.
+    std::vector<NicheMember> sm;
+    std::vector<std::vector<double>> sx;
+    for (const auto g : sample) sm.push_back(members[g]), sx.push_back(xs[g]);
+    auto coarse_niche = niche;
+    const auto coarse = solve_level(sm, sx, coarse_niche, max_iterations, std::max(tol, kCoarseTolerance), false);
+    report.coarse_iterations = coarse.iterations;
+    report.inner_seconds += coarse.inner_seconds, report.jacobian_seconds += coarse.jacobian_seconds;
+    if (coarse.converged && coarse.iterations > 0) {
+      niche = coarse_niche;
+      for (std::size_t k = 0; k < sample.size(); ++k) xs[sample[k]] = std::move(sx[k]);
+      have_jacobian = true;
+    }
+  }
   // Inexact Newton: while the niche is far from its fixed point the groups' states need not
   // be exact (their error only has to stay below the niche residual's); the last iterate is
   // solved to options.atol, and only then can the niche be declared converged.
   constexpr double kForcing = 1e-2, kFirstTolerance = 1e-4;
-  double inner_atol = std::max(options_.atol, kFirstTolerance);
+  double inner_atol = std::max(options_.atol, kFirstTolerance), previous_residual = 0.0;
   for (int it = 0;; ++it) {
     const auto conds = coupled_conditions(members, niche);
     std::vector<const model::Condition*> ptrs;
@@ -208,15 +233,23 @@ NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std
       return report;
     }
     if (it >= max_iterations) return report;
+    if (report.residual <= tol) {  // the states were inexact: solve them again, exactly
+      inner_atol = options_.atol;
+      continue;
+    }
     inner_atol = std::max(options_.atol, kForcing * report.residual);
-    if (report.residual <= tol) continue;  // the states were inexact: solve them again, exactly
 
-    // The Jacobian from the sampled groups at this iterate, an estimate of the population
-    // average D_a; the fixed point is exact whatever the estimate. (A chord iteration that
-    // keeps the first iterate's estimate diverged on bench_niche: D_a moves with the niche.)
-    start = std::chrono::steady_clock::now();
-    sampled_jacobian_ = sampled_jacobian(members, sample, conds, xs);
-    report.jacobian_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // The Jacobian from the sampled groups, an estimate of the population average D_a; the
+    // fixed point is exact whatever the estimate. It is kept while the residual falls
+    // tenfold per iteration (a chord iteration), else estimated again at this iterate: kept from n = 0, it
+    // diverged on bench_niche (D_a moves with the niche).
+    if (!have_jacobian || report.residual > 0.1 * previous_residual) {
+      start = std::chrono::steady_clock::now();
+      sampled_jacobian_ = sampled_jacobian(members, sample, conds, xs);
+      report.jacobian_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      have_jacobian = true;
+    }
+    previous_residual = report.residual;
     const auto& D = sampled_jacobian_;
     for (int a = 0; a < animals_; ++a) {
       auto M = niche_jacobian(coupling_, D, a, K);

@@ -8,7 +8,8 @@
 // inexactly until the last one. Its Jacobian is I - Gamma D_a, D_a = dH_a/dn_a =
 // -sum_g w~_g Y_g^T (df/dm), with Y_g = J_g^-T S^T: L transposed solves per group (L ligand
 // genes), never a dense G x G matrix. D_a is a population average, estimated from a sample
-// of ~16 groups per animal (the fixed point is exact whatever the estimate).
+// of ~16 groups per animal (the fixed point is exact whatever the estimate). The sample's
+// own coupled state, solved first, starts the full iteration near its fixed point.
 // Gradient: each group's adjoint is lambda_g = J_g^-T (dl/dx_g + w~_g S^T Gamma^T mu_a),
 // where the niche adjoint mu_a solves (I - Gamma D_a)^T mu_a = q_a, q_a = -sum_g (df/dm)^T
 // J_g^-T dl/dx_g; and dl/dGamma = sum_a mu_a H_a^T. mu is found by a fixed point
@@ -38,6 +39,7 @@ struct NicheMember {
 struct NicheReport {
   bool converged = false;
   int iterations = 0;                // outer Newton iterations on the niche
+  int coarse_iterations = 0;         // of the first, coarse solve on the sampled groups alone
   double residual = 0.0;             // max_a ||n_a - Gamma H_a||_inf at the returned state
   std::int64_t failed_groups = 0;    // over all ranks, at the last inner solve
   std::int64_t jacobian_groups = 0;  // groups (over all ranks) whose sensitivities estimate the Jacobian
@@ -87,6 +89,9 @@ class NicheSteadyState {
   // Collective. The local members whose sensitivities estimate the Newton Jacobian: every
   // s-th member of each animal in the global order, s such that each animal keeps about 16.
   std::vector<std::size_t> jacobian_sample(const std::vector<NicheMember>& members) const;
+  // solve, with (coarse_first) the sampled groups' coupled state first as the start.
+  NicheReport solve_level(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
+                          std::vector<double>& niche, int max_iterations, double tol, bool coarse_first);
   // Collective. D~_a from the sampled members (an estimate of D_a).
   std::vector<double> sampled_jacobian(const std::vector<NicheMember>& members, const std::vector<std::size_t>& sample,
                                        const std::vector<model::Condition>& conds,
