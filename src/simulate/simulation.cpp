@@ -53,6 +53,16 @@ std::int32_t draw_class(const std::vector<double>& cum, double u) {
   if (it == cum.end()) --it;
   return static_cast<std::int32_t>(it - cum.begin());
 }
+
+// A bottleneck: how many of `cells` cells drawn by weight (cumulative cum) fall in each class.
+std::vector<std::int64_t> draw_counts(const std::vector<double>& cum, int cells, RandomStream& rs) {
+  std::vector<std::int64_t> counts(cum.size(), 0);
+  for (int i = 0; i < cells; ++i) ++counts[static_cast<std::size_t>(draw_class(cum, rs.uniform()))];
+  return counts;
+}
+
+// The log weight of a class that kept n cells (-inf: extinct).
+double log_count(std::int64_t n) { return n > 0 ? std::log(static_cast<double>(n)) : -kInf; }
 }  // namespace
 
 json SolveTally::to_json() const {
@@ -332,16 +342,11 @@ std::vector<double> Simulation::gathered_log_weights() const {
 }
 
 void Simulation::step_passage(int cells, int step_index) {
-  const auto w = normalised(gathered_log_weights());
-  const auto cum = cumulative(w);
-  std::vector<std::int64_t> counts(w.size(), 0);
   RandomStream rs(settings_.seed, StreamDomain::kPassage, static_cast<std::uint64_t>(step_index));
-  for (int i = 0; i < cells; ++i) ++counts[static_cast<std::size_t>(draw_class(cum, rs.uniform()))];
+  const auto counts = draw_counts(cumulative(normalised(gathered_log_weights())), cells, rs);
   std::size_t extinct = 0;
-  for (std::size_t i = 0; i < owned_log_weights_.size(); ++i) {
-    const auto n = counts[owned_.begin + i];
-    owned_log_weights_[i] = n > 0 ? std::log(static_cast<double>(n)) : -kInf;
-  }
+  for (std::size_t i = 0; i < owned_log_weights_.size(); ++i)
+    owned_log_weights_[i] = log_count(counts[owned_.begin + i]);
   for (auto n : counts) extinct += n == 0 ? 1 : 0;
   reporter_.info("passage: " + std::to_string(cells) + " cells kept; " + std::to_string(extinct) + " of " +
                  std::to_string(counts.size()) + " classes lost");
@@ -353,7 +358,8 @@ void Simulation::step_transplant(const TransplantStep& s, int step_index) {
   std::vector<std::int64_t> counts(n_classes * A, 0);  // class-major: class c, animal a at c * A + a
   for (std::size_t a = 0; a < A; ++a) {
     RandomStream rs(settings_.seed, StreamDomain::kTransplant, static_cast<std::uint64_t>(a));
-    for (int i = 0; i < s.cells; ++i) ++counts[static_cast<std::size_t>(draw_class(cum, rs.uniform())) * A + a];
+    const auto drawn = draw_counts(cum, s.cells, rs);
+    for (std::size_t c = 0; c < n_classes; ++c) counts[c * A + a] = drawn[c];
   }
   // Each class becomes one class per animal; a rank keeps the animals of its own classes,
   // so every state stays where it is.
@@ -369,8 +375,7 @@ void Simulation::step_transplant(const TransplantStep& s, int step_index) {
   for (std::size_t i = 0; i < states_.size(); ++i)
     for (std::size_t a = 0; a < A; ++a) {
       states.push_back(states_[i]);
-      const auto n = counts[(owned_.begin + i) * A + a];
-      log_weights.push_back(n > 0 ? std::log(static_cast<double>(n)) : -kInf);
+      log_weights.push_back(log_count(counts[(owned_.begin + i) * A + a]));
     }
   classes_ = std::move(split);
   states_ = std::move(states);
