@@ -138,6 +138,19 @@ TEST(Cli, AWrongTruthFileIsRefusedBeforeTheFit) {
 }
 
 // In vivo decks that cannot work are refused before any work, naming the key to change.
+// A niche feedback whose coupled steady state is not found: exit 4 (numerical), saying so
+// and what to change; no screen is published.
+TEST(Cli, NicheThatDoesNotConvergeExitsFour) {
+  const auto dir = perturbfit::test_support::temp_dir("strongniche");
+  const std::string deck = std::string(PERTURBFIT_TEST_DATA) + "/in_vivo_strong_feedback.toml";
+  const auto r = run_command(kExe + " simulate " + deck + " -q -o " + dir + "/out");
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("the niche of 8 animal(s) did not converge in 30 Newton iterations"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("lower niche.coupling_scale"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out/screen.h5ad"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Cli, BadInVivoDecksExitTwo) {
   const auto dir = perturbfit::test_support::temp_dir("badniche");
   const std::string deck = std::string(PERTURBFIT_TEST_DATA) + "/in_vivo_small.toml";

@@ -111,7 +111,7 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
           std::cout << json_text(check.result) << std::endl;
         else
           std::cout << "gradient check: max relative error " << check.result["max_relative_error"].get<double>()
-                    << " over " << options.gradient_directions << " directions (" << (check.pass ? "PASS" : "FAIL")
+                    << " over " << check.result["directions"].size() << " directions (" << (check.pass ? "PASS" : "FAIL")
                     << ", threshold " << fit::kGradientCheckThreshold << ")\n";
       }
       return check.pass ? 0 : static_cast<int>(ExitCode::kNumerical);

@@ -12,6 +12,25 @@ using io::H5File;
 
 namespace fs = std::filesystem;
 
+namespace {
+void write_niche(const H5File& f, const FitProblem& problem) {
+  const auto& coupling = problem.coupling();
+  const auto K = static_cast<hsize_t>(problem.parameters().media), L = static_cast<hsize_t>(coupling.ligands());
+  std::vector<std::string> ligands;
+  for (int node : coupling.ligand_genes) ligands.push_back(problem.data().genes()[static_cast<std::size_t>(node)]);
+  f.group("/niche");
+  f.attr_string("/niche", "description",
+                "fit.niche = coupled: n_a = gamma <x[ligand_genes]>_w, x in model units (/scale), added to the medium "
+                "channels; the first external_channels rows of gamma are fixed at 0");
+  f.attr_double("/niche", "external_channels", problem.external_channels());
+  f.write_strings("/niche/ligand_genes", ligands);
+  f.write("/niche/gamma", coupling.gamma, {K, L});
+  const auto& n = problem.niche_factors();
+  f.write("/niche/factors", n, {static_cast<hsize_t>(n.size()) / std::max<hsize_t>(K, 1), K});
+  f.write_strings("/niche/animals", problem.data().batches());
+}
+}  // namespace
+
 void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProblem& problem, const OptimizerState& state,
                const std::vector<GroupPrediction>& rows, const std::string& metrics_json, io::OutputSet* staged) {
   const auto& p = problem.parameters();
@@ -25,7 +44,8 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
   std::vector<int> cond_pert;
   std::vector<double> cond_report;  // solved, stable, leading eigenvalue, newton iterations
   for (const auto& c : problem.conditions()) {
-    if (c.generic || (c.control && !comm.is_root())) continue;
+    // Coupled, one row per group (its condition in its animal), from the rank that owns it.
+    if (problem.niche_coupled() ? !c.member : (c.generic || (c.control && !comm.is_root()))) continue;
     cond_pert.push_back(c.perturbation);
     cond_report.insert(cond_report.end(), {c.solved ? 1.0 : 0.0, c.stable ? 1.0 : 0.0, c.leading_eigenvalue,
                                            static_cast<double>(c.newton_iterations)});
@@ -49,6 +69,7 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
                   "normalised expression of one model unit of each node (its mean control level)");
     model::write_parameters(f, p);
     f.write("/parameters/kappa", std::vector<double>{problem.kappa()});
+    if (problem.niche_coupled()) write_niche(f, problem);
     write_history(f, state.history);
     f.group("/groups");
     data::write_group_labels(f, data, ids);

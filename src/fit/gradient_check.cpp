@@ -22,15 +22,26 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
   for (std::size_t i = 0; i < nw; ++i) theta[i] = 0.5 * rng.normal() / (std::max(x_mean, 1e-3) * std::sqrt(in_degree));
   for (std::size_t i = nw; i < theta.size(); ++i)
     if (lower[i] < upper[i] && theta[i] != 0) theta[i] *= 1.0 + 0.1 * rng.normal();
+  const ThetaLayout layout(problem.parameters(), problem.coupling().gamma.size());
+  // The niche channels' U starts at 0, where the loss does not depend on Gamma: give it values.
+  const auto K = static_cast<std::size_t>(problem.parameters().media);
+  if (problem.niche_coupled())
+    for (std::size_t g = 0; g < static_cast<std::size_t>(problem.nodes()); ++g)
+      for (auto k = static_cast<std::size_t>(problem.external_channels()); k < K; ++k)
+        theta[layout.U + g * K + k] = 0.3 * rng.normal();
   if (at) theta = *at;
   const auto base = problem.evaluate(theta, &grad);
   nlohmann::json rows = nlohmann::json::array();
   double worst = 0;
-  for (int k = 0; k < directions; ++k) {
+  // Random directions over every free variable; coupled, one more over Gamma alone (a few
+  // entries among thousands, which the others barely see).
+  const int total = directions + (problem.niche_coupled() ? 1 : 0);
+  for (int k = 0; k < total; ++k) {
     RandomStream dir(opt.seed, StreamDomain::kFitDirection, static_cast<std::uint64_t>(k) + 1);
     std::vector<double> d(theta.size(), 0.0);
     double norm = 0;
-    for (std::size_t i = 0; i < d.size(); ++i)
+    const std::size_t first = k < directions ? 0 : layout.coupling;
+    for (std::size_t i = first; i < d.size(); ++i)
       if (lower[i] < upper[i]) d[i] = dir.normal(), norm += d[i] * d[i];
     norm = std::sqrt(norm);
     double adjoint = 0;
@@ -45,11 +56,11 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
     worst = std::max(worst, err);
     std::ostringstream os;
     os.precision(10);
-    os << "direction " << k << ": adjoint " << adjoint << "  finite difference " << fd;
+    os << "direction " << k << (k < directions ? "" : " (Gamma)") << ": adjoint " << adjoint << "  finite difference " << fd;
     os.precision(3);
     os << "  relative error " << err;
     reporter.info(os.str());
-    rows.push_back({{"direction", k}, {"adjoint", adjoint}, {"finite_difference", fd}, {"relative_error", err}});
+    rows.push_back({{"direction", k}, {"coupling_only", k >= directions}, {"adjoint", adjoint}, {"finite_difference", fd}, {"relative_error", err}});
   }
   return {{"loss", base.total},
           {"loss_terms", {{"data", base.data}, {"steady_state", base.steady_state}, {"l1", base.l1}, {"l2", base.l2}}},

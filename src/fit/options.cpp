@@ -90,6 +90,24 @@ FitOptions fit_options(const config::Deck& d) {
   o.validation_patience = d.get<int>("fit.validation_patience");
   if (o.validation_every < 0 || o.validation_patience < 0)
     throw UsageError("fit.validation_every and fit.validation_patience must be >= 0 (0: off)");
+  const auto niche = d.get<std::string>("fit.niche");
+  if (niche != "off" && niche != "coupled") throw UsageError("fit.niche = '" + niche + "' is unknown; use off or coupled");
+  o.niche = niche == "coupled";
+  o.niche_channels = d.get<int>("fit.niche_channels");
+  o.batch_offsets = d.get<bool>("fit.batch_offsets");
+  if (o.niche) {
+    o.ligand_genes = d.values().at("niche").at("ligand_genes").get<std::vector<std::string>>();
+    if (o.ligand_genes.empty())
+      throw UsageError(
+          "fit.niche = coupled needs the ligand (secreting) genes by name in [niche].ligand_genes: the niche "
+          "is the animal's mean of their expression");
+    if (o.lambda_ss > 0)
+      throw UsageError(
+          "fit.lambda_ss > 0 with fit.niche = coupled is not implemented (the steady-state term would need each "
+          "animal's niche); set fit.lambda_ss = 0");
+    if (o.optimizer == Optimizer::kAdam)
+      throw UsageError("fit.niche = coupled supports fit.optimizer = lbfgs or tao (adam's minibatches split animals)");
+  }
   return o;
 }
 
@@ -130,6 +148,9 @@ config::SectionSpec fit_section() {
            {"gradient_directions", VT::kInt, 4, "random directions of `fit --check-gradient`", range::count(1, 10000)},
            {"max_weight", VT::kFloat, 5.0, "bound on |W| in model units (a regulator at its control level has z = 1); the shared response's out-weights are not bounded", range::positive()},
            {"validation_every", VT::kInt, 5, "early stopping (lbfgs, adam): the data term of every validation group is computed every N iterations; the fit reports the latest iterate whose validation loss is within one (paired) standard error of the lowest (0: off, the last iterate)", range::count(0)},
+           {"niche", VT::kString, "off", "in vivo niche coupling (MODEL.md section 7; docs/in_vivo.md): off (each group's steady state on its own; animals are batches with their own offsets) | coupled (every animal's groups share niche factors n_a = Gamma <x[ligands]>_w over all its groups, every split, weighted by cells; the ligand genes are [niche].ligand_genes; Gamma is fitted)"},
+           {"batch_offsets", VT::kBool, true, "estimate each batch's offset from its own controls (MODEL.md section 9); false: no offsets, every difference between batches is left to the model (right when batches carry no technical effect, e.g. animals multiplexed in the same lanes; with fit.niche = coupled the animals' niches can then explain their differences, which offsets would absorb)"},
+           {"niche_channels", VT::kInt, 0, "fit.niche = coupled: niche channels K (Gamma is K x L; they enter f as medium channels through U and C); 0: one per ligand gene", range::count(0, 10000)},
            {"validation_patience", VT::kInt, 10, "early stopping: the fit ends when the lowest validation loss has not improved for this many checks (0: never; runs to max_iterations)", range::count(0)},
        }};
 }

@@ -18,7 +18,7 @@ constexpr double kUnbounded = 1e20;  // PETSc's PETSC_INFINITY threshold is 1e20
 
 }  // namespace
 
-std::size_t FitProblem::size() const { return ThetaLayout(params_).size; }
+std::size_t FitProblem::size() const { return layout().size; }
 
 namespace {
 // Row sums of W: W z at z = 1, every node at its control level (the unit of z).
@@ -32,15 +32,16 @@ std::vector<double> input_at_control(const model::CsrMatrix& W) {
 
 std::vector<double> FitProblem::initial_point() const {
   auto theta = model::pack_parameters(params_);
-  const ThetaLayout L(params_);
+  const ThetaLayout L = layout();
   const auto wz = input_at_control(params_.W);
   for (std::size_t g = 0; g < wz.size(); ++g) theta[L.c + g] += wz[g];  // c-bar = c + W 1
   theta.push_back(kappa_);
+  theta.insert(theta.end(), coupling_.gamma.begin(), coupling_.gamma.end());
   return theta;
 }
 
 void FitProblem::bounds(std::vector<double>& lower, std::vector<double>& upper) const {
-  const ThetaLayout L(params_);
+  const ThetaLayout L = layout();
   lower.assign(L.size, -kUnbounded);
   upper.assign(L.size, kUnbounded);
   // Regulatory weights in model units (z = 1: the control level) within +-fit.max_weight: a
@@ -62,6 +63,10 @@ void FitProblem::bounds(std::vector<double>& lower, std::vector<double>& upper) 
     lower[L.kappa] = opt_.kappa_min, upper[L.kappa] = opt_.kappa_max;
   else
     lower[L.kappa] = upper[L.kappa] = opt_.kappa;
+  // The niche moves the niche channels only: Gamma's rows of the external medium stay 0.
+  const auto ligands = static_cast<std::size_t>(coupling_.ligands());
+  for (std::size_t i = 0; i < static_cast<std::size_t>(external_channels_) * ligands; ++i)
+    lower[L.coupling + i] = upper[L.coupling + i] = 0.0;
 }
 
 void FitProblem::set_point(const std::vector<double>& theta) {
@@ -71,7 +76,9 @@ void FitProblem::set_point(const std::vector<double>& theta) {
   model::unpack_parameters(theta.data(), params_);
   const auto wz = input_at_control(params_.W);
   for (std::size_t g = 0; g < wz.size(); ++g) params_.c[g] -= wz[g];  // c = c-bar - W 1
-  kappa_ = theta.back();
+  const ThetaLayout L = layout();
+  kappa_ = theta[L.kappa];
+  std::copy(theta.begin() + static_cast<long>(L.coupling), theta.end(), coupling_.gamma.begin());
   for (auto& c : conditions_) {
     for (auto& k : c.condition.knock)
       if (!is_shared(k.first)) k.second = kappa_;
@@ -86,27 +93,44 @@ void FitProblem::reset_warm_starts() {
     c.kept.clear();
     c.solved = false;
   }
+  niche_ = niche_start_ = niche_kept_ = {};  // the niche restarts at 0, as in a fresh process
 }
 
 void FitProblem::keep_candidate() {
   for (auto& c : conditions_)
     if (c.solved) c.kept = c.x;
+  niche_kept_ = niche_;
 }
 
 void FitProblem::accept_candidate() {
   for (auto& c : conditions_)
     if (!c.kept.empty()) c.start.swap(c.kept), c.kept.clear();
+  if (!niche_kept_.empty()) niche_start_ = std::move(niche_kept_), niche_kept_ = {};
 }
 
-std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, bool check_stability) {
+std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, bool check_stability,
+                               const std::vector<double>* niche) {
   auto opt = opt_.steady;
   if (check_stability) opt.stability = solvers::StabilityMode::kCheck;
   std::vector<const model::Condition*> conds;
+  std::vector<model::Condition> in_niche;  // with a niche: the conditions it shifts
+  in_niche.reserve(which.size());
   std::vector<std::vector<double>> xs;
   std::vector<const std::vector<double>*> references;  // a failed batched column restarts from the data
   for (int i : which) {
     const auto& c = conditions_[static_cast<std::size_t>(i)];
-    conds.push_back(&c.condition);
+    if (niche) {
+      in_niche.push_back(c.condition);
+      const auto K = in_niche.back().medium.size();
+      for (std::size_t k = 0; k < K; ++k)
+        for (int a = 0; a < animals_; ++a)  // animal -1: the mean niche over the animals
+          if (c.animal == a || c.animal < 0)
+            in_niche.back().medium[k] +=
+                (*niche)[static_cast<std::size_t>(a) * K + k] / (c.animal < 0 ? animals_ : 1);
+      conds.push_back(&in_niche.back());
+    } else {
+      conds.push_back(&c.condition);
+    }
     xs.push_back(warm_start_ == WarmStart::kAnchored && !c.start.empty() ? c.start : c.x);
     references.push_back(&references_[static_cast<std::size_t>(c.reference)].state);
   }
@@ -162,7 +186,11 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   for (std::size_t i = 0; i < needed.size(); ++i)
     if (needed[i]) which.push_back(static_cast<int>(i));
   LossValue value;
-  const std::int64_t failed = solve(which, &value, false);
+  if (opt_.niche && !batches.empty()) throw std::logic_error("niche coupling evaluates every animal together");
+  // Coupled, every group of every animal is solved (its cells shape the niche, whatever its split).
+  const std::int64_t failed = opt_.niche ? solve_coupled(&value, false, false) : solve(which, &value, false);
+  if (opt_.niche && failed > 0)
+    throw NumericalError("the coupled steady state (every animal's niche and groups) failed at this point");
 
   // Data term, unnormalised: sum_k n_k mean_g r^2, and dl/dx* per condition.
   double cells = 0, loss = 0;
@@ -195,22 +223,26 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     solvers::ParameterGradient g(params_);
     double kappa_grad = 0;
     std::int64_t iterations = 0;
-    std::vector<const model::Condition*> conds;
-    std::vector<const std::vector<double>*> xs, rhs;
-    for (std::size_t i = 0; i < conditions_.size(); ++i) {
-      if (dl_dx[i].empty()) continue;
-      conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x), rhs.push_back(&dl_dx[i]);
+    std::vector<double> coupling_grad(coupling_.gamma.size(), 0.0);
+    if (opt_.niche) {
+      kappa_grad = coupled_gradient(dl_dx, g, coupling_grad);
+    } else {
+      std::vector<const model::Condition*> conds;
+      std::vector<const std::vector<double>*> xs, rhs;
+      for (std::size_t i = 0; i < conditions_.size(); ++i) {
+        if (dl_dx[i].empty()) continue;
+        conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x), rhs.push_back(&dl_dx[i]);
+      }
+      std::vector<std::vector<double>> knock_grads;
+      solvers::SteadyStateProblem steady(*field_, opt_.steady, opt_.batch_size);
+      iterations = steady.accumulate_gradient(conds, xs, rhs, opt_.adjoint_rtol, g, &knock_grads);
+      for (std::size_t k = 0; k < knock_grads.size(); ++k) kappa_grad += kappa_gradient(*conds[k], knock_grads[k]);
     }
-    std::vector<std::vector<double>> knock_grads;
-    solvers::SteadyStateProblem steady(*field_, opt_.steady, opt_.batch_size);
-    iterations = steady.accumulate_gradient(conds, xs, rhs, opt_.adjoint_rtol, g, &knock_grads);
-    for (std::size_t k = 0; k < knock_grads.size(); ++k)
-      for (std::size_t i = 0; i < knock_grads[k].size(); ++i)
-        if (!is_shared(conds[k]->knock[i].first)) kappa_grad += knock_grads[k][i];  // the shared knock is fixed
     reduced[head - 1] = static_cast<double>(iterations);
     const auto flat = g.flatten();
     reduced.insert(reduced.end(), flat.begin(), flat.end());
     reduced.push_back(kappa_grad);
+    reduced.insert(reduced.end(), coupling_grad.begin(), coupling_grad.end());
   }
   comm_.replicated_sum_in_place(reduced);
   const double n = reduced[0];
@@ -230,13 +262,20 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   regularisers(value, gradient);
   value.total = value.data + value.steady_state + value.l1 + value.l2;
   if (gradient) {  // from (W, c) to (W, c-bar): dL/dW at fixed c-bar = dL/dW - dL/dc of its row
-    const ThetaLayout L(params_);
+    const ThetaLayout L = layout();
     auto& gr = *gradient;
     for (std::size_t g = 0; g < static_cast<std::size_t>(params_.genes); ++g)
       for (auto k = params_.W.row_ptr[g]; k < params_.W.row_ptr[g + 1]; ++k)
         gr[L.W + static_cast<std::size_t>(k)] -= gr[L.c + g];
   }
   return value;
+}
+
+double FitProblem::kappa_gradient(const model::Condition& condition, const std::vector<double>& knock_grad) const {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < knock_grad.size(); ++i)
+    if (!is_shared(condition.knock[i].first)) sum += knock_grad[i];
+  return sum;
 }
 
 void FitProblem::steady_state_term(const std::vector<char>& used, LossValue& value,
@@ -304,7 +343,7 @@ void FitProblem::steady_state_term(const std::vector<char>& used, LossValue& val
 // estimated from every training group, not sparse regulatory edges; nor on the intercepts
 // (c, and U: a gene's activation in each medium).
 void FitProblem::regularisers(LossValue& value, std::vector<double>* gradient) const {
-  const ThetaLayout L(params_);
+  const ThetaLayout L = layout();
   const double s = opt_.l1_smoothing, per_gene = 1.0 / static_cast<double>(measured_genes());
   const double l1 = opt_.lambda_l1 * per_gene, l2 = opt_.lambda_l2 * per_gene;
   for (std::size_t e = 0; e < params_.W.val.size(); ++e) {
@@ -322,6 +361,7 @@ void FitProblem::regularisers(LossValue& value, std::vector<double>* gradient) c
   };
   ridge(params_.A, L.A);  // not the intercepts c, U
   ridge(params_.B, L.B), ridge(params_.C, L.C), ridge(params_.d, L.d);
+  ridge(coupling_.gamma, L.coupling);  // with U, only their product is identifiable: the ridge fixes the scale
 }
 
 bool FitProblem::informative(int perturbation) const {
@@ -344,13 +384,22 @@ std::vector<double> FitProblem::validation_losses(const std::vector<double>& the
     if (validated(o)) which.push_back(o.condition);
   std::sort(which.begin(), which.end());
   which.erase(std::unique(which.begin(), which.end()), which.end());
-  for (int i : which) {
-    auto& c = conditions_[static_cast<std::size_t>(i)];
-    c.x = references_[static_cast<std::size_t>(c.reference)].state;
-  }
   const auto mode = warm_start_;
-  warm_start_ = WarmStart::kLastSolution;  // i.e. from the cold start just set
-  solve(which, nullptr, false);
+  warm_start_ = WarmStart::kLastSolution;  // i.e. from the cold start set here
+  if (opt_.niche) {  // every group and the niche from cold starts (the niche needs every group)
+    const auto kept = niche_;
+    for (auto& c : conditions_) c.x = references_[static_cast<std::size_t>(c.reference)].state;
+    niche_ = {};
+    if (solve_coupled(nullptr, false, false) > 0)
+      for (auto& c : conditions_) c.solved = false;  // every validation loss is NaN: the niche failed
+    niche_ = kept;
+  } else {
+    for (int i : which) {
+      auto& c = conditions_[static_cast<std::size_t>(i)];
+      c.x = references_[static_cast<std::size_t>(c.reference)].state;
+    }
+    solve(which, nullptr, false);
+  }
   warm_start_ = mode;
   std::vector<double> losses;
   for (const auto& o : groups_) {
@@ -372,6 +421,7 @@ std::vector<double> FitProblem::validation_losses(const std::vector<double>& the
 }
 
 std::int64_t FitProblem::solve_all(bool check_stability) {
+  if (opt_.niche) return solve_coupled(nullptr, check_stability, true);
   std::vector<int> which(conditions_.size());
   for (std::size_t i = 0; i < which.size(); ++i) which[i] = static_cast<int>(i);
   return comm_.sum(solve(which, nullptr, check_stability));
@@ -388,7 +438,7 @@ std::vector<double> FitProblem::predict(const ObservedGroup& o) const {
 }
 
 std::vector<double> FitProblem::predicted_generic(const ObservedGroup& o) const {
-  const auto& c = conditions_[static_cast<std::size_t>(references_[static_cast<std::size_t>(o.reference)].generic)];
+  const auto& c = conditions_[static_cast<std::size_t>(o.generic)];
   if (!c.solved) return {};
   std::vector<double> y(static_cast<std::size_t>(measured_genes()));
   const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;

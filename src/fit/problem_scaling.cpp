@@ -32,7 +32,7 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();  // steady
 }
 
 std::vector<double> FitProblem::diagonal_scaling() {
-  const ThetaLayout L(params_);
+  const ThetaLayout L = layout();
   const auto& p = params_;
   const auto G = static_cast<std::size_t>(measured_genes()), K = static_cast<std::size_t>(p.media);
   const double eps = opt_.pseudocount;
@@ -42,7 +42,10 @@ std::vector<double> FitProblem::diagonal_scaling() {
     if (o.owned && o.split == Split::kTrain && o.condition >= 0) needed[static_cast<std::size_t>(o.condition)] = 1;
   for (std::size_t i = 0; i < needed.size(); ++i)
     if (needed[i]) which.push_back(static_cast<int>(i));
-  solve(which, nullptr, false);
+  if (opt_.niche)
+    solve_coupled(nullptr, false, false);
+  else
+    solve(which, nullptr, false);
   std::vector<double> H(L.size, 0.0), s, factor;
   double cells = 0;
   for (const auto& o : groups_) {
@@ -79,7 +82,9 @@ std::vector<double> FitProblem::diagonal_scaling() {
   for (std::size_t g = 0; g < G; ++g) {
     set(L.v + g), set(L.beta + g), set(L.c + g);
     if (opt_.fit_decay) set(L.gamma + g);
-    for (std::size_t k = 0; k < K; ++k) set(L.U + g * K + k);
+    // The niche channels are 0 in c.condition (the niche is added per solve): D = 1 there.
+    for (std::size_t k = 0; k < static_cast<std::size_t>(p.media - (opt_.niche ? niche_channels_ : 0)); ++k)
+      set(L.U + g * K + k);
     for (auto e = p.W.row_ptr[g]; e < p.W.row_ptr[g + 1]; ++e) set(L.W + static_cast<std::size_t>(e));
   }
   return D;

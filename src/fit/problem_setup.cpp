@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/random.hpp"
@@ -28,6 +29,11 @@ FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data,
   const auto measured = static_cast<int>(data.genes().size()), latent = static_cast<int>(data.latent_targets().size());
   first_shared_ = measured + latent;
   if (opt_.shared_response) shared_count_ = std::max<int>(1, static_cast<int>(data.media().size()));
+  if (opt_.niche) {
+    std::size_t width = 0;
+    for (const auto& m : media) width = std::max(width, m.size());
+    setup_niche(width);
+  }
   build_groups(media);
   std::int64_t perturbed_training = 0, excluded = 0;
   for (const auto& g : groups_)
@@ -157,8 +163,9 @@ void FitProblem::build_references() {
   for (auto& o : groups_)
     if (o.control >= 0) {
       const auto& mean = references_[static_cast<std::size_t>(o.reference)].level;
-      o.delta.resize(G);
-      for (std::size_t g = 0; g < G; ++g) o.delta[g] = o.y[g] - mean[g];
+      o.delta.assign(G, 0.0);
+      if (opt_.batch_offsets)
+        for (std::size_t g = 0; g < G; ++g) o.delta[g] = o.y[g] - mean[g];
     }
   for (auto& ref : references_)
     for (auto& v : ref.level) v = std::max(std::exp(v) - eps, 0.0);
@@ -184,14 +191,18 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
   const auto& all = data_.groups();
   const auto& perts = data_.perturbations();
   auto medium_vector = [&](int m) {
-    return m < static_cast<int>(media.size()) ? media[static_cast<std::size_t>(m)] : std::vector<double>{};
+    auto v = m < static_cast<int>(media.size()) ? media[static_cast<std::size_t>(m)] : std::vector<double>{};
+    if (opt_.niche) v.resize(static_cast<std::size_t>(external_channels_ + niche_channels_), 0.0);  // n_a added per solve
+    return v;
   };
-  std::map<std::pair<int, int>, int> cond_of;
-  auto condition_for = [&](int perturbation, int medium, int reference) {
-    const auto key = std::make_pair(perturbation, medium);
+  // Coupled, every (perturbation, medium) has one condition per animal: each animal its niche.
+  std::map<std::tuple<int, int, int>, int> cond_of;
+  auto condition_for = [&](int perturbation, int medium, int reference, int animal = -1) {
+    const auto key = std::make_tuple(perturbation, medium, animal);
     if (cond_of.count(key)) return cond_of[key];
     ConditionState c;
     c.perturbation = perturbation;
+    c.animal = animal;
     c.control = perts[static_cast<std::size_t>(perturbation)].control;
     c.condition.medium = medium_vector(medium);
     for (int t : perts[static_cast<std::size_t>(perturbation)].target_nodes)
@@ -225,10 +236,28 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
   }
   for (auto& o : groups_) {
     const auto& gr = all[static_cast<std::size_t>(o.group)];
-    if (perts[static_cast<std::size_t>(o.perturbation)].control)
-      o.condition = references_[static_cast<std::size_t>(o.reference)].condition;
-    else
-      o.condition = condition_for(o.perturbation, gr.medium, o.reference);
+    const auto& ref = references_[static_cast<std::size_t>(o.reference)];
+    o.generic = ref.generic;
+    if (!opt_.niche) {
+      o.condition = perts[static_cast<std::size_t>(o.perturbation)].control
+                        ? ref.condition
+                        : condition_for(o.perturbation, gr.medium, o.reference);
+      continue;
+    }
+    // Coupled: the group's own condition in its animal (a member where it is owned), and a
+    // probe of the shared knock alone in that animal.
+    o.condition = condition_for(o.perturbation, gr.medium, o.reference, o.batch);
+    auto& c = conditions_[static_cast<std::size_t>(o.condition)];
+    c.member = o.owned, c.cells = o.cells;
+    if (shared_count_ == 0) continue;
+    const auto key = std::make_tuple(-1, gr.medium, o.batch);
+    if (!cond_of.count(key)) {
+      ConditionState probe = conditions_[static_cast<std::size_t>(ref.generic)];
+      probe.animal = o.batch;
+      cond_of[key] = static_cast<int>(conditions_.size());
+      conditions_.push_back(std::move(probe));
+    }
+    o.generic = cond_of[key];
   }
 }
 

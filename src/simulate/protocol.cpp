@@ -32,7 +32,8 @@ StepAction action_of(const std::string& kind, const json& s) {
   if (kind == "equilibrate") return EquilibrateStep{};
   if (kind == "expand") return ExpandStep{step_get<double>(s, "dt")};
   if (kind == "passage") return PassageStep{step_get<int>(s, "cells")};
-  if (kind == "transplant") return TransplantStep{step_get<int>(s, "animals"), step_get<int>(s, "cells")};
+  if (kind == "transplant")
+    return TransplantStep{step_get<int>(s, "animals"), step_get<int>(s, "cells"), step_get<double>(s, "engraftment_sd")};
   if (kind == "measure")
     return MeasureStep{step_get<int>(s, "cells"), step_get<int>(s, "batches"), step_get<double>(s, "depth"),
                        step_get<std::string>(s, "batch_prefix")};
@@ -91,6 +92,7 @@ std::vector<config::StepSpec> protocol_step_specs() {
        {
            {"animals", VT::kInt, nullptr, "number of animals (niches; required)", range::count(1, 100000)},
            {"cells", VT::kInt, nullptr, "cells each animal receives (required); guide composition differs between animals by this draw", range::count(1, 100000000)},
+           {"engraftment_sd", VT::kFloat, 0.0, "sd of the log engraftment efficiency of each guide class in each animal (0: every class takes in by its library weight); > 0 makes the animals' compositions, hence their niches, differ", range::between(0.0, 10.0)},
        }},
       {"measure", "Sequences cells: draws cells by weight and applies the measurement operator.",
        {

@@ -353,12 +353,22 @@ void Simulation::step_passage(int cells, int step_index) {
 }
 
 void Simulation::step_transplant(const TransplantStep& s, int step_index) {
-  const auto cum = cumulative(normalised(gathered_log_weights()));
+  const auto log_weights_all = gathered_log_weights();
+  const auto cum = cumulative(normalised(log_weights_all));
   const auto A = static_cast<std::size_t>(s.animals), n_classes = classes_.size();
   std::vector<std::int64_t> counts(n_classes * A, 0);  // class-major: class c, animal a at c * A + a
   for (std::size_t a = 0; a < A; ++a) {
     RandomStream rs(settings_.seed, StreamDomain::kTransplant, static_cast<std::uint64_t>(a));
-    const auto drawn = draw_counts(cum, s.cells, rs);
+    // Engraftment: each class takes in each animal with its own log-normal efficiency (its
+    // own stream per animal, after the cell draws' streams, so sd = 0 changes no draw).
+    auto engrafted = cum;
+    if (s.engraftment_sd > 0) {
+      RandomStream eng(settings_.seed, StreamDomain::kTransplant, (std::uint64_t{1} << 32) + a);
+      auto lw = log_weights_all;
+      for (auto& l : lw) l += s.engraftment_sd * eng.normal();
+      engrafted = cumulative(normalised(lw));
+    }
+    const auto drawn = draw_counts(engrafted, s.cells, rs);
     for (std::size_t c = 0; c < n_classes; ++c) counts[c * A + a] = drawn[c];
   }
   // Each class becomes one class per animal; a rank keeps the animals of its own classes,

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """An in vivo screen (tests/data/in_vivo_small.toml) simulated at 1 and 2 ranks: the same
 counts and niche factors bit for bit; one batch per animal; niche factors that differ
-between animals (their guide compositions differ); and the fit, which treats animals as
-batches (no coupling yet), runs on it at 2 ranks.
+between animals (their guide compositions differ); engraftment_sd > 0 makes the animals'
+compositions differ more than the draw alone does; and the fit, with animals as batches,
+runs on it at 2 ranks.
 usage: check_in_vivo.py PERTURBFIT MPIRUN DECK OUTDIR"""
 import os
 import shutil
@@ -41,6 +42,24 @@ with h5py.File(f"{out}/r1/truth.h5") as t1, h5py.File(f"{out}/r2/truth.h5") as t
     assert np.ptp(f1, axis=0).max() > 1e-4, f"every animal has the same niche: {f1}"
     assert t1["niche/gamma"].shape == (2, 3)
     assert len(t1["classes/animal"][()]) == len(t1["classes/guide"][()])
+
+
+def composition_spread(screen):
+    """Mean over guides of the variance across animals of the guide's share of the animal's cells."""
+    with h5py.File(screen) as f:
+        guide, animal = f["obs/guide/codes"][()], f["obs/batch/codes"][()]
+    counts = np.zeros((animal.max() + 1, guide.max() + 1))
+    np.add.at(counts, (animal, guide), 1)
+    return float(np.mean(np.var(counts / counts.sum(axis=1, keepdims=True), axis=0)))
+
+
+text = open(deck).read()
+assert "cells = 500\n" in text
+open(f"{out}/engrafted.toml", "w").write(text.replace("cells = 500\n", "cells = 500\nengraftment_sd = 2.0\n", 1))
+run(["simulate", f"{out}/engrafted.toml", "-o", f"{out}/engrafted"])
+plain, engrafted = composition_spread(f"{out}/r1/screen.h5ad"), composition_spread(f"{out}/engrafted/screen.h5ad")
+print(f"composition spread across animals: {plain:.3g} by the draw alone, {engrafted:.3g} with engraftment_sd = 2")
+assert engrafted > 3 * plain, (plain, engrafted)
 run(["fit", deck, "--data", f"{out}/r1/screen.h5ad", "-o", f"{out}/fit", "--set", "fit.max_iterations=5"], ranks=2)
 assert os.path.exists(f"{out}/fit/fit.h5")
 print("in vivo screen: ranks agree bitwise, animals are batches, niches differ; fit ran")

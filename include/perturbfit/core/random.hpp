@@ -27,6 +27,7 @@ enum class StreamDomain : std::uint64_t {
   kBaseline = 15,      // start of the subspace iteration of the PCA linear baseline
   kNiche = 16,         // ligand genes and the niche coupling Gamma
   kTransplant = 17,    // which cells each animal receives
+  kFitNiche = 18,      // the fit's initial niche coupling
 };
 
 class RandomStream {

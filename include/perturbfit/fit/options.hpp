@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "perturbfit/config/schema.hpp"
 #include "perturbfit/config/deck.hpp"
@@ -51,6 +52,12 @@ struct FitOptions {
   int validation_every = 5, validation_patience = 10;
   double max_weight = 5.0;
   solvers::SteadyStateOptions steady = fit_steady_state_defaults();
+  // fit.niche = "coupled": the in vivo niche of MODEL.md section 7 (animals = batches), with
+  // the ligand genes of [niche].ligand_genes and Gamma fitted (fit.niche_channels x L).
+  bool niche = false;
+  bool batch_offsets = true;  // fit.batch_offsets: false: no batch offset (delta = 0) anywhere
+  std::vector<std::string> ligand_genes;
+  int niche_channels = 0;  // 0: one per ligand gene
   bool operator==(const FitOptions&) const = default;
 };
 

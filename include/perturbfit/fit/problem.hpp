@@ -25,7 +25,8 @@
 // value from the model's control steady state. Optimisation variables theta: the model's
 // parameters (pack_parameters order) with c replaced by c-bar = c + W 1, the activation
 // when every node is at its control level (z = 1), followed by one guide efficiency kappa
-// shared by every target. In (W, c) a weight shifts every group's level, and the
+// shared by every target, then with fit.niche = coupled the niche coupling Gamma
+// (problem_niche.cpp: each animal's groups coupled through their niche). In (W, c) a weight shifts every group's level, and the
 // intercept must undo it; in (W, c-bar) it moves only the groups where its regulator
 // differs from its control level: the effects, decoupled from the levels.
 //
@@ -44,8 +45,10 @@
 #include "perturbfit/data/screen_data.hpp"
 #include "perturbfit/fit/options.hpp"
 #include "perturbfit/fit/splits.hpp"
+#include "perturbfit/model/niche.hpp"
 #include "perturbfit/model/vector_field.hpp"
 #include "perturbfit/parallel/comm.hpp"
+#include "perturbfit/solvers/adjoint.hpp"
 
 namespace perturbfit::fit {
 
@@ -65,6 +68,7 @@ struct ObservedGroup {
   int condition = -1;  // index into conditions(); -1: excluded
   int control = -1;    // index into control_groups()
   int reference = -1;  // index into the (medium, time) control references
+  int generic = -1;    // condition of the shared knock alone in the group's context (predicted_generic)
   double cells = 0;
   Split split = Split::kTrain;
   bool owned = false;         // counted on this rank (controls are held by every rank, owned by one)
@@ -81,10 +85,14 @@ struct ControlReference {  // one per (medium, time) of the control groups
   std::vector<double> state;  // every node: the same in model units (level / S; 1 for unobserved nodes)
 };
 
-// theta: the model's parameters (model::ParameterLayout; c-bar in place of c), then kappa.
+// theta: the model's parameters (model::ParameterLayout; c-bar in place of c), then kappa,
+// then (fit.niche = coupled) the niche coupling Gamma, K x L row-major.
 struct ThetaLayout : model::ParameterLayout {
-  std::size_t kappa;
-  explicit ThetaLayout(const model::ModelParameters& p) : model::ParameterLayout(p), kappa(size) { ++size; }
+  std::size_t kappa, coupling;
+  ThetaLayout(const model::ModelParameters& p, std::size_t coupling_size)
+      : model::ParameterLayout(p), kappa(size), coupling(size + 1) {
+    size += 1 + coupling_size;
+  }
 };
 
 // The knockdown of the shared-response node by any targeting guide: fixed, because only its
@@ -172,6 +180,12 @@ class FitProblem {
   struct ConditionState {
     model::Condition condition;
     int perturbation = 0;
+    // fit.niche = coupled: the animal (batch) whose niche it sits in; -1: the mean niche
+    // over animals (the references' control and generic states). member: a group of cells
+    // counted in its animal's niche on this rank (each group on one rank).
+    int animal = -1;
+    bool member = false;
+    double cells = 0;  // a member's population weight: its group's cells
     bool control = false;
     bool generic = false;       // the shared knock only (held on every rank, as controls)
     int reference = 0;          // control reference of its medium: the cold start
@@ -185,6 +199,14 @@ class FitProblem {
     int newton_iterations = 0;
   };
   const std::vector<ConditionState>& conditions() const { return conditions_; }
+
+  // fit.niche = coupled: the ligand genes (node indices) and Gamma at the current point
+  // (K x L over all K medium channels; the external medium's rows are fixed at 0), and the
+  // niche factors of every animal (animals x K) at the last coupled solve.
+  bool niche_coupled() const { return opt_.niche; }
+  const model::NicheCoupling& coupling() const { return coupling_; }
+  const std::vector<double>& niche_factors() const { return niche_.factors; }
+  int external_channels() const { return external_channels_; }
 
  private:
   void build_groups(const std::vector<std::vector<double>>& media);
@@ -200,10 +222,26 @@ class FitProblem {
   // every measured gene. Collective.
   std::vector<std::pair<int, int>> response_edges() const;
   // Solves the listed conditions at the current point (batched, then SNES); returns failures.
-  std::int64_t solve(const std::vector<int>& which, LossValue* tally, bool check_stability);
+  // With niche (animals x K), each condition sits in its animal's niche (animal -1: the mean).
+  std::int64_t solve(const std::vector<int>& which, LossValue* tally, bool check_stability,
+                     const std::vector<double>* niche = nullptr);
   // lambda_ss * residual of the observed control states of the references in `used`.
   void steady_state_term(const std::vector<char>& used, LossValue& value, std::vector<double>* gradient) const;
   void regularisers(LossValue& value, std::vector<double>* gradient) const;
+  // dl/dkappa from one condition's knock gradients: its targets' entries (the shared knock is fixed).
+  double kappa_gradient(const model::Condition& condition, const std::vector<double>& knock_grad) const;
+  ThetaLayout layout() const { return ThetaLayout(params_, coupling_.gamma.size()); }
+  // problem_niche.cpp. Ligand genes to nodes and the niche channels (before the conditions).
+  void setup_niche(std::size_t external_channels);
+  std::vector<double> initial_coupling() const;
+  // Collective: the coupled steady state of every member condition and (probes) then of the
+  // others in their animal's niche; returns failures over all ranks (every member's if the
+  // niche did not converge).
+  std::int64_t solve_coupled(LossValue* tally, bool check_stability, bool probes);
+  // Collective: the data term's dl/dx per condition (empty: none) through the coupling into
+  // grad and the coupling's gradient; kappa's gradient is returned.
+  double coupled_gradient(const std::vector<std::vector<double>>& dl_dx, solvers::ParameterGradient& grad,
+                          std::vector<double>& coupling_grad);
 
   parallel::Comm comm_;
   const data::ScreenData& data_;
@@ -221,6 +259,16 @@ class FitProblem {
   std::vector<double> variable_scale_;
   std::vector<char> read_;  // per node: some gene's W row reads it (the pattern is fixed)
   std::unique_ptr<model::VectorField> field_;
+  model::NicheCoupling coupling_;  // empty unless fit.niche = coupled
+  int external_channels_ = 0, niche_channels_ = 0, animals_ = 0;
+  // The last coupled solve's niche (animals x K) and its Jacobian estimate: the next solve's
+  // start; kAnchored starts from those of the last accepted iterate, kept from the best
+  // line-search trial (as the conditions' start and kept states).
+  struct NicheState {
+    std::vector<double> factors, jacobian;
+    bool empty() const { return factors.empty(); }
+  };
+  NicheState niche_, niche_start_, niche_kept_;
 };
 
 }  // namespace perturbfit::fit

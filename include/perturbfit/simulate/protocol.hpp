@@ -32,6 +32,7 @@ struct PassageStep {
 // from then on every animal is one niche, and one batch ("animal<a>") when measured.
 struct TransplantStep {
   int animals = 1, cells = 0;
+  double engraftment_sd = 0.0;  // sd of each class's log engraftment efficiency per animal
 };
 struct MeasureStep {
   int cells = 0, batches = 1;

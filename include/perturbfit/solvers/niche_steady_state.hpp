@@ -61,10 +61,18 @@ class NicheSteadyState {
 
   // Collective. For l = sum_g l_g(x_g) at a coupled steady state (xs, niche from solve) with
   // rhs[g] = dl_g/dx_g: grad += this rank's share of dl/dtheta and coupling_grad (K x L) +=
-  // its share of dl/dGamma; summing both over ranks gives the total.
+  // its share of dl/dGamma; summing both over ranks gives the total. knock_grads, if given,
+  // receives dl/dkappa per member and entry of its condition's knock list.
   void accumulate_gradient(const std::vector<NicheMember>& members, const std::vector<std::vector<double>>& xs,
                            const std::vector<double>& niche, const std::vector<std::vector<double>>& rhs, double rtol,
-                           ParameterGradient& grad, std::vector<double>& coupling_grad);
+                           ParameterGradient& grad, std::vector<double>& coupling_grad,
+                           std::vector<std::vector<double>>* knock_grads = nullptr);
+
+  // The sampled estimate of D_a (animals x L x K) of the last solve, and a warm start for the
+  // next: given one, solve skips the coarse level and starts Newton with it, and
+  // accumulate_gradient preconditions with it (the results are exact whatever it is).
+  const std::vector<double>& jacobian_estimate() const { return sampled_jacobian_; }
+  void set_jacobian_estimate(std::vector<double> estimate) { sampled_jacobian_ = std::move(estimate); }
 
   // The conditions the members see in the niche: medium m_ext + niche[animal].
   std::vector<model::Condition> coupled_conditions(const std::vector<NicheMember>& members,
