@@ -69,6 +69,34 @@ struct Session {
   std::array<std::int64_t, 3> split_counts{0, 0, 0};  // train, validation, test perturbations
 };
 
+// The fitted niche, for metrics.json and the log: how far apart the animals' niches are is
+// what the data could identify the coupling from (docs/in_vivo.md).
+json niche_summary(const FitProblem& problem, const Reporter& reporter) {
+  const auto& n = problem.niche_factors();
+  const auto K = static_cast<std::size_t>(problem.parameters().media);
+  const std::size_t animals = K > 0 ? n.size() / K : 0;
+  double spread = 0.0, largest = 0.0, gamma = 0.0;
+  for (std::size_t k = 0; k < K; ++k) {
+    double lo = 0.0, hi = 0.0;
+    for (std::size_t a = 0; a < animals; ++a) {
+      const double v = n[a * K + k];
+      lo = a == 0 ? v : std::min(lo, v), hi = a == 0 ? v : std::max(hi, v);
+      largest = std::max(largest, std::abs(v));
+    }
+    spread = std::max(spread, hi - lo);
+  }
+  for (double g : problem.coupling().gamma) gamma = std::max(gamma, std::abs(g));
+  reporter.info("niche: " + std::to_string(animals) + " animals, largest factor " + std::to_string(largest) +
+                ", largest spread between animals " + std::to_string(spread) + ", largest |Gamma| " +
+                std::to_string(gamma));
+  return {{"animals", animals},
+          {"channels", K - static_cast<std::size_t>(problem.external_channels())},
+          {"ligand_genes", problem.coupling().ligands()},
+          {"largest_factor", largest},
+          {"largest_spread_between_animals", spread},
+          {"largest_abs_gamma", gamma}};
+}
+
 }  // namespace
 
 GradientCheckReport run_gradient_check(const parallel::Comm& comm, const FitRequest& given, const Reporter& reporter) {
@@ -132,8 +160,11 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
                          "); nothing is written but the last checkpoint. Check the screen or lower fit.learning_rate");
   const auto failed = problem.solve_all(true);
   std::int64_t unstable = 0;
-  for (const auto& c : problem.conditions())
-    if (c.solved && !c.stable && !c.generic && (!c.control || comm.is_root())) ++unstable;
+  for (const auto& c : problem.conditions()) {
+    // Each condition once: coupled, the groups (members, one rank each); else controls on the root.
+    const bool counted = problem.niche_coupled() ? c.member : !c.generic && (!c.control || comm.is_root());
+    if (counted && c.solved && !c.stable) ++unstable;
+  }
   unstable = comm.sum(unstable);
   if (failed > 0)
     reporter.warn(std::to_string(failed) +
@@ -164,6 +195,7 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
                {"failed_steady_states", failed},
                {"unstable_steady_states", unstable},
                {"metrics", metrics}};
+  if (problem.niche_coupled()) summary["niche"] = niche_summary(problem, reporter);
   if (!options.truth.empty()) {
     json truth;
     comm.run_on_root([&] { truth = truth_recovery(problem, options.truth); });

@@ -6,7 +6,7 @@ usage: check_niche_fit.py PERTURBFIT MPIRUN DECK WORKDIR
 - the adjoint gradient (every parameter, and Gamma alone) against central differences at
   1 and 2 ranks, mechanistic and hybrid: relative error <= 1e-6, and the two rank counts
   give the same adjoint to 1e-10;
-- a short fit writes /niche to fit.h5: Gamma (K x L), the ligand genes, every animal's
+- a short fit writes /niche to fit.h5 (and its summary to metrics.json): Gamma (K x L), the ligand genes, every animal's
   factors, finite and different between animals (the solver's invariants, n_a = Gamma H_a
   and every group at its steady state, are tested in tests/test_niche.cpp);
 - bad decks: a ligand gene not in the screen (exit 3), no ligand names, an unknown mode,
@@ -64,6 +64,10 @@ assert np.all(gamma[:external] == 0), "Gamma's rows of the external medium must 
 assert np.all(np.isfinite(factors)) and np.ptp(factors, axis=0).max() > 0, factors
 print("niche factors per animal:\n", factors)
 assert set(ligands) <= set(genes), ligands
+summary = json.load(open(f"{work}/fit/metrics.json"))["niche"]
+assert summary["animals"] == 4 and summary["channels"] == gamma.shape[0] - external, summary
+assert np.isclose(summary["largest_spread_between_animals"], np.ptp(factors, axis=0).max()), summary
+assert np.isclose(summary["largest_abs_gamma"], np.abs(gamma).max()), summary
 print("ligands:", ligands, "Gamma:\n", gamma)
 
 bad = (("--set", "niche.ligand_genes=[\"G36\", \"NOPE\"]"), 3,
