@@ -129,3 +129,21 @@ TEST(FitProblem, LossAndGradientDoNotDependOnTheOrderOfCells) {
   for (std::size_t i = 0; i < g1.size(); ++i)
     EXPECT_NEAR(g1[i], g2[i], 1e-9 * (1e-12 + std::abs(g1[i]))) << "parameter " << i;
 }
+
+// fit.batch_offsets = false: no batch offset anywhere (the two lanes differ by 10%, so with
+// offsets the controls' offsets are not zero).
+TEST(FitProblem, WithoutBatchOffsetsEveryOffsetIsZero) {
+  const auto dir = test_support::temp_dir("fit_problem_offsets");
+  const auto path = write_screen(tiny_cells(), dir + "/screen.h5ad");
+  auto options = every_group_trains();
+  TinyFit with(path, options);
+  options.batch_offsets = false;
+  TinyFit without(path, options);
+  double largest_with = 0.0, largest_without = 0.0;
+  for (const auto& o : with.problem.groups())
+    for (double d : o.delta) largest_with = std::max(largest_with, std::abs(d));
+  for (const auto& o : without.problem.groups())
+    for (double d : o.delta) largest_without = std::max(largest_without, std::abs(d));
+  EXPECT_GT(largest_with, 0.01);
+  EXPECT_EQ(largest_without, 0.0);
+}
