@@ -19,14 +19,13 @@ prints a Markdown table."""
 import json
 import os
 import re
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from study_common import launch, run_fit_json, stat, study_arguments  # noqa: E402
+from study_common import launch, run_fit_json, simulate_seed, stat, study_arguments  # noqa: E402
 
 
 def strings(ds):
@@ -86,12 +85,7 @@ def main():
     rows = []
     for seed in range(1, args.seeds + 1):
         base = os.path.join(args.out, f"seed{seed}")
-        screen = os.path.join(base, "screen")
-        if not os.path.exists(os.path.join(screen, "screen.h5ad")):
-            res = subprocess.run([args.exe, "simulate", args.deck, "-o", screen, "-q", "--force",
-                                  "--set", f"run.seed={seed}", *overrides], capture_output=True, text=True)
-            if res.returncode != 0:
-                sys.exit(res.stderr)
+        screen = simulate_seed(args, overrides, seed)
         with h5py.File(os.path.join(screen, "truth.h5")) as t:
             genes = strings(t["genes"])
             ligands = {genes[i] for i in t["niche/ligand_genes"][:]}

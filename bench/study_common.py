@@ -1,4 +1,4 @@
-"""Shared by the study scripts (lambda_ss, latent, real_screen): the command line (a deck,
+"""Shared by the study scripts (lambda_ss, latent, real_screen, in_vivo, selection): the command line (a deck,
 an output folder, seeds, ranks, the executable and deck overrides), running a fit, statistics."""
 import argparse
 import os
@@ -22,6 +22,19 @@ def launch(ap):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     mpirun = [os.path.join(root, "tools", "mpirun.sh"), str(args.ranks)]
     return args, mpirun, sum((["--set", s] for s in args.set), [])
+
+
+def simulate_seed(args, overrides, seed, product="screen.h5ad"):
+    """OUT/seed<s>/screen: the deck simulated at run.seed = s (kept if `product` is there)."""
+    import subprocess
+    import sys
+    screen = os.path.join(args.out, f"seed{seed}", "screen")
+    if not os.path.exists(os.path.join(screen, product)):
+        res = subprocess.run([args.exe, "simulate", args.deck, "-o", screen, "-q", "--force",
+                              "--set", f"run.seed={seed}", *overrides], capture_output=True, text=True)
+        if res.returncode != 0:
+            sys.exit(res.stderr)
+    return screen
 
 
 def run_fit_json(cmd):

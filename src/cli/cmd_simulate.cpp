@@ -42,6 +42,8 @@ int run_simulate(const CommandContext& ctx, const SimulateArgs& args) {
                   << summary["wall_seconds"].get<double>() << " s\n"
                   << "  " << report.screen.string() << "\n";
         if (!report.truth.empty()) std::cout << "  " << report.truth.string() << "\n";
+        if (summary["files"].contains("guide_counts"))
+          std::cout << "  " << summary["files"]["guide_counts"].get<std::string>() << "\n";
         std::cout << "  " << (args.output / "provenance.json").string() << "\n";
       }
     }

@@ -24,6 +24,9 @@ DataOptions data_options(const config::Deck& d, const std::string& path, const s
   o.genes_file = d.get<std::string>("data.genes_file");
   if (!o.genes_file.empty() && !std::filesystem::path(o.genes_file).is_absolute())
     o.genes_file = (d.directory() / o.genes_file).string();
+  o.guide_counts = d.get<std::string>("data.guide_counts");
+  if (!o.guide_counts.empty() && !std::filesystem::path(o.guide_counts).is_absolute())
+    o.guide_counts = (d.directory() / o.guide_counts).string();
   o.top_variable = d.get<int>("data.top_variable");
   o.keep_targets = d.get<bool>("data.keep_targets");
   o.likelihood = d.get<std::string>("data.likelihood");
@@ -55,6 +58,7 @@ config::SectionSpec data_section() {
            {"time_key", VT::kString, "time", "obs column of the time since perturbation; used if present"},
            {"medium_key", VT::kString, "medium", "obs column of the medium; used if present"},
            {"genes_file", VT::kString, "", "keep only the genes listed in this file (one per line)"},
+           {"guide_counts", VT::kString, "", "guide-abundance read-outs (tab-separated: guide, perturbation, batch, medium, time, count; what simulate's count_guides writes); relative to the deck; fit then fits the fitness weights phi from them (fit.lambda_abundance)"},
            {"top_variable", VT::kInt, 0, "keep only the N genes of highest log-normalised variance (0: all)", range::count(0)},
            {"keep_targets", VT::kBool, true, "gene selection (genes_file, top_variable) keeps every perturbation target present in var, so that measured targets stay measured"},
            {"likelihood", VT::kString, "gaussian", "gaussian (pseudo-bulk of log-normalised expression) | nb (counts must be integers)"},

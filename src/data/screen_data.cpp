@@ -75,6 +75,20 @@ ScreenData::ScreenData(const parallel::Comm& comm, const DataOptions& options, c
                "; set data.missing_targets = \"latent\" to model them as latent nodes or \"skip\" to drop their cells",
            true);
   }
+  if (!opt_.guide_counts.empty()) read_abundance();
+}
+
+// Small (guides x samples rows): every rank reads it.
+void ScreenData::read_abundance() {
+  const auto table = abundance_observations(io::read_guide_count_table(opt_.guide_counts), opt_.guide_counts,
+                                            perturbations_, batches_, media_, opt_.control_labels);
+  abundance_ = table.observations;
+  reporter_.info(opt_.guide_counts + ": " + std::to_string(abundance_.size()) + " guide-abundance change(s) in " +
+                 std::to_string(table.series) + " series");
+  if (table.unknown_perturbations > 0)
+    reporter_.warn(opt_.guide_counts + ": " + std::to_string(table.unknown_perturbations) +
+                   " perturbation label(s) of the guide count table have no cells in the screen; their counts are "
+                   "not used");
 }
 
 void ScreenData::fail(const std::string& message, bool design_problem) {

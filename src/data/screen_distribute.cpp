@@ -155,6 +155,7 @@ std::string ScreenData::content_digest() const {
   for (const auto& p : perturbations_) all.text(p.label);
   for (const auto& b : batches_) all.text(b);
   all.value(layout_.rows).value(comm_.xor_all(rows));
+  for (const auto& o : abundance_) all.value(o.perturbation).value(o.batch).value(o.dt).value(o.log_ratio);
   return all.hex();
 }
 

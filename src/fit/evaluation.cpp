@@ -213,4 +213,50 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
   return out;
 }
 
+nlohmann::json abundance_metrics(FitProblem& problem) {
+  using nlohmann::json;
+  std::vector<char> fallback;
+  const auto predicted = problem.predicted_abundance(&fallback);
+  const auto& observations = problem.data().abundance();
+  const auto& perts = problem.data().perturbations();
+  double train_sum = 0, train_n = 0;
+  for (std::size_t i = 0; i < observations.size(); ++i)
+    if (problem.abundance_split(observations[i]) == Split::kTrain && std::isfinite(predicted[i]))
+      train_sum += observations[i].log_ratio, ++train_n;
+  const double train_mean = train_n > 0 ? train_sum / train_n : 0.0;
+  // The subsets of the expression metrics: the splits, and the test split by kind of held-out perturbation.
+  std::vector<std::string> subset(observations.size());
+  for (std::size_t i = 0; i < observations.size(); ++i) {
+    const auto split = problem.abundance_split(observations[i]);
+    subset[i] = to_string(split);
+    if (split == Split::kTest)
+      subset[i] += "/" + holdout_category(perts, problem.splits(), static_cast<std::size_t>(observations[i].perturbation));
+  }
+  json out;
+  for (const auto& name : subset_names()) {
+    std::vector<double> y, yhat;
+    std::size_t fallbacks = 0;
+    for (std::size_t i = 0; i < observations.size(); ++i)
+      if ((subset[i] == name || subset[i].rfind(name + "/", 0) == 0) && std::isfinite(predicted[i])) {
+        y.push_back(observations[i].log_ratio), yhat.push_back(predicted[i]);
+        fallbacks += fallback[i] ? 1 : 0;
+      }
+    if (y.empty() && name.find('/') != std::string::npos) continue;
+    double model = 0, zero = 0, mean = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      model += (yhat[i] - y[i]) * (yhat[i] - y[i]);
+      zero += y[i] * y[i];
+      mean += (train_mean - y[i]) * (train_mean - y[i]);
+    }
+    const double n = static_cast<double>(y.size());
+    auto number = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+    out[name] = {{"observations", y.size()},
+                 {"fallback_observations", fallbacks},
+                 {"mse", {{"model", number(model / n)}, {"no_selection", number(zero / n)},
+                          {"train_mean", number(mean / n)}}},
+                 {"pearson_model", number(y.size() > 2 ? pearson(y, yhat) : std::nan(""))}};
+  }
+  return out;
+}
+
 }  // namespace perturbfit::fit

@@ -22,26 +22,35 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
   for (std::size_t i = 0; i < nw; ++i) theta[i] = 0.5 * rng.normal() / (std::max(x_mean, 1e-3) * std::sqrt(in_degree));
   for (std::size_t i = nw; i < theta.size(); ++i)
     if (lower[i] < upper[i] && theta[i] != 0) theta[i] *= 1.0 + 0.1 * rng.normal();
-  const ThetaLayout layout(problem.parameters(), problem.coupling().gamma.size());
+  const ThetaLayout layout(problem.parameters(), problem.coupling().gamma.size(),
+                           problem.fits_abundance() ? problem.fitness().size() : 0);
   // The niche channels' U starts at 0, where the loss does not depend on Gamma: give it values.
   const auto K = static_cast<std::size_t>(problem.parameters().media);
   if (problem.niche_coupled())
     for (std::size_t g = 0; g < static_cast<std::size_t>(problem.nodes()); ++g)
       for (auto k = static_cast<std::size_t>(problem.external_channels()); k < K; ++k)
         theta[layout.U + g * K + k] = 0.3 * rng.normal();
+  // phi starts at 0, where the abundance term does not depend on the steady states: give it values.
+  for (std::size_t i = layout.fitness; i < theta.size(); ++i) theta[i] = 0.5 * rng.normal();
   if (at) theta = *at;
   const auto base = problem.evaluate(theta, &grad);
   nlohmann::json rows = nlohmann::json::array();
   double worst = 0;
-  // Random directions over every free variable; coupled, one more over Gamma alone (a few
-  // entries among thousands, which the others barely see).
-  const int total = directions + (problem.niche_coupled() ? 1 : 0);
-  for (int k = 0; k < total; ++k) {
+  // Random directions over every free variable; then one over Gamma alone (coupled) and one
+  // over phi alone (guide counts): a few entries among thousands, which the others barely see.
+  struct Block {
+    std::string name;
+    std::size_t first, last;
+  };
+  std::vector<Block> blocks;
+  for (int k = 0; k < directions; ++k) blocks.push_back({"", 0, theta.size()});
+  if (problem.niche_coupled()) blocks.push_back({"Gamma", layout.coupling, layout.fitness});
+  if (problem.fits_abundance()) blocks.push_back({"phi", layout.fitness, theta.size()});
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
     RandomStream dir(opt.seed, StreamDomain::kFitDirection, static_cast<std::uint64_t>(k) + 1);
     std::vector<double> d(theta.size(), 0.0);
     double norm = 0;
-    const std::size_t first = k < directions ? 0 : layout.coupling;
-    for (std::size_t i = first; i < d.size(); ++i)
+    for (std::size_t i = blocks[k].first; i < blocks[k].last; ++i)
       if (lower[i] < upper[i]) d[i] = dir.normal(), norm += d[i] * d[i];
     norm = std::sqrt(norm);
     double adjoint = 0;
@@ -56,14 +65,15 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
     worst = std::max(worst, err);
     std::ostringstream os;
     os.precision(10);
-    os << "direction " << k << (k < directions ? "" : " (Gamma)") << ": adjoint " << adjoint << "  finite difference " << fd;
+    os << "direction " << k << (blocks[k].name.empty() ? "" : " (" + blocks[k].name + ")") << ": adjoint " << adjoint
+       << "  finite difference " << fd;
     os.precision(3);
     os << "  relative error " << err;
     reporter.info(os.str());
-    rows.push_back({{"direction", k}, {"coupling_only", k >= directions}, {"adjoint", adjoint}, {"finite_difference", fd}, {"relative_error", err}});
+    rows.push_back({{"direction", k}, {"block", blocks[k].name.empty() ? "all" : blocks[k].name}, {"adjoint", adjoint}, {"finite_difference", fd}, {"relative_error", err}});
   }
   return {{"loss", base.total},
-          {"loss_terms", {{"data", base.data}, {"steady_state", base.steady_state}, {"l1", base.l1}, {"l2", base.l2}}},
+          {"loss_terms", {{"data", base.data}, {"steady_state", base.steady_state}, {"abundance", base.abundance}, {"l1", base.l1}, {"l2", base.l2}}},
           {"step", step},
           {"directions", rows},
           {"max_relative_error", worst},

@@ -55,6 +55,8 @@ FitOptions fit_options(const config::Deck& d) {
   o.lambda_l1 = d.get<double>("fit.lambda_l1");
   o.l1_smoothing = d.get<double>("fit.l1_smoothing");
   o.lambda_l2 = d.get<double>("fit.lambda_l2");
+  o.lambda_abundance = d.get<double>("fit.lambda_abundance");
+  o.lambda_fitness_l1 = d.get<double>("fit.lambda_fitness_l1");
   o.kappa = d.get<double>("fit.kappa");
   o.learn_kappa = d.get<bool>("fit.learn_kappa");
   o.kappa_min = d.get<double>("fit.kappa_min");
@@ -130,6 +132,8 @@ config::SectionSpec fit_section() {
            {"lambda_ss", VT::kFloat, 0.0, "weight of the steady-state residual of the observed control states (0 = vanilla end-to-end)", range::non_negative()},
            {"lambda_l1", VT::kFloat, 3e-4, "weight of the L1 penalty on W (smoothed: sqrt(W^2 + l1_smoothing^2)), per measured gene: the penalty is lambda_l1 / G * sum |W|, like the data term a mean over genes", range::non_negative()},
            {"l1_smoothing", VT::kFloat, 1e-3, "smoothing of |W| in the L1 penalty", range::positive()},
+           {"lambda_abundance", VT::kFloat, 1.0, "weight of the guide-abundance term (with data.guide_counts), per measured gene (lambda_abundance / G x the inverse-variance weighted mean over training perturbations and series of (dt phi . (z_p - z_control) - observed log change of the guides' share relative to controls)^2: an observation weighs about as much as one gene of its perturbation's profile); phi (one weight per node, ridge lambda_l2) is fitted with the model", range::non_negative()},
+           {"lambda_fitness_l1", VT::kFloat, 0.0, "weight of the (smoothed, fit.l1_smoothing) L1 norm of phi (with data.guide_counts), per measured gene like lambda_l1: a prior that few genes drive growth; 0 by default: in the selection study (docs/in_vivo.md) it did not lower the held-out error", range::non_negative()},
            {"lambda_l2", VT::kFloat, 2e-4, "weight of the squared norm of W, U and the neural weights (not of the intercepts c), per measured gene (lambda_l2 / G * sum)", range::non_negative()},
            {"kappa", VT::kFloat, 0.8, "initial guide efficiency (one value for every target)", range::between(-1e6, 0.999999)},
            {"learn_kappa", VT::kBool, true, "fit the efficiency kappa (bounded to [kappa_min, kappa_max])"},

@@ -37,6 +37,7 @@ std::vector<double> FitProblem::initial_point() const {
   for (std::size_t g = 0; g < wz.size(); ++g) theta[L.c + g] += wz[g];  // c-bar = c + W 1
   theta.push_back(kappa_);
   theta.insert(theta.end(), coupling_.gamma.begin(), coupling_.gamma.end());
+  if (fits_abundance_) theta.insert(theta.end(), params_.fitness.begin(), params_.fitness.end());
   return theta;
 }
 
@@ -78,7 +79,9 @@ void FitProblem::set_point(const std::vector<double>& theta) {
   for (std::size_t g = 0; g < wz.size(); ++g) params_.c[g] -= wz[g];  // c = c-bar - W 1
   const ThetaLayout L = layout();
   kappa_ = theta[L.kappa];
-  std::copy(theta.begin() + static_cast<long>(L.coupling), theta.end(), coupling_.gamma.begin());
+  std::copy(theta.begin() + static_cast<long>(L.coupling), theta.begin() + static_cast<long>(L.fitness),
+            coupling_.gamma.begin());
+  if (fits_abundance_) std::copy(theta.begin() + static_cast<long>(L.fitness), theta.end(), params_.fitness.begin());
   for (auto& c : conditions_) {
     for (auto& k : c.condition.knock)
       if (!is_shared(k.first)) k.second = kappa_;
@@ -182,6 +185,10 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   if (opt_.lambda_ss > 0 && N > G && comm_.is_root())
     for (std::size_t r = 0; r < references_.size(); ++r)
       if (used_references[r]) needed[static_cast<std::size_t>(references_[r].condition)] = 1;
+  for (const auto& t : abundance_terms_)
+    if (t.split == Split::kTrain) needed[static_cast<std::size_t>(t.condition)] = 1;
+  for (const auto& slot : abundance_controls_)
+    if (slot.solver) needed[static_cast<std::size_t>(slot.condition)] = 1;
   std::vector<int> which;
   for (std::size_t i = 0; i < needed.size(); ++i)
     if (needed[i]) which.push_back(static_cast<int>(i));
@@ -195,6 +202,7 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   // Data term, unnormalised: sum_k n_k mean_g r^2, and dl/dx* per condition.
   double cells = 0, loss = 0;
   std::vector<std::vector<double>> dl_dx(conditions_.size());
+  std::vector<double> fitness_grad(gradient && fits_abundance_ ? params_.fitness.size() : 0, 0.0);
   for (const auto& o : groups_) {
     if (!in_loss(o)) continue;
     const auto& c = conditions_[static_cast<std::size_t>(o.condition)];
@@ -212,6 +220,9 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     }
     loss += o.cells * sq / static_cast<double>(G);
   }
+  // Its gradient is summed with the data term's, which is divided by the cells at the end.
+  if (fits_abundance())
+    abundance_term(batches, value, gradient ? &dl_dx : nullptr, comm_.sum(cells), gradient ? &fitness_grad : nullptr);
   std::vector<double> reduced{cells,
                               loss,
                               static_cast<double>(failed),
@@ -243,6 +254,7 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     reduced.insert(reduced.end(), flat.begin(), flat.end());
     reduced.push_back(kappa_grad);
     reduced.insert(reduced.end(), coupling_grad.begin(), coupling_grad.end());
+    reduced.insert(reduced.end(), fitness_grad.begin(), fitness_grad.end());
   }
   comm_.replicated_sum_in_place(reduced);
   const double n = reduced[0];
@@ -260,7 +272,7 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
 
   if (opt_.lambda_ss > 0) steady_state_term(used_references, value, gradient);
   regularisers(value, gradient);
-  value.total = value.data + value.steady_state + value.l1 + value.l2;
+  value.total = value.data + value.steady_state + value.abundance + value.l1 + value.l2;
   if (gradient) {  // from (W, c) to (W, c-bar): dL/dW at fixed c-bar = dL/dW - dL/dc of its row
     const ThetaLayout L = layout();
     auto& gr = *gradient;
@@ -352,6 +364,12 @@ void FitProblem::regularisers(LossValue& value, std::vector<double>* gradient) c
     value.l1 += l1 * (root - s), value.l2 += l2 * w * w;
     if (gradient) (*gradient)[L.W + e] += l1 * w / root + 2.0 * l2 * w;
   }
+  const double l1_fitness = opt_.lambda_fitness_l1 * per_gene;
+  for (std::size_t n = 0; fits_abundance_ && n < params_.fitness.size(); ++n) {
+    const double f = params_.fitness[n], root = std::sqrt(f * f + s * s);
+    value.l1 += l1_fitness * (root - s);
+    if (gradient) (*gradient)[L.fitness + n] += l1_fitness * f / root;
+  }
   if (l2 == 0) return;
   auto ridge = [&](const std::vector<double>& part, std::size_t offset) {
     for (std::size_t i = 0; i < part.size(); ++i) {
@@ -362,6 +380,7 @@ void FitProblem::regularisers(LossValue& value, std::vector<double>* gradient) c
   ridge(params_.A, L.A);  // not the intercepts c, U
   ridge(params_.B, L.B), ridge(params_.C, L.C), ridge(params_.d, L.d);
   ridge(coupling_.gamma, L.coupling);  // with U, only their product is identifiable: the ridge fixes the scale
+  if (fits_abundance_) ridge(params_.fitness, L.fitness);  // more nodes than observed changes
 }
 
 bool FitProblem::informative(int perturbation) const {

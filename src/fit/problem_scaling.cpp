@@ -16,7 +16,9 @@
 //   a = (1 - kappa_g) v sigma'(s),  (W in c-bar coordinates: c-bar = c + W 1)
 // and H_ii = sum over the loss's groups k of 2 n_k / (N G) (rho_gk dz_g/dtheta_i)^2,
 // rho_gk = S_g / (eps + S_g z_gk). Parameters the data do not see directly here (the rows of
-// unobserved nodes, kappa, the neural correction) keep D = 1. D is normalised by the median
+// unobserved nodes, kappa, the neural correction, phi) keep D = 1. (phi scaled by the
+// abundance term's curvature was tried: the selection study's fits then spent their
+// iterations on phi, and both the expression and the guide-change errors rose.) D is normalised by the median
 // over the genes' basal productions and capped at 100, so no variable is scaled up without
 // bound where the data see little of it.
 #include <algorithm>

@@ -56,6 +56,7 @@ FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data,
   read_.assign(params_.gene_names.size(), 0);
   for (int j : params_.W.col) read_[static_cast<std::size_t>(j)] = 1;
   initialise_parameters();
+  setup_abundance();
   set_point(initial_point());
   variable_scale_ = diagonal_scaling();
 }

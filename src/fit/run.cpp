@@ -179,6 +179,7 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
                 {{"total", final_loss.total},
                  {"data", final_loss.data},
                  {"steady_state", final_loss.steady_state},
+                 {"abundance", final_loss.abundance},
                  {"l1", final_loss.l1},
                  {"l2", final_loss.l2}}},
                {"optimizer", session.identity.optimizer},
@@ -196,6 +197,13 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
                {"unstable_steady_states", unstable},
                {"metrics", metrics}};
   if (problem.niche_coupled()) summary["niche"] = niche_summary(problem, reporter);
+  if (problem.fits_abundance()) {
+    summary["abundance"] = abundance_metrics(problem);
+    const auto& test = summary["abundance"]["test"];
+    reporter.info("guide abundance, test: " + test["observations"].dump() + " observations, MSE model " +
+                  test["mse"]["model"].dump() + ", no selection " + test["mse"]["no_selection"].dump() +
+                  ", train mean " + test["mse"]["train_mean"].dump());
+  }
   if (!options.truth.empty()) {
     json truth;
     comm.run_on_root([&] { truth = truth_recovery(problem, options.truth); });

@@ -34,6 +34,7 @@ StepAction action_of(const std::string& kind, const json& s) {
   if (kind == "passage") return PassageStep{step_get<int>(s, "cells")};
   if (kind == "transplant")
     return TransplantStep{step_get<int>(s, "animals"), step_get<int>(s, "cells"), step_get<double>(s, "engraftment_sd")};
+  if (kind == "count_guides") return CountGuidesStep{step_get<double>(s, "reads")};
   if (kind == "measure")
     return MeasureStep{step_get<int>(s, "cells"), step_get<int>(s, "batches"), step_get<double>(s, "depth"),
                        step_get<std::string>(s, "batch_prefix")};
@@ -88,11 +89,15 @@ std::vector<config::StepSpec> protocol_step_specs() {
        {
            {"cells", VT::kInt, nullptr, "bottleneck size (required, > 0)", range::count(1, 100000000)},
        }},
-      {"transplant", "Transplants the population into animals (MODEL.md section 7): each animal receives `cells` cells drawn by weight and becomes one niche, m = m_ext + Gamma <x[ligands]>_w over its cells ([niche]); equilibrate then solves each animal's coupled steady state, and a measure step's batch is the animal. Comes after perturb; evolve and expand after it are not supported yet.",
+      {"transplant", "Transplants the population into animals (MODEL.md section 7): each animal receives `cells` cells drawn by weight and becomes one niche, m = m_ext + Gamma <x[ligands]>_w over its cells ([niche]); equilibrate then solves each animal's coupled steady state, and a measure step's batch is the animal. Comes after perturb; expand after it is quasi-steady (weights grow at the rates of the coupled steady states, then every animal's niche is solved again for its new composition); evolve after it is not supported yet.",
        {
            {"animals", VT::kInt, nullptr, "number of animals (niches; required)", range::count(1, 100000)},
            {"cells", VT::kInt, nullptr, "cells each animal receives (required); guide composition differs between animals by this draw", range::count(1, 100000000)},
            {"engraftment_sd", VT::kFloat, 0.0, "sd of the log engraftment efficiency of each guide class in each animal (0: every class takes in by its library weight); > 0 makes the animals' compositions, hence their niches, differ", range::between(0.0, 10.0)},
+       }},
+      {"count_guides", "Guide-abundance read-out (MODEL.md section 7): counts every guide in the population (in each animal after a transplant) by sequencing `reads` guide reads per sample (Poisson); cells are not consumed. Rows go to guide_counts.tsv beside the screen (guide, perturbation, batch, medium, time, count); `fit` reads them through data.guide_counts and fits the fitness weights phi from the change between two samples.",
+       {
+           {"reads", VT::kFloat, 1e6, "guide reads per sample (per animal after a transplant)", range::between(1.0, 1e12)},
        }},
       {"measure", "Sequences cells: draws cells by weight and applies the measurement operator.",
        {

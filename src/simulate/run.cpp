@@ -1,6 +1,7 @@
 #include "perturbfit/simulate/run.hpp"
 
 #include "perturbfit/io/atomic_file.hpp"
+#include "perturbfit/io/guide_count_table.hpp"
 #include "perturbfit/io/h5ad_writer.hpp"
 #include "perturbfit/model/generators.hpp"
 #include "perturbfit/simulate/protocol.hpp"
@@ -36,8 +37,17 @@ SimulateReport run_simulation(const parallel::Comm& comm, const config::Deck& de
     report.truth = truth;
     files["truth"] = truth.string();
   }
+  const fs::path counts = output / "guide_counts.tsv";
+  if (!sim.guide_counts().empty()) {
+    comm.run_on_root([&] { io::write_guide_count_table(counts, sim.guide_counts(), &staged); });
+    files["guide_counts"] = counts.string();
+  }
   comm.run_on_root([&] {
     staged.commit();
+    if (sim.guide_counts().empty()) {
+      std::error_code ec;
+      fs::remove(counts, ec);  // an earlier run's counts would pose as this screen's
+    }
     std::error_code ec;
     if (!with_truth) fs::remove(truth, ec);  // an earlier run's truth would pose as this screen's
   });

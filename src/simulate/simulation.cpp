@@ -94,6 +94,7 @@ Simulation::~Simulation() = default;
 
 void Simulation::validate(const Protocol& protocol) const {
   bool medium_seen = params_.media == 0, perturbed = false, measured = false, transplanted = false;
+  bool settled = false;  // at a steady state since the transplant (expand in the niches needs one)
   for (const auto& step : protocol) {
     const std::string where = step.where();
     if (const auto* m = std::get_if<MediumStep>(&step.action)) {
@@ -126,6 +127,11 @@ void Simulation::validate(const Protocol& protocol) const {
                 throw UsageError(where +
                                  ": the animals' niche has no ligand genes: set niche.ligands or niche.ligand_genes");
               transplanted = true;
+              settled = false;
+            },
+            [&](const EquilibrateStep&) { settled = true; },
+            [&](const CountGuidesStep&) {
+              if (!perturbed) throw UsageError(where + ": count_guides comes after the perturb step (it counts guides)");
             },
             [&](const EvolveStep&) {
               if (transplanted)
@@ -134,10 +140,10 @@ void Simulation::validate(const Protocol& protocol) const {
                     ": evolve after transplant is not supported yet (the niche's dynamics are not integrated); use equilibrate");
             },
             [&](const ExpandStep&) {
-              if (transplanted)
-                throw UsageError(
-                    where +
-                    ": expand after transplant is not supported yet (the niche's dynamics are not integrated); use passage for a bottleneck");
+              if (transplanted && !settled)
+                throw UsageError(where +
+                                 ": expand after transplant needs the animals at their coupled steady state: add a "
+                                 "step = \"equilibrate\" between the transplant and the expand");
             },
             [](const auto&) {},  // dt, cells and depth: their ranges are the schema's
         },
@@ -159,10 +165,16 @@ void Simulation::run(const Protocol& protocol) {
                    [](const MediumStep&) {},
                    [&](const PerturbStep& s) { step_perturb(s, where); },
                    [&](const EvolveStep& s) { step_advance(s.dt, "evolve"); },
-                   [&](const ExpandStep& s) { step_advance(s.dt, "expand"); },
+                   [&](const ExpandStep& s) {
+                     if (animals_ > 0)
+                       step_expand_in_niches(s.dt);
+                     else
+                       step_advance(s.dt, "expand");
+                   },
                    [&](const EquilibrateStep&) { step_equilibrate(); },
                    [&](const PassageStep& s) { step_passage(s.cells, step.index); },
                    [&](const TransplantStep& s) { step_transplant(s, step.index); },
+                   [&](const CountGuidesStep& s) { step_count_guides(s, step.index); },
                    [&](const MeasureStep& s) { step_measure(s, step.index); },
                },
                step.action);
@@ -264,10 +276,15 @@ void Simulation::step_advance(double dt, const std::string& what) {
   SolveTally local;
   Progress progress(reporter_, what + " dt=" + std::to_string(dt), states_.size());
   std::string failure;
+  // After an equilibrate (time since the perturbation infinite) the knockdown is complete:
+  // integrate from 0 with an instantaneous onset, which is the same field.
+  const bool complete = !std::isfinite(time_since_perturbation_);
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const std::size_t cls = owned_.begin + i;
-    const auto report = ode_->integrate(condition_of(cls), perturbed_ ? time_since_perturbation_ : 0.0, dt, states_[i],
-                                        &owned_log_weights_[i]);
+    auto condition = condition_of(cls);
+    if (complete) condition.tau = 0.0;
+    const auto report = ode_->integrate(condition, perturbed_ && !complete ? time_since_perturbation_ : 0.0, dt,
+                                        states_[i], &owned_log_weights_[i]);
     ++local.ode_integrations;
     local.ode_steps += report.steps;
     if (!report.ok && failure.empty()) failure = classes_[cls].guide + ": " + report.message;
@@ -281,6 +298,49 @@ void Simulation::step_advance(double dt, const std::string& what) {
                          (failure.empty() ? "" : " (e.g. class " + failure + ")") +
                          "; raise solver.ode_max_steps or loosen solver.ode_rtol");
   if (perturbed_) time_since_perturbation_ += dt;
+  elapsed_ += dt;
+}
+
+// Selection in the animals, quasi-steady: expression relaxes much faster than selection
+// acts, so each class grows at the rate of its coupled steady state, r = r0 + phi . x, for
+// dt; the new composition changes every niche, which is then solved again.
+void Simulation::step_expand_in_niches(double dt) {
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    double r = params_.growth_rate;
+    for (std::size_t g = 0; g < params_.fitness.size(); ++g) r += params_.fitness[g] * states_[i][g];
+    owned_log_weights_[i] += r * dt;
+  }
+  elapsed_ += dt;
+  reporter_.info("expand dt=" + std::to_string(dt) + " in " + std::to_string(animals_) +
+                 " animal(s) at their steady states; solving the niches for the new composition");
+  step_equilibrate();
+}
+
+// Every guide's reads: Poisson with mean reads x its share of the sample (the population,
+// or one animal), one stream per (step, sample) drawn on every rank from the gathered weights.
+void Simulation::step_count_guides(const CountGuidesStep& s, int step_index) {
+  const auto log_weights = gathered_log_weights();
+  const int samples = animals_ > 0 ? animals_ : 1;
+  std::vector<std::int64_t> counts(classes_.size(), 0);
+  for (int a = 0; a < samples; ++a) {
+    std::vector<std::size_t> members;
+    std::vector<double> lw;
+    for (std::size_t c = 0; c < classes_.size(); ++c)
+      if (animals_ == 0 || classes_[c].animal == a) members.push_back(c), lw.push_back(log_weights[c]);
+    const auto share = normalised(lw);
+    RandomStream rs(settings_.seed, StreamDomain::kGuideCounts,
+                    (static_cast<std::uint64_t>(step_index) << 32) + static_cast<std::uint64_t>(a));
+    for (std::size_t k = 0; k < members.size(); ++k)
+      counts[members[k]] = static_cast<std::int64_t>(rs.poisson(s.reads * share[k]));
+  }
+  reporter_.info("count_guides: " + std::to_string(samples) + " sample(s) of " + std::to_string(s.reads) +
+                 " reads at time " + std::to_string(elapsed_));
+  for (std::size_t c = 0; c < classes_.size(); ++c) {
+    const auto& cls = classes_[c];
+    guide_counts_.push_back({cls.guide, cls.perturbation,
+                             cls.animal >= 0 ? "animal" + std::to_string(cls.animal) : "population", medium_name_,
+                             elapsed_, counts[c]});
+  }
 }
 
 void Simulation::step_equilibrate() {

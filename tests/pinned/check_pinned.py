@@ -46,6 +46,11 @@ def simulate_case(deck, ranks):
     ints = {k: s[k] for k in ("cells", "genes", "edges", "classes", "batches", "nonzero_counts", "control_attractors")}
     with h5py.File(os.path.join(d, "screen.h5ad"), "r") as f:
         ints["X_sum"] = int(np.sum(f["X/data"][()], dtype=np.int64))
+    counts = os.path.join(d, "guide_counts.tsv")
+    if os.path.exists(counts):  # guide reads: their total and their sum weighted by row
+        rows = [line.split("\t") for line in open(counts)][1:]
+        ints["guide_reads"] = sum(int(r[5]) for r in rows)
+        ints["guide_reads_weighted"] = sum(k * int(r[5]) for k, r in enumerate(rows))
     arrays = ["parameters/W/data", "parameters/v", "control/steady_state"]
     with h5py.File(os.path.join(d, "truth.h5"), "r") as f:
         arrays += ["niche/factors"] if "niche" in f else []
@@ -60,6 +65,8 @@ def fit_case(deck, data, ranks, sets):
         args += ["--set", s]
     m = run(ranks, args)
     floats = {"final_loss": m["final_loss"]["total"]}
+    if "abundance" in m:
+        floats["abundance/train/mse"] = m["abundance"]["train"]["mse"]["model"]
     for pred in ("model", "control_mean", "train_mean"):
         for subset in ("train", "test"):
             v = m["metrics"].get(pred, {}).get(subset, {}).get("mse_effect")
@@ -78,6 +85,7 @@ def inspect_case(deck, h5ad, ranks):
 
 
 fit_screen = os.path.join(out, "sim_fit_small.toml_np1", "screen.h5ad")
+selection = os.path.join(out, "sim_selection_fit.toml_np1")
 cases = {
     "simulate/quickstart": lambda n: simulate_case("inputs/quickstart.toml", n),
     "simulate/hidden_targets": lambda n: simulate_case("inputs/hidden_targets.toml", n),
@@ -86,6 +94,9 @@ cases = {
     "simulate/memcheck": lambda n: simulate_case("tests/data/memcheck.toml", n),
     "simulate/in_vivo": lambda n: simulate_case("inputs/in_vivo.toml", n),
     "simulate/in_vivo_small": lambda n: simulate_case("tests/data/in_vivo_small.toml", n),
+    "simulate/selection_fit": lambda n: simulate_case("tests/data/selection_fit.toml", n),
+    "fit/selection_fit": lambda n: fit_case("tests/data/selection_fit.toml", os.path.join(selection, "screen.h5ad"), n,
+                                            ["fit.max_iterations=15", f"data.guide_counts={selection}/guide_counts.tsv"]),
     "fit/fit_small": lambda n: fit_case("tests/data/fit_small.toml", fit_screen, n, ["fit.max_iterations=15"]),
     "fit/real_mcfaline2023": lambda n: fit_case("inputs/real_mcfaline2023.toml", None, n, ["fit.max_iterations=10"]),
     "fit/real_datlinger2021": lambda n: fit_case("inputs/real_datlinger2021.toml", None, n, ["fit.max_iterations=10"]),

@@ -28,6 +28,7 @@ enum class StreamDomain : std::uint64_t {
   kNiche = 16,         // ligand genes and the niche coupling Gamma
   kTransplant = 17,    // which cells each animal receives
   kFitNiche = 18,      // the fit's initial niche coupling
+  kGuideCounts = 19,   // guide-abundance read-outs (count_guides)
 };
 
 class RandomStream {

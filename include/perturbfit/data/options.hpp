@@ -14,6 +14,7 @@ struct DataOptions {
   std::vector<std::string> control_labels{"control", "non-targeting", "ctrl", "NT"};
   std::string batch_key = "batch", time_key = "time", medium_key = "medium";
   std::string genes_file;
+  std::string guide_counts;  // guide-abundance table (data/guide_abundance.hpp); "" if none
   int top_variable = 0;
   bool keep_targets = true;  // gene selection keeps the perturbation targets present in var
   std::string likelihood = "gaussian";

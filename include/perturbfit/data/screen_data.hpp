@@ -14,6 +14,7 @@
 #include "perturbfit/data/conventions.hpp"
 #include "perturbfit/data/design.hpp"
 #include "perturbfit/data/group_statistics.hpp"
+#include "perturbfit/data/guide_abundance.hpp"
 #include "perturbfit/data/obs_table.hpp"
 #include "perturbfit/data/options.hpp"
 #include "perturbfit/core/reporter.hpp"
@@ -47,6 +48,8 @@ class ScreenData {
   // The ecosystem conventions obs matches (data/conventions.hpp), best first.
   const std::vector<Convention>& conventions() const { return conventions_; }
   std::int64_t cells() const { return layout_.rows; }
+  // Guide-abundance observations of data.guide_counts (every rank; empty without the key).
+  const std::vector<AbundanceObservation>& abundance() const { return abundance_; }
   std::string column_encoding(const std::string& role) const;
 
   // Ownership: perturbations [owned().begin, owned().end) and their cells.
@@ -75,6 +78,7 @@ class ScreenData {
   // the selection in the progress message.
   void keep_selected(std::vector<char> selected, const std::string& what);
   void fail(const std::string& message, bool design_problem);
+  void read_abundance();
   // "; the file looks like ...: <deck keys>" when a detected convention differs from the
   // deck's keys, else "".
   std::string convention_hint() const;
@@ -86,6 +90,7 @@ class ScreenData {
   std::vector<std::string> genes_, batches_, times_, media_, control_labels_found_, problems_, latent_;
   std::vector<std::string> column_encodings_;  // perturbation, batch, time, medium
   std::vector<Perturbation> perturbations_;
+  std::vector<AbundanceObservation> abundance_;
   std::vector<Convention> conventions_;
   std::vector<std::int32_t> cell_perturbation_, cell_group_;  // per cell
   std::vector<Group> groups_;

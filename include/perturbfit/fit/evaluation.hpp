@@ -39,6 +39,13 @@ struct GroupPrediction {
 nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::Comm& comm,
                                     std::vector<GroupPrediction>& rows);
 
+// With guide counts: per subset of subset_names(), the predicted vs observed log change of
+// every observation's guide share (FitProblem::predicted_abundance): MSE, Pearson r, the
+// observations predicted by the fallback, and the MSE of the baselines "no_selection" (0)
+// and "train_mean" (the mean change of the training observations). Collective; call after
+// problem.solve_all().
+nlohmann::json abundance_metrics(FitProblem& problem);
+
 // Predictor names in report order (model, baselines, replicate ceiling), and the subsets.
 const std::vector<std::string>& predictor_names();
 const std::vector<std::string>& subset_names();

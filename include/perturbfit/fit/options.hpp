@@ -38,6 +38,8 @@ struct FitOptions {
   std::uint64_t split_seed = 1, seed = 1;
   double pseudocount = 0.1;
   double lambda_ss = 0.0, lambda_l1 = 3e-4, l1_smoothing = 1e-3, lambda_l2 = 2e-4;
+  double lambda_abundance = 1.0;    // with data.guide_counts: the fitness term (problem_abundance.cpp)
+  double lambda_fitness_l1 = 0.0;   // its sparsity prior on phi
   double kappa = 0.8, kappa_min = -10.0, kappa_max = 0.999;
   bool learn_kappa = true, fit_decay = false;
   Optimizer optimizer = Optimizer::kLbfgs;

@@ -18,6 +18,7 @@
 // Loss:
 //   L = sum_k n_k/N * mean_g (yhat_kg - y_kg)^2                       training groups + controls
 //     + lambda_ss * sum_(m,t) w_mt * mean_g (f_g(ztilde; m, 0) / (eps / S_g + ztilde_g))^2   (measured g)
+//     + (lambda_abundance / G) * sum_o w_o (dt_o phi . (z_p - z_control) - y_o)^2   (guide counts: problem_abundance.cpp)
 //     + lambda_l1 * sum_e (sqrt(W_e^2 + s^2) - s) + lambda_l2 * ||(W, U, c, A, B, C, d)||^2
 // The steady-state term is made dimensionless by the state so that its weight does not
 // depend on sequencing depth. Latent nodes (targets not in var) are not observed: the
@@ -26,7 +27,8 @@
 // parameters (pack_parameters order) with c replaced by c-bar = c + W 1, the activation
 // when every node is at its control level (z = 1), followed by one guide efficiency kappa
 // shared by every target, then with fit.niche = coupled the niche coupling Gamma
-// (problem_niche.cpp: each animal's groups coupled through their niche). In (W, c) a weight shifts every group's level, and the
+// (problem_niche.cpp: each animal's groups coupled through their niche), then with guide
+// counts the fitness weights phi. In (W, c) a weight shifts every group's level, and the
 // intercept must undo it; in (W, c-bar) it moves only the groups where its regulator
 // differs from its control level: the effects, decoupled from the levels.
 //
@@ -53,7 +55,7 @@
 namespace perturbfit::fit {
 
 struct LossValue {
-  double total = 0, data = 0, steady_state = 0, l1 = 0, l2 = 0;
+  double total = 0, data = 0, steady_state = 0, abundance = 0, l1 = 0, l2 = 0;
   std::int64_t failed_steady_states = 0;  // dropped from this evaluation (all ranks)
   std::int64_t steady_states = 0;         // solved (all ranks)
   std::int64_t fallbacks = 0;             // needed PETSc SNES after the batched solver
@@ -86,13 +88,25 @@ struct ControlReference {  // one per (medium, time) of the control groups
 };
 
 // theta: the model's parameters (model::ParameterLayout; c-bar in place of c), then kappa,
-// then (fit.niche = coupled) the niche coupling Gamma, K x L row-major.
+// then (fit.niche = coupled) the niche coupling Gamma, K x L row-major, then (with guide
+// counts) the fitness weights phi, one per node.
 struct ThetaLayout : model::ParameterLayout {
-  std::size_t kappa, coupling;
-  ThetaLayout(const model::ModelParameters& p, std::size_t coupling_size)
-      : model::ParameterLayout(p), kappa(size), coupling(size + 1) {
-    size += 1 + coupling_size;
+  std::size_t kappa, coupling, fitness;
+  ThetaLayout(const model::ModelParameters& p, std::size_t coupling_size, std::size_t fitness_size)
+      : model::ParameterLayout(p), kappa(size), coupling(size + 1), fitness(size + 1 + coupling_size) {
+    size += 1 + coupling_size + fitness_size;
   }
+};
+
+// One guide-abundance observation (data::AbundanceObservation) of a perturbation this rank
+// owns, tied to the steady states that predict it: y = dt phi . (z[condition] - z_control).
+struct AbundanceTerm {
+  int observation = 0;  // index in ScreenData::abundance()
+  int condition = -1;   // the perturbation's condition in the series' context
+  int control = 0;      // index of the series' control state (FitProblem::abundance_controls)
+  int batch = -1;
+  Split split = Split::kTrain;
+  double weight = 0;  // training terms: (1/v) / sum over all training terms of 1/v
 };
 
 // The knockdown of the shared-response node by any targeting guide: fixed, because only its
@@ -200,6 +214,20 @@ class FitProblem {
   };
   const std::vector<ConditionState>& conditions() const { return conditions_; }
 
+  // With data.guide_counts: the fitness weights phi (one per node) at the current point, and
+  // every observation's predicted change at the last solve_all (all ranks, in the order of
+  // ScreenData::abundance(); NaN where a steady state failed or no condition predicts it).
+  // A held-out perturbation with a target that no training single knocks down is predicted
+  // by the baseline "no selection" (0) and flagged in `fallback`: its own target's weight, which
+  // dominates its change, is then unidentified (docs/in_vivo.md, Selection). Collective.
+  bool fits_abundance() const { return fits_abundance_; }
+  const std::vector<double>& fitness() const { return params_.fitness; }
+  std::vector<double> predicted_abundance(std::vector<char>* fallback = nullptr);
+  bool abundance_informed(int perturbation) const;
+  Split abundance_split(const data::AbundanceObservation& o) const {
+    return splits_[static_cast<std::size_t>(o.perturbation)];
+  }
+
   // fit.niche = coupled: the ligand genes (node indices) and Gamma at the current point
   // (K x L over all K medium channels; the external medium's rows are fixed at 0), and the
   // niche factors of every animal (animals x K) at the last coupled solve.
@@ -230,7 +258,19 @@ class FitProblem {
   void regularisers(LossValue& value, std::vector<double>* gradient) const;
   // dl/dkappa from one condition's knock gradients: its targets' entries (the shared knock is fixed).
   double kappa_gradient(const model::Condition& condition, const std::vector<double>& knock_grad) const;
-  ThetaLayout layout() const { return ThetaLayout(params_, coupling_.gamma.size()); }
+  ThetaLayout layout() const {
+    return ThetaLayout(params_, coupling_.gamma.size(), fits_abundance_ ? params_.fitness.size() : 0);
+  }
+  // problem_abundance.cpp. The terms of the owned perturbations and the series' controls.
+  void setup_abundance();
+  // The control state of every series on every rank (from the rank that solves it; NaN if
+  // it failed). Collective.
+  std::vector<std::vector<double>> exchange_abundance_controls() const;
+  // Collective: lambda_abundance x the weighted squared error of the selected training terms
+  // into value.abundance; with dl_dx (data term's, unnormalised, summed over `cells` training
+  // cells of all ranks) the term's dl/dx added scaled by cells, and dL/dphi x cells into fitness_grad.
+  void abundance_term(const std::vector<int>& batches, LossValue& value, std::vector<std::vector<double>>* dl_dx,
+                      double cells, std::vector<double>* fitness_grad);
   // problem_niche.cpp. Ligand genes to nodes and the niche channels (before the conditions).
   void setup_niche(std::size_t external_channels);
   std::vector<double> initial_coupling() const;
@@ -269,6 +309,17 @@ class FitProblem {
     bool empty() const { return factors.empty(); }
   };
   NicheState niche_, niche_start_, niche_kept_;
+  // Guide abundance (phi is params_.fitness, in theta only with guide counts): this rank's
+  // terms, and the series' control states (medium, animal).
+  struct AbundanceControl {
+    int medium = 0, animal = -1;
+    int condition = -1;  // on this rank
+    bool solver = false;  // this rank solves it (and adds its adjoint right-hand side)
+  };
+  bool fits_abundance_ = false;
+  std::vector<char> trained_single_target_;  // per node: the target of a training single
+  std::vector<AbundanceTerm> abundance_terms_;
+  std::vector<AbundanceControl> abundance_controls_;
 };
 
 }  // namespace perturbfit::fit

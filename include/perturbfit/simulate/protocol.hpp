@@ -34,6 +34,11 @@ struct TransplantStep {
   int animals = 1, cells = 0;
   double engraftment_sd = 0.0;  // sd of each class's log engraftment efficiency per animal
 };
+// Guide-abundance read-out: the guides of the population (of each animal after a
+// transplant) sequenced at `reads` reads per sample; the cells are not consumed.
+struct CountGuidesStep {
+  double reads = 1e6;
+};
 struct MeasureStep {
   int cells = 0, batches = 1;
   double depth = 2000.0;
@@ -41,7 +46,7 @@ struct MeasureStep {
 };
 
 using StepAction = std::variant<MediumStep, PerturbStep, EvolveStep, EquilibrateStep, ExpandStep, PassageStep,
-                                TransplantStep, MeasureStep>;
+                                TransplantStep, CountGuidesStep, MeasureStep>;
 
 struct ProtocolStep {
   int index = 0;     // position in the deck's [[protocol]] list, from 0

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "perturbfit/core/reporter.hpp"
+#include "perturbfit/io/guide_count_table.hpp"
 #include "perturbfit/model/generators.hpp"
 #include "perturbfit/model/niche.hpp"
 #include "perturbfit/model/parameters.hpp"
@@ -77,6 +78,8 @@ class Simulation {
   parallel::Range owned() const { return owned_; }
   std::vector<double> gather_states() const;  // classes x G, on every rank (for tests, small screens)
   const std::vector<MeasureSnapshot>& snapshots() const { return snapshots_; }
+  // Every count_guides sample's rows (batch: "animal<a>" or "population"), all ranks.
+  const std::vector<io::GuideCountRow>& guide_counts() const { return guide_counts_; }
   const std::vector<std::string>& batch_names() const { return batch_names_; }
   const std::vector<double>& control_state() const { return control_state_; }
   const std::vector<std::vector<double>>& control_attractors() const { return attractors_; }
@@ -100,6 +103,8 @@ class Simulation {
   void step_advance(double dt, const std::string& what);
   void step_equilibrate();
   void step_passage(int cells, int step_index);
+  void step_expand_in_niches(double dt);
+  void step_count_guides(const CountGuidesStep& step, int step_index);
   void step_transplant(const TransplantStep& step, int step_index);
   void equilibrate_niches(const std::vector<model::Condition>& conds, std::vector<solvers::SteadyStateReport>& reports);
   void step_measure(const MeasureStep& step, int step_index);
@@ -130,6 +135,8 @@ class Simulation {
   std::vector<double> control_state_;
   std::vector<std::vector<double>> attractors_;
   std::vector<MeasureSnapshot> snapshots_;
+  std::vector<io::GuideCountRow> guide_counts_;
+  double elapsed_ = 0.0;  // protocol time (evolve and expand)
   std::vector<std::string> batch_names_;
   std::int64_t cells_drawn_ = 0;
   SolveTally tally_;
