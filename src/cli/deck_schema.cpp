@@ -26,7 +26,7 @@ const config::Schema& deck_schema() {
   // The order of the sections is the order of docs/deck.md.
   static const config::Schema schema{
       {run_section(), model::model_section(), simulate::network_section(), solvers::solver_section(),
-       simulate::measure_section(), simulate::niche_section(), data::data_section(), fit::fit_section(),
+       simulate::measure_section(), simulate::niche_section(), simulate::cell_types_section(), data::data_section(), fit::fit_section(),
        simulate::output_section()},
       simulate::protocol_step_specs()};
   return schema;

@@ -1,5 +1,7 @@
 #include "perturbfit/data/obs_table.hpp"
 
+#include <map>
+
 #include "perturbfit/core/error.hpp"
 
 namespace perturbfit::data {
@@ -32,6 +34,27 @@ ObsColumn read_column(const io::H5adReader& reader, const std::string& path, con
   return out;
 }
 
+// Cell types as media: each (medium, type) becomes one medium "medium/type" (the type alone
+// without a medium column), so every type has its own controls, references and bias (its own
+// U column, one-hot), sharing W: the fit's cell-type model (docs/in_vivo.md).
+void merge_cell_types(const ObsColumn& type, ObsColumn& medium) {
+  const bool no_medium = medium.encoding == "absent";
+  std::map<std::pair<std::int32_t, std::int32_t>, std::int32_t> code_of;
+  ObsColumn merged;
+  merged.encoding = "merged";
+  merged.codes.resize(medium.codes.size());
+  for (std::size_t i = 0; i < medium.codes.size(); ++i) {
+    const auto key = std::make_pair(medium.codes[i], type.codes[i]);
+    auto [it, inserted] = code_of.emplace(key, static_cast<std::int32_t>(merged.categories.size()));
+    if (inserted) {
+      const auto& t = type.categories[static_cast<std::size_t>(key.second)];
+      merged.categories.push_back(no_medium ? t : medium.categories[static_cast<std::size_t>(key.first)] + "/" + t);
+    }
+    merged.codes[i] = it->second;
+  }
+  medium = std::move(merged);
+}
+
 }  // namespace
 
 ObsTable read_obs_table(const io::H5adReader& reader, const DataOptions& options, std::int64_t cells,
@@ -43,6 +66,7 @@ ObsTable read_obs_table(const io::H5adReader& reader, const DataOptions& options
                         "set data.batch_key (\"\" treats all cells as one batch)");
   t.time = read_column(reader, path, options.time_key, false, cells, "");
   t.medium = read_column(reader, path, options.medium_key, false, cells, "");
+  if (!options.cell_type_key.empty()) merge_cell_types(read_column(reader, path, options.cell_type_key, true, cells, "set data.cell_type_key (\"\" for no cell types)"), t.medium);
   return t;
 }
 

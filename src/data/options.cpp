@@ -21,6 +21,7 @@ DataOptions data_options(const config::Deck& d, const std::string& path, const s
   o.batch_key = d.get<std::string>("data.batch_key");
   o.time_key = d.get<std::string>("data.time_key");
   o.medium_key = d.get<std::string>("data.medium_key");
+  o.cell_type_key = d.get<std::string>("data.cell_type_key");
   o.genes_file = d.get<std::string>("data.genes_file");
   if (!o.genes_file.empty() && !std::filesystem::path(o.genes_file).is_absolute())
     o.genes_file = (d.directory() / o.genes_file).string();
@@ -40,6 +41,10 @@ DataOptions data_options(const config::Deck& d, const std::string& path, const s
     throw UsageError("data.missing_targets = '" + o.missing_targets + "' is unknown; use latent, skip or error");
   if (o.separator.empty()) throw UsageError("data.separator must not be empty");
   if (o.top_variable < 0) throw UsageError("data.top_variable must be >= 0");
+  if (!o.cell_type_key.empty() && !o.guide_counts.empty())
+    throw UsageError("data.guide_counts with data.cell_type_key is not supported: guide reads come from DNA of every "
+                     "cell type at once, and the fit's fitness term has one state per perturbation and medium; fit "
+                     "them in two runs, or drop one of the keys");
   return o;
 }
 
@@ -57,6 +62,7 @@ config::SectionSpec data_section() {
            {"batch_key", VT::kString, "batch", "obs column of the experimental batch; \"\" treats all cells as one batch"},
            {"time_key", VT::kString, "time", "obs column of the time since perturbation; used if present"},
            {"medium_key", VT::kString, "medium", "obs column of the medium; used if present"},
+           {"cell_type_key", VT::kString, "", "obs column of the cell type (\"\": none); each (medium, type) is then fitted as its own medium \"medium/type\": own controls and activation bias per type, W shared (simulate writes obs/cell_type with [cell_types])"},
            {"genes_file", VT::kString, "", "keep only the genes listed in this file (one per line)"},
            {"guide_counts", VT::kString, "", "guide-abundance read-outs (tab-separated: guide, perturbation, batch, medium, time, count; what simulate's count_guides writes); relative to the deck; fit then fits the fitness weights phi from them (fit.lambda_abundance)"},
            {"top_variable", VT::kInt, 0, "keep only the N genes of highest log-normalised variance (0: all)", range::count(0)},

@@ -128,6 +128,11 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
 
   io::NumericColumn time{"time", {}};
   io::IntegerColumn n_counts{"n_counts", {}};
+  // With cell types: obs/cell_type (cells measured before the perturbation have none).
+  const auto& type_names = sim.settings().cell_types.names;
+  const bool typed = type_names.size() >= 2;
+  io::CategoricalColumn cell_type{"cell_type", type_names, {}};
+  if (typed && any_pre) cell_type.categories.push_back("none");
   for (std::size_t k = 0; k < n; ++k) {
     const Row& r = order[static_cast<std::size_t>(begin) + k];
     const auto& snap = snaps[static_cast<std::size_t>(r.snapshot)];
@@ -145,6 +150,9 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
     guide.codes.push_back(snap.before_perturbation ? pre_g : class_g[static_cast<std::size_t>(r.cls)]);
     batch.codes.push_back(row_batch[k]);
     medium.codes.push_back(snap_medium[static_cast<std::size_t>(r.snapshot)]);
+    if (typed)
+      cell_type.codes.push_back(snap.before_perturbation ? static_cast<std::int32_t>(type_names.size())
+                                                         : classes[static_cast<std::size_t>(r.cls)].cell_type);
     time.values.push_back(snap.time);
     n_counts.values.push_back(sum);
     out.cell_class.push_back(r.cls);
@@ -156,6 +164,10 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
   b.numeric = {time};
   b.integer = {n_counts};
   b.column_order = {"perturbation", "guide", "batch", "time", "medium", "n_counts"};
+  if (typed) {
+    b.categorical.push_back(cell_type);
+    b.column_order.push_back("cell_type");
+  }
   return out;
 }
 

@@ -61,6 +61,27 @@ SimulationSettings simulation_settings(const config::Deck& d) {
   s.niche.ligands = d.get<int>("niche.ligands");
   s.niche.ligand_genes = d.values().at("niche").at("ligand_genes").get<std::vector<std::string>>();
   s.niche.coupling_scale = d.get<double>("niche.coupling_scale");
+  const auto& types = d.values().at("cell_types");
+  s.cell_types.names = types.at("names").get<std::vector<std::string>>();
+  s.cell_types.fractions = types.at("fractions").get<std::vector<double>>();
+  s.cell_types.bias_sd = d.get<double>("cell_types.bias_sd");
+  const auto& names = s.cell_types.names;
+  for (std::size_t t = 0; t < names.size(); ++t) {
+    if (names[t].empty()) throw UsageError("cell_types.names has an empty name");
+    for (std::size_t u = 0; u < t; ++u)
+      if (names[u] == names[t]) throw UsageError("cell_types.names lists '" + names[t] + "' twice");
+  }
+  if (!s.cell_types.fractions.empty()) {
+    if (s.cell_types.fractions.size() != names.size())
+      throw UsageError("cell_types.fractions has " + std::to_string(s.cell_types.fractions.size()) + " entries for " +
+                       std::to_string(names.size()) + " cell_types.names");
+    double total = 0;
+    for (double f : s.cell_types.fractions) {
+      if (!(f > 0)) throw UsageError("cell_types.fractions must all be > 0");
+      total += f;
+    }
+    for (double& f : s.cell_types.fractions) f /= total;  // shares of the population
+  }
   return s;
 }
 
@@ -114,6 +135,16 @@ config::SectionSpec measure_section() {
 
 // A table, one line per key:
 // clang-format off
+config::SectionSpec cell_types_section() {
+  using namespace config::key_table;
+  return {"cell_types", "Cell types (MODEL.md section 7): populations with their own activation bias c_t = c + b_t (b_t drawn per gene), sharing W. Assigned with the guides at the perturb step, in proportion to fractions; obs/cell_type names each cell's. Fewer than two names: no types.",
+       {
+           {"names", VT::kStringList, json::array(), "the types' names (obs/cell_type)"},
+           {"fractions", VT::kFloatList, json::array(), "their shares of the population (normalised; empty: equal)", range::any()},
+           {"bias_sd", VT::kFloat, 0.5, "standard deviation of each type's bias b_t per gene", range::non_negative()},
+       }};
+}
+
 config::SectionSpec niche_section() {
   using namespace config::key_table;
   return {"niche", "In vivo niches (MODEL.md section 7), used after a transplant step: each animal's cells share niche factors n = Gamma <x[ligands]>_w, added to the medium's K channels.",

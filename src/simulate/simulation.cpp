@@ -83,29 +83,33 @@ Simulation::Simulation(parallel::Comm comm, model::ModelParameters params, Simul
   params_.validate();
   steady_ = std::make_unique<solvers::SteadyStateProblem>(field_, settings_.steady, settings_.batch_size);
   ode_ = std::make_unique<solvers::OdeIntegrator>(field_, settings_.steady.ode);
-  medium_.assign(static_cast<std::size_t>(params_.media), 0.0);
+  medium_channels_ = params_.media;
+  medium_.assign(static_cast<std::size_t>(medium_channels_), 0.0);
   niche_ = model::draw_niche(params_, settings_.niche, settings_.seed);
   if (niche_.ligands() > 0 && params_.media == 0)
     throw UsageError(
         "[niche] has ligand genes but the model has no medium channels for its factors: set network.media >= 1");
+  // Each cell type's bias is one more medium channel (after the deck's K); field_ reads U
+  // and the channel count from params_, so it sees them.
+  model::add_cell_types(params_, niche_, settings_.cell_types, settings_.seed);
 }
 
 Simulation::~Simulation() = default;
 
 void Simulation::validate(const Protocol& protocol) const {
-  bool medium_seen = params_.media == 0, perturbed = false, measured = false, transplanted = false;
+  bool medium_seen = medium_channels_ == 0, perturbed = false, measured = false, transplanted = false;
   bool settled = false;  // at a steady state since the transplant (expand in the niches needs one)
   for (const auto& step : protocol) {
     const std::string where = step.where();
     if (const auto* m = std::get_if<MediumStep>(&step.action)) {
-      if (!m->values.empty() && static_cast<int>(m->values.size()) != params_.media)
+      if (!m->values.empty() && static_cast<int>(m->values.size()) != medium_channels_)
         throw UsageError(where + ": values has " + std::to_string(m->values.size()) + " entries but the model has " +
-                         std::to_string(params_.media) + " medium inputs (network.media)");
+                         std::to_string(medium_channels_) + " medium inputs (network.media)");
       medium_seen = true;
       continue;
     }
     if (!medium_seen)
-      throw UsageError(where + " comes before any medium step, but the model has " + std::to_string(params_.media) +
+      throw UsageError(where + " comes before any medium step, but the model has " + std::to_string(medium_channels_) +
                        " medium input(s) (network.media): add a step = \"medium\" before it, or set network.media = 0");
     std::visit(
         Overloaded{
@@ -186,6 +190,10 @@ model::Condition Simulation::condition_of(std::size_t cls) const {
   c.medium = medium_;
   c.tau = tau_;
   if (perturbed_) c.knock = classes_[cls].knock;
+  if (classes_[cls].cell_type >= 0) {  // the type's bias channel (model::add_cell_types)
+    c.medium.resize(static_cast<std::size_t>(params_.media), 0.0);
+    c.medium[static_cast<std::size_t>(medium_channels_ + classes_[cls].cell_type)] = 1.0;
+  }
   return c;
 }
 
@@ -248,7 +256,7 @@ void Simulation::ensure_initial_state(const std::string& where) {
 }
 
 void Simulation::step_medium(const MediumStep& s) {
-  medium_.assign(static_cast<std::size_t>(params_.media), 0.0);
+  medium_.assign(static_cast<std::size_t>(medium_channels_), 0.0);
   std::copy(s.values.begin(), s.values.end(), medium_.begin());
   medium_name_ = s.name;
   medium_set_ = true;
@@ -258,6 +266,7 @@ void Simulation::step_perturb(const PerturbStep& s, const std::string& where) {
   const std::vector<double> pre = states_.at(0);
   const double pre_log_weight = owned_log_weights_.at(0);
   classes_ = build_library(s.library, params_, settings_.seed, where);
+  split_cell_types();
   tau_ = s.library.tau;
   perturbed_ = true;
   time_since_perturbation_ = 0.0;
@@ -270,6 +279,23 @@ void Simulation::step_perturb(const PerturbStep& s, const std::string& where) {
   for (const auto& c : classes_) n_control += c.control ? 1 : 0;
   reporter_.info("library: " + std::to_string(classes_.size()) + " guide classes (" + std::to_string(n_control) +
                  " control), split over " + std::to_string(comm_.size()) + " rank(s)");
+}
+
+// Cell types are assigned with the guides: each guide class becomes one class per type, in
+// the type's share of the population (before the perturbation the culture has no types).
+void Simulation::split_cell_types() {
+  const auto& types = settings_.cell_types;
+  const auto T = types.names.size();
+  if (T < 2) return;
+  std::vector<PopulationClass> split;
+  split.reserve(classes_.size() * T);
+  for (const auto& c : classes_)
+    for (std::size_t t = 0; t < T; ++t) {
+      split.push_back(c);
+      split.back().cell_type = static_cast<int>(t);
+      split.back().log_weight += std::log(types.fractions.empty() ? 1.0 / static_cast<double>(T) : types.fractions[t]);
+    }
+  classes_ = std::move(split);
 }
 
 void Simulation::step_advance(double dt, const std::string& what) {
@@ -335,11 +361,17 @@ void Simulation::step_count_guides(const CountGuidesStep& s, int step_index) {
   }
   reporter_.info("count_guides: " + std::to_string(samples) + " sample(s) of " + std::to_string(s.reads) +
                  " reads at time " + std::to_string(elapsed_));
+  // One row per (guide, sample): the reads of a guide's cell types are summed (guide
+  // reads come from DNA, which does not say the cell type).
+  std::map<std::pair<std::string, int>, std::size_t> row_of;
   for (std::size_t c = 0; c < classes_.size(); ++c) {
     const auto& cls = classes_[c];
-    guide_counts_.push_back({cls.guide, cls.perturbation,
-                             cls.animal >= 0 ? "animal" + std::to_string(cls.animal) : "population", medium_name_,
-                             elapsed_, counts[c]});
+    const auto [it, inserted] = row_of.emplace(std::make_pair(cls.guide, cls.animal), guide_counts_.size());
+    if (inserted)
+      guide_counts_.push_back({cls.guide, cls.perturbation,
+                               cls.animal >= 0 ? "animal" + std::to_string(cls.animal) : "population", medium_name_,
+                               elapsed_, 0});
+    guide_counts_[it->second].count += counts[c];
   }
 }
 

@@ -58,6 +58,18 @@ void create_structure(const Simulation& sim, const ScreenRows& rows, const H5Fil
   f.write("/classes/knock_ptr", knock_ptr);
   f.write("/classes/knock_gene", knock_gene);
   f.write("/classes/knock_kappa", knock_kappa);
+  const auto& types = sim.settings().cell_types;
+  if (types.names.size() >= 2) {
+    std::vector<std::int32_t> cell_type;
+    for (const auto& c : sim.classes()) cell_type.push_back(c.cell_type);
+    f.write("/classes/cell_type", cell_type);
+    f.group("/cell_types");
+    f.write_strings("/cell_types/names", types.names);
+    f.attr_double("/cell_types", "first_channel", sim.medium_channels());
+    f.attr_string("/cell_types", "description",
+                  "type t's activation bias b_t is column first_channel + t of parameters/U (its medium input is 1 "
+                  "in the type's cells)");
+  }
   if (sim.animals() > 0) {
     f.write("/classes/animal", animal);
     f.group("/niche");

@@ -17,11 +17,13 @@ usage: check_abundance_fit.py PERTURBFIT MPIRUN IN_VITRO_DECK IN_VIVO_DECK WORKD
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import launch  # noqa: E402
 
 exe, mpirun, vitro, vivo, work = sys.argv[1:6]
 shutil.rmtree(work, ignore_errors=True)
@@ -29,13 +31,7 @@ os.makedirs(work)
 
 
 def run(ranks, *args, check=True):
-    cmd = [exe, *args]
-    if ranks > 1:
-        cmd = [mpirun, str(ranks)] + cmd
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if check:
-        assert res.returncode == 0, res.stderr
-    return res
+    return launch.run(exe, mpirun, ranks, *args, check=check)
 
 
 def read_table(path):

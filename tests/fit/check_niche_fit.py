@@ -12,12 +12,16 @@ usage: check_niche_fit.py PERTURBFIT MPIRUN DECK WORKDIR
 - bad decks: a ligand gene not in the screen (exit 3), no ligand names, an unknown mode,
   lambda_ss or adam with the coupling (exit 2), each with its message."""
 import json
+import os
 import shutil
 import subprocess
 import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import launch  # noqa: E402
 
 exe, mpirun, deck, work = sys.argv[1:5]
 shutil.rmtree(work, ignore_errors=True)
@@ -27,13 +31,8 @@ assert sim.returncode == 0, sim.stderr
 
 
 def fit(ranks, out, *args, check=True):
-    cmd = [exe, "fit", deck, "--data", screen, "-o", f"{work}/{out}", "-q", "--json", *args]
-    if ranks > 1:
-        cmd = [mpirun, str(ranks)] + cmd
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if check:
-        assert res.returncode == 0, res.stderr
-    return res
+    return launch.run(exe, mpirun, ranks, "fit", deck, "--data", screen, "-o", f"{work}/{out}", "-q", "--json", *args,
+                      check=check)
 
 
 adjoints = {}

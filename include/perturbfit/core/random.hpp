@@ -29,6 +29,7 @@ enum class StreamDomain : std::uint64_t {
   kTransplant = 17,    // which cells each animal receives
   kFitNiche = 18,      // the fit's initial niche coupling
   kGuideCounts = 19,   // guide-abundance read-outs (count_guides)
+  kCellTypes = 20,     // each cell type's activation bias
 };
 
 class RandomStream {

@@ -21,7 +21,8 @@ struct ObsTable {
 };
 
 // Reads data.perturbation_key and data.batch_key (required unless the key is "") and
-// data.time_key and data.medium_key (when present). Throws DataError naming the column and
+// data.time_key and data.medium_key (when present); with data.cell_type_key, every
+// (medium, cell type) becomes one medium "medium/type" (the type alone without a medium column). Throws DataError naming the column and
 // the first cell without a value; `perturbation_hint` is appended when the perturbation
 // column cannot be read (which deck keys to set).
 ObsTable read_obs_table(const io::H5adReader& reader, const DataOptions& options, std::int64_t cells,

@@ -13,6 +13,7 @@ struct DataOptions {
   std::string perturbation_key = "perturbation", separator = "+";
   std::vector<std::string> control_labels{"control", "non-targeting", "ctrl", "NT"};
   std::string batch_key = "batch", time_key = "time", medium_key = "medium";
+  std::string cell_type_key;  // "" : no cell types
   std::string genes_file;
   std::string guide_counts;  // guide-abundance table (data/guide_abundance.hpp); "" if none
   int top_variable = 0;

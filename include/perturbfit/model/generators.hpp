@@ -51,6 +51,19 @@ struct NicheOptions {
 // more ligands than genes.
 NicheCoupling draw_niche(const ModelParameters& p, const NicheOptions& opt, std::uint64_t seed);
 
+// Cell types (MODEL.md section 7: populations with their own parameters, sharing W). Type t's
+// activation bias is c + b_t, b_t ~ N(0, bias_sd^2) per gene, entered as one more medium
+// channel per type: U gains T columns (b_t; p.media += T) whose input is 1 in the cells of
+// type t and 0 elsewhere, and the niche coupling T rows of zeros (no niche factor moves a
+// type). Nothing changes with fewer than two types. Keyed by seed only.
+struct CellTypeOptions {
+  std::vector<std::string> names;
+  std::vector<double> fractions;  // of the population; empty: equal
+  double bias_sd = 0.5;
+  bool operator==(const CellTypeOptions&) const = default;
+};
+void add_cell_types(ModelParameters& p, NicheCoupling& niche, const CellTypeOptions& opt, std::uint64_t seed);
+
 // The two-gene mutual-repression switch: bistable, with a saddle between its attractors.
 ModelParameters toggle_switch(int media, double medium_weight);
 

@@ -26,7 +26,8 @@ struct PopulationClass {
   std::vector<std::pair<int, double>> knock;  // (gene, kappa)
   double log_weight = 0.0;                    // log of the class's share of the population
   bool control = false;
-  int animal = -1;  // after a transplant step: the animal (niche) of these cells; -1 in vitro
+  int animal = -1;     // after a transplant step: the animal (niche) of these cells; -1 in vitro
+  int cell_type = -1;  // with [cell_types]: index into cell_types.names; -1 without
 };
 
 // Throws UsageError for unknown genes or impossible requests (named, with the step).

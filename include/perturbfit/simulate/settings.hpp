@@ -16,5 +16,6 @@ config::SectionSpec network_section();
 config::SectionSpec measure_section();
 config::SectionSpec output_section();
 config::SectionSpec niche_section();
+config::SectionSpec cell_types_section();
 
 }  // namespace perturbfit::simulate

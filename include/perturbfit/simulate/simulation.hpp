@@ -34,6 +34,7 @@ struct SimulationSettings {
   int batch_size = 32;  // 0: SNES per perturbation
   MeasurementOptions measurement;
   model::NicheOptions niche;
+  model::CellTypeOptions cell_types;
   bool operator==(const SimulationSettings&) const = default;
 };
 
@@ -90,6 +91,8 @@ class Simulation {
   const model::NicheCoupling& niche() const { return niche_; }
   int animals() const { return animals_; }
   const std::vector<double>& niche_factors() const { return niche_factors_; }
+  // The deck's medium channels (the cell types' bias channels follow them in params().media).
+  int medium_channels() const { return medium_channels_; }
   // Reports of the last equilibrate step after the perturbation, for the owned classes.
   const std::vector<solvers::SteadyStateReport>& owned_reports() const { return reports_; }
   bool has_solve_reports() const { return equilibrated_after_perturbation_; }  // the same on every rank
@@ -104,6 +107,7 @@ class Simulation {
   void step_equilibrate();
   void step_passage(int cells, int step_index);
   void step_expand_in_niches(double dt);
+  void split_cell_types();
   void step_count_guides(const CountGuidesStep& step, int step_index);
   void step_transplant(const TransplantStep& step, int step_index);
   void equilibrate_niches(const std::vector<model::Condition>& conds, std::vector<solvers::SteadyStateReport>& reports);
@@ -121,6 +125,7 @@ class Simulation {
   std::unique_ptr<solvers::OdeIntegrator> ode_;
   std::unique_ptr<MeasurementModel> measurement_;
 
+  int medium_channels_ = 0;  // the deck's K; cell types' bias channels follow (params_.media)
   std::vector<double> medium_;
   std::string medium_name_ = "none";
   bool medium_set_ = false;
