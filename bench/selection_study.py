@@ -3,6 +3,7 @@
 with expression, over seeds.
 
 usage: bench/selection_study.py DECK OUT [--seeds 5] [--ranks 2] [--exe build/src/perturbfit] [--set k=v ...]
+                                [--without-l1]
 
 Per seed: `simulate DECK --set run.seed=s` (the deck counts guides before and after an
 expand step), then three fits on the same split: expression only (no guide counts), with
@@ -29,28 +30,38 @@ def strings(ds):
 
 
 def oracle_changes(screen):
-    """Per perturbation, the change of its guides' share the truth predicts from the start
-    counts (dw/dt = (r0 + phi . x) w at the steady states), and the observed one."""
+    """Per (perturbation, series), the change of its guides' share the truth predicts from the
+    start counts (dw/dt = (r0 + phi . x) w at the steady states), and the observed one. A
+    series is the culture, or an animal after a transplant (its classes' states are its own)."""
     with h5py.File(os.path.join(screen, "truth.h5")) as t:
         phi, states = t["parameters/fitness"][:], t["states/snapshot0"][:]
         guides, perts = strings(t["classes/guide"]), strings(t["classes/perturbation"])
+        animal = t["classes/animal"][:] if "classes/animal" in t else [-1] * len(guides)
+    series = [f"animal{a}" if a >= 0 else "population" for a in animal]
     rows = [line.rstrip("\n").split("\t") for line in open(os.path.join(screen, "guide_counts.tsv"))][1:]
     times = sorted({float(r[4]) for r in rows})
     dt = times[-1] - times[0]
-    counts = {(r[0], float(r[4])): int(r[5]) for r in rows}
-    growth = {g: dt * phi @ states[k] for k, g in enumerate(guides)}
-    by_pert = {}
-    for g, p in zip(guides, perts):
-        by_pert.setdefault(p, []).append(g)
+    counts = {(r[0], r[2], float(r[4])): int(r[5]) for r in rows}
+    growth = {(g, b): dt * phi @ states[k] for k, (g, b) in enumerate(zip(guides, series))}
+    members = {}
+    for g, p, b in zip(guides, perts, series):
+        members.setdefault((p, b), []).append(g)
 
-    def change(gs):
-        c0 = sum(counts[(g, times[0])] for g in gs)
-        c1 = sum(counts[(g, times[-1])] for g in gs)
-        expected = np.log(sum(counts[(g, times[0])] * np.exp(growth[g]) for g in gs) / c0)
+    def change(gs, b):
+        c0 = sum(counts[(g, b, times[0])] for g in gs)
+        c1 = sum(counts[(g, b, times[-1])] for g in gs)
+        if c0 == 0:
+            return None
+        expected = np.log(sum(counts[(g, b, times[0])] * np.exp(growth[(g, b)]) for g in gs) / c0)
         return np.log((c1 + 0.5) / (c0 + 0.5)), expected
-    control_obs, control_exp = change(by_pert["control"])
-    return {p: (o - control_obs, e - control_exp) for p, gs in by_pert.items() if p != "control"
-            for o, e in [change(gs)]}
+    out = {}
+    for (p, b), gs in members.items():
+        if p == "control":
+            continue
+        mine, control = change(gs, b), change(members[("control", b)], b)
+        if mine is not None and control is not None:
+            out.setdefault(p, []).append((mine[0] - control[0], mine[1] - control[1]))
+    return out
 
 
 def fitness_recovery(screen, fit_h5):
@@ -79,11 +90,15 @@ def test_perturbations(fit_h5):
 
 
 def main():
-    args, mpirun, overrides = launch(study_arguments())
+    ap = study_arguments()
+    ap.add_argument("--without-l1", action="store_true", help="skip the fit with the L1 prior on phi")
+    args, mpirun, overrides = launch(ap)
     os.makedirs(args.out, exist_ok=True)
     variants = (("expression only", ["--set", "data.guide_counts="]),
                 ("with guide counts", []),
                 ("with guide counts, L1 on phi", ["--set", "fit.lambda_fitness_l1=1e-3"]))
+    if args.without_l1:
+        variants = variants[:2]
     rows = []
     for seed in range(1, args.seeds + 1):
         base = os.path.join(args.out, f"seed{seed}")
@@ -109,7 +124,7 @@ def main():
                                 f"abundance_{tag}_pearson": s["pearson_model"],
                                 f"abundance_{tag}_observations": s["observations"],
                                 f"abundance_{tag}_fallbacks": s["fallback_observations"]})
-                held = [oracle[p] for p in test_perturbations(os.path.join(out, "fit.h5")) if p in oracle]
+                held = [pair for p in test_perturbations(os.path.join(out, "fit.h5")) for pair in oracle.get(p, [])]
                 row["abundance_test_mse_noise_floor"] = float(np.mean([(o - e) ** 2 for o, e in held]))
                 row.update(fitness_recovery(screen, os.path.join(out, "fit.h5")))
             print(json.dumps(row), flush=True)
