@@ -1,8 +1,8 @@
 #include "perturbfit/data/inspect_report.hpp"
 
 #include <algorithm>
-#include <set>
 #include <cmath>
+#include <set>
 #include <sstream>
 
 namespace perturbfit::data {
@@ -124,6 +124,15 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
     warnings.push_back("the file follows the " + conventions.front()["name"].get<std::string>() + " convention (" +
                        conventions.front()["evidence"].get<std::string>() +
                        "), which the deck does not use: " + conventions.front()["deck_keys"].get<std::string>());
+  if (!s.abundance().empty()) {  // data.guide_counts: what the fit's fitness term will see
+    std::set<std::string> series;
+    std::set<int> perturbations;
+    for (const auto& a : s.abundance()) series.insert(a.series), perturbations.insert(a.perturbation);
+    r["guide_counts"] = {{"file", o.guide_counts},
+                         {"changes", s.abundance().size()},
+                         {"series", series.size()},
+                         {"perturbations", perturbations.size()}};
+  }
   for (const auto& p : s.problems()) warnings.push_back(p);
   r["warnings"] = warnings;
   return r;
@@ -150,6 +159,10 @@ std::string inspect_text(const json& r) {
   for (const auto& b : r["batches"])
     os << "    " << b["name"].get<std::string>() << ": " << b["cells"] << " / " << b["control_cells"] << " ("
        << b["recommended_control_cells"] << ")\n";
+  if (r.contains("guide_counts"))
+    os << "  guide counts      " << r["guide_counts"]["changes"] << " changes of " << r["guide_counts"]["perturbations"]
+       << " perturbations in " << r["guide_counts"]["series"] << " series ("
+       << r["guide_counts"]["file"].get<std::string>() << ")\n";
   for (const auto& c : r["conventions"])
     os << "  convention        " << c["name"].get<std::string>()
        << (c["matches_deck"].get<bool>() ? " (the deck's)" : "") << ": " << c["deck_keys"].get<std::string>() << "\n";

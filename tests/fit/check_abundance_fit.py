@@ -85,6 +85,11 @@ vivo_rows = read_table(f"{work}/vivo1/guide_counts.tsv")
 samples = {(r["batch"], float(r["time"])) for r in vivo_rows}
 assert samples == {(f"animal{a}", t) for a in range(4) for t in (0.0, 10.0)}, samples
 
+# inspect shows what the fit will read from the table.
+report = json.loads(run(1, "inspect", f"{work}/vitro1/screen.h5ad", "--deck", vitro, "--set",
+                        f"data.guide_counts={work}/vitro1/guide_counts.tsv", "--json", "-q").stdout)
+assert report["guide_counts"]["changes"] == 38 and report["guide_counts"]["series"] == 1, report.get("guide_counts")
+
 # --- gradients --------------------------------------------------------------------------
 for name, deck, extra in (("vitro", vitro, ["--set", "fit.lambda_abundance=100"]), ("vivo", vivo, [])):
     adjoints = {}
