@@ -122,6 +122,13 @@ void FitProblem::setup_abundance() {
                     "labels against the screen's, or remove data.guide_counts");
 }
 
+double FitProblem::abundance_prediction(const AbundanceTerm& t, const std::vector<double>& control) const {
+  const auto& x = conditions_[static_cast<std::size_t>(t.condition)].x;
+  double change = 0;
+  for (std::size_t n = 0; n < control.size(); ++n) change += params_.fitness[n] * (x[n] - control[n]);
+  return data_.abundance()[static_cast<std::size_t>(t.observation)].dt * change;
+}
+
 std::vector<std::vector<double>> FitProblem::exchange_abundance_controls() const {
   const auto N = params_.fitness.size(), S = abundance_controls_.size();
   std::vector<double> flat(S * (N + 1), 0.0);  // per slot: the state, then 1 if it was solved
@@ -158,9 +165,7 @@ void FitProblem::abundance_term(const std::vector<int>& batches, LossValue& valu
     const auto& xc = controls[static_cast<std::size_t>(t.control)];
     if (!c.solved || xc.empty()) continue;  // counted among the failed steady states
     const auto& o = observations[static_cast<std::size_t>(t.observation)];
-    double predicted = 0;
-    for (std::size_t n = 0; n < N; ++n) predicted += params_.fitness[n] * (c.x[n] - xc[n]);
-    const double r = o.dt * predicted - o.log_ratio;
+    const double r = abundance_prediction(t, xc) - o.log_ratio;
     reduced[0] += t.weight * r * r;
     if (!dl_dx) continue;
     const double coeff = 2 * lambda * t.weight * r * o.dt;
@@ -194,7 +199,6 @@ bool FitProblem::abundance_informed(int perturbation) const {
 }
 
 std::vector<double> FitProblem::predicted_abundance(std::vector<char>* fallback) {
-  const auto N = params_.fitness.size();
   const auto controls = exchange_abundance_controls();
   const auto& observations = data_.abundance();
   std::vector<double> values(2 * observations.size(), 0.0);  // prediction, then 1 where predicted
@@ -202,10 +206,8 @@ std::vector<double> FitProblem::predicted_abundance(std::vector<char>* fallback)
     const auto& c = conditions_[static_cast<std::size_t>(t.condition)];
     const auto& xc = controls[static_cast<std::size_t>(t.control)];
     if (!c.solved || xc.empty()) continue;
-    double predicted = 0;
-    for (std::size_t n = 0; n < N; ++n) predicted += params_.fitness[n] * (c.x[n] - xc[n]);
     const auto i = static_cast<std::size_t>(t.observation);
-    values[i] = abundance_informed(observations[i].perturbation) ? observations[i].dt * predicted : 0.0;
+    values[i] = abundance_informed(observations[i].perturbation) ? abundance_prediction(t, xc) : 0.0;
     values[observations.size() + i] = 1;
   }
   comm_.replicated_sum_in_place(values);

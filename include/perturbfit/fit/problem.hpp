@@ -266,6 +266,8 @@ class FitProblem {
   // The control state of every series on every rank (from the rank that solves it; NaN if
   // it failed). Collective.
   std::vector<std::vector<double>> exchange_abundance_controls() const;
+  // dt phi . (z of the term's condition - control): the predicted change of its guide share.
+  double abundance_prediction(const AbundanceTerm& t, const std::vector<double>& control) const;
   // Collective: lambda_abundance x the weighted squared error of the selected training terms
   // into value.abundance; with dl_dx (data term's, unnormalised, summed over `cells` training
   // cells of all ranks) the term's dl/dx added scaled by cells, and dL/dphi x cells into fitness_grad.
