@@ -32,7 +32,7 @@ struct Problem {
 class AdjointTest : public ::testing::TestWithParam<model::ModelKind> {};
 
 TEST_P(AdjointTest, GradientMatchesFiniteDifferences) {
-  const auto p = test_support::small_model(GetParam(), 12, 2, 2);
+  const auto p = test_support::with_production_response(test_support::small_model(GetParam(), 12, 2, 2));
   Problem pr;
   pr.cond.medium = {0.6, -0.3};
   pr.cond.knock = {{1, 0.8}, {4, -0.4}};
@@ -61,6 +61,7 @@ TEST_P(AdjointTest, GradientMatchesFiniteDifferences) {
       {"B", {&model::ModelParameters::B, &solvers::ParameterGradient::B}},
       {"C", {&model::ModelParameters::C, &solvers::ParameterGradient::C}},
       {"d", {&model::ModelParameters::d, &solvers::ParameterGradient::d}},
+      {"Q", {&model::ModelParameters::Q, &solvers::ParameterGradient::Q}},
   };
   for (const auto& [name, block] : blocks) {
     auto values = [&](model::ModelParameters& q) -> std::vector<double>& {
@@ -91,7 +92,7 @@ namespace {
 // The gradient and the parameter vector share one order (model::for_each_part): a vector
 // packed from the model and unflattened into a gradient lands part by part.
 TEST(ParameterGradient, SharesTheParameterVectorsOrder) {
-  auto p = test_support::small_model(model::ModelKind::kHybrid, 7, 2, 3);
+  auto p = test_support::with_production_response(test_support::small_model(model::ModelKind::kHybrid, 7, 2, 3));
   const auto theta = model::pack_parameters(p);
   ASSERT_EQ(theta.size(), model::parameter_count(p));
   std::vector<double> distinct(theta.size());
@@ -105,6 +106,8 @@ TEST(ParameterGradient, SharesTheParameterVectorsOrder) {
   EXPECT_EQ(g.gamma, p.gamma);
   EXPECT_EQ(g.A, p.A);
   EXPECT_EQ(g.d, p.d);
+  EXPECT_EQ(g.Q, p.Q);
+  EXPECT_EQ(distinct.back(), p.Q.back());  // Q is the last part
   EXPECT_EQ(g.flatten(), distinct);
   const model::ParameterLayout layout(p);
   EXPECT_EQ(distinct[layout.U], p.U.at(0));

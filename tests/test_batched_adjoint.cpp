@@ -140,7 +140,7 @@ TEST_P(BatchedAdjointTest, GmresColumnsSolveTheirSystemsWhateverTheBatch) {
 
 TEST_P(BatchedAdjointTest, AccumulateEqualsPerColumnAdjointAndProducts) {
   const int G = 24, N = 7;  // batches of 3: two full, one of one
-  const auto p = test_support::small_model(GetParam(), G, 3, 2);
+  const auto p = test_support::with_production_response(test_support::small_model(GetParam(), G, 3, 2));
   const model::VectorField f(p);
   const auto conds = knockdowns(G, N, 2);
   const auto xs = steady_states(f, conds);

@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "perturbfit/solvers/niche_steady_state.hpp"
+#include "perturbfit/solvers/small_dense.hpp"
 #include "test_support.hpp"
 
 using namespace perturbfit;
@@ -27,8 +28,10 @@ struct NicheScreen {
   std::vector<model::Condition> conds;        // all groups, animal-major
   std::vector<double> weights, loss_weights;  // per group; loss_weights: G per group
   int groups_per_animal;
-  explicit NicheScreen(model::ModelKind kind, int groups = 6)
+  // production: with a production response Q (the niche then moves production too)
+  explicit NicheScreen(model::ModelKind kind, int groups = 6, bool production = false)
       : params(test_support::small_model(kind, 12, 3, 2, 5)), groups_per_animal(groups) {
+    if (production) params = test_support::with_production_response(params);
     coupling.ligand_genes = {1, 4};
     coupling.gamma = {0.8, -0.5, 0.3, 0.6};  // 2 channels x 2 ligands
     const int G = params.genes;
@@ -153,7 +156,7 @@ TEST_P(NicheTest, StatesSolveTheGroupsAndTheNicheEquations) {
 }
 
 TEST_P(NicheTest, GradientThroughTheCouplingMatchesCentralDifferences) {
-  const NicheScreen s(GetParam());
+  const NicheScreen s(GetParam(), 6, /*production=*/true);
   const parallel::Comm world(MPI_COMM_WORLD);
   const auto sp = split(s, world);
   const auto base = solve(s, s.params, s.coupling, world, sp);
@@ -209,6 +212,113 @@ TEST_P(NicheTest, GroupsSplitOverRanksGiveTheNicheAndGradientOfOneRank) {
   for (std::size_t i = 0; i < g1.size(); ++i)
     scale = std::max(scale, std::abs(g1[i])), diff = std::max(diff, std::abs(gd[i] - g1[i]));
   EXPECT_LE(diff, 1e-10 * scale);
+}
+
+// The determinant the solver reports per animal is det(I - Gamma D_a) of the matrix
+// determinant lemma: det(-J) = det(-diag(J_g)) det(I - Gamma D_a) for the coupled Jacobian
+// J = diag(J_g) + (df/dm) Gamma w~ S of the animal's groups, formed densely here (6 groups x
+// 12 genes; the sample is every group, so D_a is exact). The same at 1 and 2 ranks.
+TEST_P(NicheTest, StabilityDeterminantIsThatOfTheCoupledJacobian) {
+  const NicheScreen s(GetParam(), 6, /*production=*/true);
+  const parallel::Comm world(MPI_COMM_WORLD), self(MPI_COMM_SELF);
+  const model::VectorField field(s.params);
+  auto options = tight();
+  options.stability = solvers::StabilityMode::kCheck;
+  const auto solve_checked = [&](const parallel::Comm& comm, const Split& sp, std::vector<std::vector<double>>& xs,
+                                 std::vector<double>& niche) {
+    solvers::NicheSteadyState coupled(comm, field, s.coupling, options, 4, kAnimals);
+    xs.assign(sp.members.size(), std::vector<double>(static_cast<std::size_t>(s.params.genes), 1.0));
+    return coupled.solve(sp.members, xs, niche, 50, 1e-13);
+  };
+  const auto all = split(s, self);
+  std::vector<std::vector<double>> xs, xs_dist;
+  std::vector<double> niche, niche_dist;
+  const auto one = solve_checked(self, all, xs, niche);
+  const auto dist = solve_checked(world, split(s, world), xs_dist, niche_dist);
+  ASSERT_TRUE(one.converged && dist.converged);
+  ASSERT_EQ(one.niche_determinants.size(), static_cast<std::size_t>(kAnimals));
+  ASSERT_EQ(dist.niche_determinants.size(), static_cast<std::size_t>(kAnimals));
+
+  const int G = s.params.genes, K = s.params.media, L = s.coupling.ligands(), n = s.groups_per_animal, N = n * G;
+  const auto at = [](int i) { return static_cast<std::size_t>(i); };
+  solvers::NicheSteadyState coupled(self, field, s.coupling, options, 4, kAnimals);
+  const auto conds = coupled.coupled_conditions(all.members, niche);
+  for (int a = 0; a < kAnimals; ++a) {
+    double wsum = 0.0;
+    for (int g = 0; g < n; ++g) wsum += s.weights[at(a * n + g)];
+    std::vector<double> J(at(N * N), 0.0), Jbd(at(N * N), 0.0), e(at(G)), col(at(G)), dfdm(at(G * K)), row(at(K));
+    for (int g = 0; g < n; ++g) {
+      const std::size_t id = at(a * n + g);
+      model::Linearization lin;
+      field.linearize(xs[id].data(), conds[id], std::numeric_limits<double>::infinity(), lin);
+      for (int j = 0; j < G; ++j) {  // J_g, column by column
+        std::fill(e.begin(), e.end(), 0.0), e[at(j)] = 1.0;
+        field.jvp(lin, e.data(), col.data());
+        for (int i = 0; i < G; ++i) Jbd[at((g * G + i) * N + g * G + j)] = col[at(i)];
+      }
+      for (int i = 0; i < G; ++i) {  // df/dm, row by row
+        std::fill(e.begin(), e.end(), 0.0), e[at(i)] = 1.0;
+        field.medium_vjp(lin, e.data(), row.data());
+        for (int k = 0; k < K; ++k) dfdm[at(i * K + k)] = row[at(k)];
+      }
+      for (int i = 0; i < G; ++i)
+        for (int h = 0; h < n; ++h)
+          for (int l = 0; l < L; ++l) {
+            double coupling = 0.0;  // d f_g,i / d x_h,ligand l through the niche
+            for (int k = 0; k < K; ++k) coupling += dfdm[at(i * K + k)] * s.coupling.gamma[at(k * L + l)];
+            J[at((g * G + i) * N + h * G + s.coupling.ligand_genes[at(l)])] +=
+                coupling * s.weights[at(a * n + h)] / wsum;
+          }
+    }
+    for (std::size_t i = 0; i < J.size(); ++i) J[i] = -(J[i] + Jbd[i]), Jbd[i] = -Jbd[i];
+    const double lemma = solvers::determinant(N, J) / solvers::determinant(N, Jbd);
+    EXPECT_NEAR(one.niche_determinants[at(a)], lemma, 1e-8 * std::abs(lemma)) << "animal " << a;
+    EXPECT_NEAR(dist.niche_determinants[at(a)], lemma, 1e-8 * std::abs(lemma)) << "animal " << a;
+    EXPECT_GT(lemma, 0.0);  // this screen's coupled states are stable
+    EXPECT_GT(std::abs(lemma - 1.0), 1e-3);  // and the niche feedback is not negligible
+  }
+  EXPECT_EQ(one.unstable_animals, 0);
+}
+
+// One ligand gene that activates itself through the niche, x' = sigma(u Gamma x + c) - x with
+// u Gamma = 6, c = -3: three coupled states (x ~ 0.07, 0.5, 0.93); the middle one is a saddle,
+// eigenvalue 6 sigma'(s) - 1 = 0.5 > 0, and the reported determinant is 1 - 6 sigma'(s)
+// (= -eigenvalue: gamma = 1), negative there only.
+TEST(NicheStability, SelfActivatingLigandHasAnUnstableMiddleState) {
+  model::ModelParameters p;
+  p.genes = 2, p.media = 1;
+  p.gene_names = {"ligand", "other"};
+  p.W = model::CsrMatrix::from_triplets(2, 2, {}, {}, {});
+  p.U = {3.0, 0.0}, p.c = {-3.0, 0.0}, p.v = {1.0, 1.0}, p.beta = {0.0, 0.1}, p.gamma = {1.0, 1.0};
+  p.validate();
+  model::NicheCoupling coupling;
+  coupling.ligand_genes = {0};
+  coupling.gamma = {2.0};
+  const model::VectorField field(p);
+  const parallel::Comm self(MPI_COMM_SELF);
+  solvers::SteadyStateOptions options = tight();
+  options.stability = solvers::StabilityMode::kCheck;
+  model::Condition control;
+  control.medium = {0.0};
+  const std::vector<solvers::NicheMember> members{{&control, 0, 1.0}};
+  int unstable_seen = 0;
+  for (const double start : {0.05, 0.5, 0.95}) {
+    SCOPED_TRACE("start x = " + std::to_string(start));
+    solvers::NicheSteadyState coupled(self, field, coupling, options, 0, 1);
+    std::vector<std::vector<double>> xs{{start, 0.1}};
+    std::vector<double> niche{2.0 * start};
+    const auto r = coupled.solve(members, xs, niche, 50, 1e-13);
+    ASSERT_TRUE(r.converged);
+    ASSERT_EQ(r.niche_determinants.size(), 1u);
+    const double x = xs[0][0], sig = model::logistic(6.0 * x - 3.0);
+    EXPECT_NEAR(x, sig, 1e-10);  // a coupled state
+    const double eigenvalue = 6.0 * sig * (1.0 - sig) - 1.0;
+    EXPECT_NEAR(r.niche_determinants[0], -eigenvalue, 1e-8);
+    EXPECT_EQ(r.unstable_animals, eigenvalue > 0 ? 1 : 0);
+    EXPECT_EQ(eigenvalue > 0, start == 0.5) << "x = " << x;
+    unstable_seen += r.unstable_animals;
+  }
+  EXPECT_EQ(unstable_seen, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, NicheTest, ::testing::Values(model::ModelKind::kMechanistic, model::ModelKind::kHybrid),

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "perturbfit/core/random.hpp"
 #include "perturbfit/model/generators.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
 
@@ -35,6 +36,13 @@ model::ModelParameters small_model(model::ModelKind kind, int genes, int rank, i
   o.mean_in_degree = 3.0;
   o.seed = seed;
   return model::generate_model(o);
+}
+
+model::ModelParameters with_production_response(model::ModelParameters p, std::uint64_t seed) {
+  RandomStream rs(seed, StreamDomain::kStart, 991);
+  p.Q.resize(p.U.size());
+  for (auto& q : p.Q) q = 0.3 * rs.normal();
+  return p;
 }
 
 std::string read_text(const std::string& path) {

@@ -11,6 +11,9 @@ namespace perturbfit::test_support {
 model::ModelParameters small_model(model::ModelKind kind, int genes = 12, int rank = 3, int media = 2,
                                    std::uint64_t seed = 3);
 
+// The same model with a production response Q (G x K, entries 0.3 N(0, 1)): v exp(Q m).
+model::ModelParameters with_production_response(model::ModelParameters p, std::uint64_t seed = 5);
+
 // The steady state of `cond` from x = 1, solved by SNES to ||f|| < 1e-13 (no stability
 // test), for finite-difference checks; `converged` reports whether it was found.
 std::vector<double> tight_steady_state(const model::ModelParameters& p, const model::Condition& cond, bool& converged);

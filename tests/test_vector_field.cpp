@@ -33,9 +33,7 @@ double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
 
 class JacobianTest : public ::testing::TestWithParam<Case> {};
 
-TEST_P(JacobianTest, ProductsMatchFiniteDifferences) {
-  const auto [kind, t] = GetParam();
-  const auto params = test_support::small_model(kind, 15, 3, 2);
+void check_products(const model::ModelParameters& params, double t) {
   const model::VectorField f(params);
   const auto G = static_cast<std::size_t>(params.genes);
   model::Condition cond;
@@ -87,6 +85,31 @@ TEST_P(JacobianTest, ProductsMatchFiniteDifferences) {
     e[g] = 1.0;
     f.jvp(lin, e.data(), col.data());
     EXPECT_NEAR(diag[g], col[g], 1e-12 * (1 + std::fabs(col[g])));
+  }
+
+  // (df/dm)^T w by differences of w^T f in each medium channel
+  std::vector<double> dm(2);
+  f.medium_vjp(lin, w.data(), dm.data());
+  for (std::size_t k = 0; k < 2; ++k) {
+    auto up = cond, down = cond;
+    up.medium[k] += h, down.medium[k] -= h;
+    f.evaluate(x.data(), up, t, fp.data());
+    f.evaluate(x.data(), down, t, fm.data());
+    double s = 0;
+    for (std::size_t g = 0; g < G; ++g) s += w[g] * (fp[g] - fm[g]) / (2 * h);
+    EXPECT_NEAR(dm[k], s, 1e-7 * (1 + std::fabs(s))) << "medium channel " << k;
+  }
+}
+
+// Products with df/dx and (df/dm)^T, with and without the production response Q (its term
+// production_g Q_gk in df/dm is what the niche's Jacobian reads).
+TEST_P(JacobianTest, ProductsMatchFiniteDifferences) {
+  const auto [kind, t] = GetParam();
+  for (const bool production : {false, true}) {
+    SCOPED_TRACE(production ? "with a production response Q" : "without Q");
+    auto params = test_support::small_model(kind, 15, 3, 2);
+    if (production) params = test_support::with_production_response(params);
+    check_products(params, t);
   }
 }
 

@@ -30,6 +30,9 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
     for (std::size_t g = 0; g < static_cast<std::size_t>(problem.nodes()); ++g)
       for (auto k = static_cast<std::size_t>(problem.external_channels()); k < K; ++k)
         theta[layout.U + g * K + k] = 0.3 * rng.normal();
+  // Q starts at 0: give its free entries values, so the check is away from v's one point.
+  for (std::size_t i = layout.Q; i < layout.Q + problem.parameters().Q.size(); ++i)
+    if (lower[i] < upper[i]) theta[i] = 0.3 * rng.normal();
   // phi starts at 0, where the abundance term does not depend on the steady states: give it values.
   for (std::size_t i = layout.fitness; i < theta.size(); ++i) theta[i] = 0.5 * rng.normal();
   if (at) theta = *at;
@@ -46,6 +49,7 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
   for (int k = 0; k < directions; ++k) blocks.push_back({"", 0, theta.size()});
   if (problem.niche_coupled()) blocks.push_back({"Gamma", layout.coupling, layout.fitness});
   if (problem.fits_abundance()) blocks.push_back({"phi", layout.fitness, theta.size()});
+  if (!problem.parameters().Q.empty()) blocks.push_back({"Q", layout.Q, layout.Q + problem.parameters().Q.size()});
   for (std::size_t k = 0; k < blocks.size(); ++k) {
     RandomStream dir(opt.seed, StreamDomain::kFitDirection, static_cast<std::uint64_t>(k) + 1);
     std::vector<double> d(theta.size(), 0.0);

@@ -97,6 +97,10 @@ FitOptions fit_options(const config::Deck& d) {
   o.niche = niche == "coupled";
   o.niche_channels = d.get<int>("fit.niche_channels");
   o.batch_offsets = d.get<bool>("fit.batch_offsets");
+  const auto production = d.get<std::string>("fit.production_response");
+  if (production != "auto" && production != "on" && production != "off")
+    throw UsageError("fit.production_response = '" + production + "' is unknown; use auto, on or off");
+  o.production_response = production == "on" || (production == "auto" && !d.get<std::string>("data.cell_type_key").empty());
   if (o.niche) {
     o.ligand_genes = d.values().at("niche").at("ligand_genes").get<std::vector<std::string>>();
     if (o.ligand_genes.empty())
@@ -153,6 +157,7 @@ config::SectionSpec fit_section() {
            {"max_weight", VT::kFloat, 5.0, "bound on |W| in model units (a regulator at its control level has z = 1); the shared response's out-weights are not bounded", range::positive()},
            {"validation_every", VT::kInt, 5, "early stopping (lbfgs, adam): the data term of every validation group is computed every N iterations; the fit reports the latest iterate whose validation loss is within one (paired) standard error of the lowest (0: off, the last iterate)", range::count(0)},
            {"niche", VT::kString, "off", "in vivo niche coupling (MODEL.md section 7; docs/in_vivo.md): off (each group's steady state on its own; animals are batches with their own offsets) | coupled (every animal's groups share niche factors n_a = Gamma <x[ligands]>_w over all its groups, every split, weighted by cells; the ligand genes are [niche].ligand_genes; Gamma is fitted)"},
+           {"production_response", VT::kString, "auto", "auto | on | off: fit a production response Q (G x media channels): in medium m gene g's maximal production is v_g exp(Q_g . m), as its activation is c_g + U_g . m; auto = on with data.cell_type_key, where every (medium, type) is a medium: each type's own v (docs/in_vivo.md, Cell types)"},
            {"batch_offsets", VT::kBool, true, "estimate each batch's offset from its own controls (MODEL.md section 9); false: no offsets, every difference between batches is left to the model (right when batches carry no technical effect, e.g. animals multiplexed in the same lanes; with fit.niche = coupled the animals' niches can then explain their differences, which offsets would absorb)"},
            {"niche_channels", VT::kInt, 0, "fit.niche = coupled: niche channels K (Gamma is K x L; they enter f as medium channels through U and C); 0: one per ligand gene", range::count(0, 10000)},
            {"validation_patience", VT::kInt, 10, "early stopping: the fit ends when the lowest validation loss has not improved for this many checks (0: never; runs to max_iterations)", range::count(0)},

@@ -64,8 +64,13 @@ void FitProblem::bounds(std::vector<double>& lower, std::vector<double>& upper) 
     lower[L.kappa] = opt_.kappa_min, upper[L.kappa] = opt_.kappa_max;
   else
     lower[L.kappa] = upper[L.kappa] = opt_.kappa;
-  // The niche moves the niche channels only: Gamma's rows of the external medium stay 0.
+  // The niche moves the niche channels only: Gamma's rows of the external medium stay 0; and
+  // it moves activation (U), not production (Q's niche columns stay 0).
   const auto ligands = static_cast<std::size_t>(coupling_.ligands());
+  const auto K = static_cast<std::size_t>(params_.media);
+  for (std::size_t g = 0; !params_.Q.empty() && g < static_cast<std::size_t>(params_.genes); ++g)
+    for (auto k = static_cast<std::size_t>(external_channels_); opt_.niche && k < K; ++k)
+      lower[L.Q + g * K + k] = upper[L.Q + g * K + k] = 0.0;
   for (std::size_t i = 0; i < static_cast<std::size_t>(external_channels_) * ligands; ++i)
     lower[L.coupling + i] = upper[L.coupling + i] = 0.0;
 }
@@ -378,6 +383,7 @@ void FitProblem::regularisers(LossValue& value, std::vector<double>* gradient) c
     }
   };
   ridge(params_.A, L.A);  // not the intercepts c, U
+  ridge(params_.Q, L.Q);  // v and a common shift of Q's one-hot columns are one product: the ridge picks v
   ridge(params_.B, L.B), ridge(params_.C, L.C), ridge(params_.d, L.d);
   ridge(coupling_.gamma, L.coupling);  // with U, only their product is identifiable: the ridge fixes the scale
   if (fits_abundance_) ridge(params_.fitness, L.fitness);  // more nodes than observed changes

@@ -88,6 +88,13 @@ std::int64_t FitProblem::solve_coupled(LossValue* tally, bool check_stability, b
                    " groups failed)");
     return members_total;
   }
+  if (check_stability) {
+    niche_determinants_ = report.niche_determinants;
+    if (report.unstable_animals > 0)
+      reporter_.warn("the coupled state of " + std::to_string(report.unstable_animals) +
+                     " animal(s) is unstable through the niche (det(I - Gamma D) < 0: a saddle between other "
+                     "coupled states); their predictions are states the cells would leave");
+  }
   if (!probes) return 0;
   // The conditions counted elsewhere or nowhere (other ranks' controls, the shared knock alone,
   // the references' states in the mean niche), each in its animal's niche.

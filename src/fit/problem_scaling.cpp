@@ -64,8 +64,11 @@ std::vector<double> FitProblem::diagonal_scaling() {
       H[L.beta + g] += w;
       H[L.gamma + g] += w * z * z;
       H[L.c + g] += w * a * a;
-      for (std::size_t k = 0; k < K && k < c.condition.medium.size(); ++k)
+      for (std::size_t k = 0; k < K && k < c.condition.medium.size(); ++k) {
         H[L.U + g * K + k] += w * a * a * c.condition.medium[k] * c.condition.medium[k];
+        const double dq = factor[g] * p.v[g] * sig * c.condition.medium[k];  // df/dQ_gk
+        if (!p.Q.empty()) H[L.Q + g * K + k] += w * dq * dq;
+      }
       for (auto e = p.W.row_ptr[g]; e < p.W.row_ptr[g + 1]; ++e) {
         const double dz = c.x[static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(e)])] - 1.0;
         H[L.W + static_cast<std::size_t>(e)] += w * a * a * dz * dz;
@@ -85,8 +88,10 @@ std::vector<double> FitProblem::diagonal_scaling() {
     set(L.v + g), set(L.beta + g), set(L.c + g);
     if (opt_.fit_decay) set(L.gamma + g);
     // The niche channels are 0 in c.condition (the niche is added per solve): D = 1 there.
-    for (std::size_t k = 0; k < static_cast<std::size_t>(p.media - (opt_.niche ? niche_channels_ : 0)); ++k)
+    for (std::size_t k = 0; k < static_cast<std::size_t>(p.media - (opt_.niche ? niche_channels_ : 0)); ++k) {
       set(L.U + g * K + k);
+      if (!p.Q.empty()) set(L.Q + g * K + k);
+    }
     for (auto e = p.W.row_ptr[g]; e < p.W.row_ptr[g + 1]; ++e) set(L.W + static_cast<std::size_t>(e));
   }
   return D;

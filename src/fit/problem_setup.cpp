@@ -388,6 +388,7 @@ void FitProblem::initialise_parameters() {
   RandomStream rng(opt_.seed, StreamDomain::kNeural, 1);
   for (auto& b : p.B) b = 0.1 * rng.normal() / std::sqrt(static_cast<double>(N));
   p.C.assign(h * K, 0.0);
+  if (opt_.production_response) p.Q.assign(N * K, 0.0);  // v shared by every medium at the start
   p.d.assign(h, 0.0);
   p.fitness.assign(N, 0.0);
   kappa_ = opt_.kappa;

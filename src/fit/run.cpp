@@ -86,15 +86,24 @@ json niche_summary(const FitProblem& problem, const Reporter& reporter) {
     spread = std::max(spread, hi - lo);
   }
   for (double g : problem.coupling().gamma) gamma = std::max(gamma, std::abs(g));
+  const auto& dets = problem.niche_determinants();
+  int unstable = 0;
+  for (double d : dets) unstable += d < 0 ? 1 : 0;
+  const json smallest_det = dets.empty() ? json(nullptr) : json(*std::min_element(dets.begin(), dets.end()));
   reporter.info("niche: " + std::to_string(animals) + " animals, largest factor " + std::to_string(largest) +
                 ", largest spread between animals " + std::to_string(spread) + ", largest |Gamma| " +
-                std::to_string(gamma));
+                std::to_string(gamma) +
+                (dets.empty() ? std::string()
+                              : ", " + std::to_string(unstable) + " animal(s) unstable through the niche (smallest det(I - Gamma D) " +
+                                    smallest_det.dump() + ")"));
   return {{"animals", animals},
           {"channels", K - static_cast<std::size_t>(problem.external_channels())},
           {"ligand_genes", problem.coupling().ligands()},
           {"largest_factor", largest},
           {"largest_spread_between_animals", spread},
-          {"largest_abs_gamma", gamma}};
+          {"largest_abs_gamma", gamma},
+          {"unstable_animals", dets.empty() ? json(nullptr) : json(unstable)},
+          {"smallest_niche_determinant", smallest_det}};
 }
 
 }  // namespace

@@ -21,6 +21,16 @@ void add_cell_types(ModelParameters& p, NicheCoupling& niche, const CellTypeOpti
     for (std::size_t g = 0; g < G; ++g) U[g * (K + T) + K + t] = opt.bias_sd * rs.normal();
   }
   p.U = std::move(U);
+  if (opt.production_sd > 0 || !p.Q.empty()) {
+    std::vector<double> Q(G * (K + T), 0.0);
+    for (std::size_t g = 0; g < G && !p.Q.empty(); ++g)
+      for (std::size_t k = 0; k < K; ++k) Q[g * (K + T) + k] = p.Q[g * K + k];
+    for (std::size_t t = 0; opt.production_sd > 0 && t < T; ++t) {
+      RandomStream rs(seed, StreamDomain::kCellTypes, T + t);  // after the biases' streams 0..T-1
+      for (std::size_t g = 0; g < G; ++g) Q[g * (K + T) + K + t] = opt.production_sd * rs.normal();
+    }
+    p.Q = std::move(Q);
+  }
   // The neural correction reads the medium through C (h x K): the type channels add nothing there.
   const auto h = static_cast<std::size_t>(p.neural_rank);
   std::vector<double> C(h * (K + T), 0.0);

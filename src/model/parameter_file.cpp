@@ -19,6 +19,7 @@ void write_parameters(const io::H5File& f, const ModelParameters& p, const std::
   f.write(g + "/c", p.c), f.write(g + "/v", p.v), f.write(g + "/beta", p.beta), f.write(g + "/gamma", p.gamma);
   f.write(g + "/A", p.A, {N, h}), f.write(g + "/B", p.B, {h, N}), f.write(g + "/C", p.C, {h, K});
   f.write(g + "/d", p.d);
+  if (!p.Q.empty()) f.write(g + "/Q", p.Q, {N, K});  // absent: no production response
   f.write(g + "/fitness", p.fitness);
   f.write(g + "/growth_rate", std::vector<double>{p.growth_rate});
 }
@@ -40,6 +41,7 @@ ModelParameters read_parameters(const io::H5File& f, const std::string& g) {
   p.A = f.read<double>(g + "/A"), p.B = f.read<double>(g + "/B"), p.C = f.read<double>(g + "/C"),
   p.d = f.read<double>(g + "/d");
   p.fitness = f.read<double>(g + "/fitness");
+  if (f.exists(g + "/Q")) p.Q = f.read<double>(g + "/Q");
   const auto growth = f.read<double>(g + "/growth_rate");
   const auto bad = [&](const std::string& what) {
     return IOError(f.path() + ": " + g + "/" + what + " does not match the " + std::to_string(N) + " nodes of " + g +
@@ -54,6 +56,7 @@ ModelParameters read_parameters(const io::H5File& f, const std::string& g) {
   p.growth_rate = growth[0];
   p.media = N ? static_cast<int>(p.U.size() / N) : 0;
   p.neural_rank = static_cast<int>(p.d.size());
+  if (!p.Q.empty() && p.Q.size() != p.U.size()) throw bad("Q");
   return p;
 }
 

@@ -49,6 +49,7 @@ void ModelParameters::validate() const {
   need(A.size() == G * h && B.size() == h * G && C.size() == h * K && d.size() == h,
        "neural weights do not match rank h");
   need(fitness.empty() || fitness.size() == G, "fitness is not of length G");
+  need(Q.empty() || Q.size() == G * K, "Q (production response) is neither empty nor G x K");
   for (std::size_t g = 0; g < G; ++g) {
     need(gamma[g] > 0.0 && std::isfinite(gamma[g]), "gamma of gene '" + gene_names[g] + "' is not positive");
     need(v[g] >= 0.0 && beta[g] >= 0.0, "v or beta of gene '" + gene_names[g] + "' is negative");
@@ -64,7 +65,7 @@ std::size_t parameter_count(const ModelParameters& p) {
 }
 
 ParameterLayout::ParameterLayout(const ModelParameters& p) {
-  std::size_t* offsets[] = {&W, &U, &c, &v, &beta, &gamma, &A, &B, &C, &d};
+  std::size_t* offsets[] = {&W, &U, &c, &v, &beta, &gamma, &A, &B, &C, &d, &Q};
   std::size_t i = 0;
   for_each_part(p, [&](const auto& part) { *offsets[i++] = size, size += part.size(); });
 }

@@ -43,6 +43,14 @@ VectorField::VectorField(const ModelParameters& params) : p_(params), wt_(params
   }
 }
 
+double VectorField::production_scale(std::size_t g, const std::vector<double>& medium) const {
+  if (p_.Q.empty()) return 1.0;
+  const auto K = static_cast<std::size_t>(p_.media);
+  double e = 0.0;
+  for (std::size_t k = 0; k < K && k < medium.size(); ++k) e += p_.Q[g * K + k] * medium[k];
+  return std::exp(e);
+}
+
 void VectorField::kappa_vector(const Condition& cond, double t, std::vector<double>& kappa) const {
   kappa.assign(static_cast<std::size_t>(p_.genes), 0.0);
   for (const auto& [g, k] : cond.knock) kappa[static_cast<std::size_t>(g)] = cond.kappa_at(k, t);
@@ -71,7 +79,8 @@ void VectorField::evaluate(const double* x, const Condition& cond, double t, dou
     for (std::size_t g = 0; g < G; ++g) {
       double s = f[g] + p_.c[g];
       for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) s += p_.U[g * K + k] * cond.medium[k];
-      f[g] = (1.0 - kappa[g]) * p_.v[g] * logistic(s) + p_.beta[g] - p_.gamma[g] * x[g];
+      f[g] = (1.0 - kappa[g]) * p_.v[g] * production_scale(g, cond.medium) * logistic(s) + p_.beta[g] -
+             p_.gamma[g] * x[g];
     }
   } else {
     for (std::size_t g = 0; g < G; ++g) f[g] = -p_.gamma[g] * x[g];
@@ -88,7 +97,9 @@ void VectorField::evaluate(const double* x, const Condition& cond, double t, dou
 void VectorField::linearize(const double* x, const Condition& cond, double t, Linearization& lin) const {
   const auto G = static_cast<std::size_t>(p_.genes), K = static_cast<std::size_t>(p_.media);
   lin.a.assign(G, 0.0);
+  lin.production.clear();
   if (p_.kind != ModelKind::kNeural) {
+    if (!p_.Q.empty()) lin.production.assign(G, 0.0);
     std::vector<double> kappa, s(G);
     kappa_vector(cond, t, kappa);
     p_.W.multiply(x, s.data());
@@ -96,7 +107,9 @@ void VectorField::linearize(const double* x, const Condition& cond, double t, Li
       double sg = s[g] + p_.c[g];
       for (std::size_t k = 0; k < K && k < cond.medium.size(); ++k) sg += p_.U[g * K + k] * cond.medium[k];
       const double sig = logistic(sg);
-      lin.a[g] = (1.0 - kappa[g]) * p_.v[g] * sig * (1.0 - sig);
+      const double vmax = (1.0 - kappa[g]) * p_.v[g] * production_scale(g, cond.medium);
+      lin.a[g] = vmax * sig * (1.0 - sig);
+      if (!lin.production.empty()) lin.production[g] = vmax * sig;
     }
   }
   lin.z.clear();
@@ -117,6 +130,9 @@ void VectorField::medium_vjp(const Linearization& lin, const double* y, double* 
     const double ay = lin.a[g] * y[g];
     if (ay != 0.0)
       for (std::size_t k = 0; k < K; ++k) out[k] += p_.U[g * K + k] * ay;
+    const double py = lin.production.empty() ? 0.0 : lin.production[g] * y[g];
+    if (py != 0.0)
+      for (std::size_t k = 0; k < K; ++k) out[k] += p_.Q[g * K + k] * py;
   }
   if (!has_low_rank()) return;
   for (std::size_t r = 0; r < h; ++r) {
@@ -199,6 +215,9 @@ void VectorField::batch_inputs(const double* X, int nb, const std::vector<const 
   for (std::size_t k = 0; k < B; ++k)
     for (const auto& [g, kappa] : conds[k]->knock)
       factor[static_cast<std::size_t>(g) * B + k] = 1.0 - conds[k]->kappa_at(kappa, t);
+  if (!p_.Q.empty())
+    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t k = 0; k < B; ++k) factor[g * B + k] *= production_scale(g, conds[k]->medium);
 }
 
 void VectorField::batch_hidden(const double* X, int nb, const std::vector<const Condition*>& conds,

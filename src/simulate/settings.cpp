@@ -65,6 +65,7 @@ SimulationSettings simulation_settings(const config::Deck& d) {
   s.cell_types.names = types.at("names").get<std::vector<std::string>>();
   s.cell_types.fractions = types.at("fractions").get<std::vector<double>>();
   s.cell_types.bias_sd = d.get<double>("cell_types.bias_sd");
+  s.cell_types.production_sd = d.get<double>("cell_types.production_sd");
   const auto& names = s.cell_types.names;
   for (std::size_t t = 0; t < names.size(); ++t) {
     if (names[t].empty()) throw UsageError("cell_types.names has an empty name");
@@ -137,11 +138,12 @@ config::SectionSpec measure_section() {
 // clang-format off
 config::SectionSpec cell_types_section() {
   using namespace config::key_table;
-  return {"cell_types", "Cell types (MODEL.md section 7): populations with their own activation bias c_t = c + b_t (b_t drawn per gene), sharing W. Assigned with the guides at the perturb step, in proportion to fractions; obs/cell_type names each cell's. Fewer than two names: no types.",
+  return {"cell_types", "Cell types (MODEL.md section 7): populations with their own activation bias c_t = c + b_t (b_t drawn per gene) and, with production_sd > 0, their own maximal production v exp(q_t), sharing W. Assigned with the guides at the perturb step, in proportion to fractions; obs/cell_type names each cell's. Fewer than two names: no types.",
        {
            {"names", VT::kStringList, json::array(), "the types' names (obs/cell_type)"},
            {"fractions", VT::kFloatList, json::array(), "their shares of the population (normalised; empty: equal)", range::any()},
            {"bias_sd", VT::kFloat, 0.5, "standard deviation of each type's bias b_t per gene", range::non_negative()},
+           {"production_sd", VT::kFloat, 0.0, "standard deviation of each type's log production ratio q_t per gene: its maximal production is v exp(q_t) (0: v shared)", range::non_negative()},
        }};
 }
 

@@ -511,11 +511,26 @@ void Simulation::equilibrate_niches(const std::vector<model::Condition>& conds,
         "equilibrate: the niche of " + std::to_string(animals_) + " animal(s) did not converge in " +
         std::to_string(r.iterations) + " Newton iterations (residual " + std::to_string(r.residual) +
         "); a strong niche feedback may have no or several coupled steady states: lower niche.coupling_scale");
-  double largest = 0.0;
+  if (r.unstable_animals > 0) {
+    std::string which;
+    for (std::size_t a = 0; a < r.niche_determinants.size(); ++a)
+      if (r.niche_determinants[a] < 0)
+        which += (which.empty() ? "" : ", ") + std::string("animal") + std::to_string(a) + " (det(I - Gamma D) = " +
+                 std::to_string(r.niche_determinants[a]) + ")";
+    throw NumericalError("equilibrate: the coupled steady state of " + which +
+                         " is unstable through its niche (the coupled Jacobian has a real eigenvalue > 0: the niche "
+                         "feedback makes this state a saddle between other coupled states); lower niche.coupling_scale or "
+                         "niche.ligand_genes, or pass [solver] stability = \"skip\" to keep it anyway");
+  }
+  double largest = 0.0, smallest_det = std::numeric_limits<double>::infinity();
   for (double v : niche_factors_) largest = std::max(largest, std::abs(v));
+  for (double d : r.niche_determinants) smallest_det = std::min(smallest_det, d);
   reporter_.info("niche: " + std::to_string(animals_) + " animal(s) coupled, " + std::to_string(r.iterations) +
                  " Newton iteration(s), residual " + std::to_string(r.residual) + ", largest factor " +
-                 std::to_string(largest));
+                 std::to_string(largest) +
+                 (r.niche_determinants.empty() ? std::string()
+                                               : ", stable through the niche (smallest det(I - Gamma D) " +
+                                                     std::to_string(smallest_det) + ")"));
 }
 
 void Simulation::step_measure(const MeasureStep& s, int step_index) {

@@ -183,18 +183,22 @@ void add_parameter_vjp(const model::VectorField& field, const model::Condition& 
       for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q) sg += p.U[g * K + q] * cond.medium[q];
       sx[g] = model::logistic(sg);  // sigma(s_g) from here on
       const double sig = sx[g];
-      const double wa = w[g] * (1.0 - kappa[g]) * p.v[g] * sig * (1.0 - sig);  // w_g * df_g/ds_g
+      const double scale = field.production_scale(g, cond.medium);
+      const double wa = w[g] * (1.0 - kappa[g]) * scale * p.v[g] * sig * (1.0 - sig);  // w_g * df_g/ds_g
       for (auto k = p.W.row_ptr[g]; k < p.W.row_ptr[g + 1]; ++k)
         grad.W[static_cast<std::size_t>(k)] += wa * x[static_cast<std::size_t>(p.W.col[static_cast<std::size_t>(k)])];
       for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q) grad.U[g * K + q] += wa * cond.medium[q];
       grad.c[g] += wa;
-      grad.v[g] += w[g] * (1.0 - kappa[g]) * sig;
+      grad.v[g] += w[g] * (1.0 - kappa[g]) * scale * sig;
       grad.beta[g] += w[g];
+      if (!p.Q.empty())
+        for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q)
+          grad.Q[g * K + q] += w[g] * (1.0 - kappa[g]) * scale * p.v[g] * sig * cond.medium[q];
     }
     if (knock_grad)
       for (std::size_t i = 0; i < cond.knock.size(); ++i) {
         const auto g = static_cast<std::size_t>(cond.knock[i].first);
-        (*knock_grad)[i] = -w[g] * p.v[g] * sx[g];  // w_g * df_g/dkappa_g
+        (*knock_grad)[i] = -w[g] * p.v[g] * field.production_scale(g, cond.medium) * sx[g];  // w_g * df_g/dkappa_g
       }
   }
   for (std::size_t g = 0; g < G; ++g) grad.gamma[g] -= w[g] * x[g];
@@ -238,12 +242,19 @@ void add_parameter_vjp_batch(const model::VectorField& field, const std::vector<
       grad.c[g] += gc;
       grad.v[g] += gv;
       grad.beta[g] += gb;
+      if (!p.Q.empty())
+        for (std::size_t b = 0; b < B; ++b) {
+          const double wp = Wt[g * B + b] * factor[g * B + b] * p.v[g] * s[g * B + b];  // w_g * production_g
+          for (std::size_t q = 0; q < K && q < conds[b]->medium.size(); ++q)
+            grad.Q[g * K + q] += wp * conds[b]->medium[q];
+        }
     }
     if (knock_grads)
       for (std::size_t b = 0; b < B; ++b)
         for (std::size_t i = 0; i < conds[b]->knock.size(); ++i) {
           const auto g = static_cast<std::size_t>(conds[b]->knock[i].first);
-          (*knock_grads)[b][i] = -Wt[g * B + b] * p.v[g] * s[g * B + b];  // w_g * df_g/dkappa_g
+          (*knock_grads)[b][i] = -Wt[g * B + b] * p.v[g] * field.production_scale(g, conds[b]->medium) *
+                                 s[g * B + b];  // w_g * df_g/dkappa_g
         }
   }
   for (std::size_t g = 0; g < G; ++g) {

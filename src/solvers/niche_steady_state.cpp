@@ -166,7 +166,32 @@ std::vector<double> NicheSteadyState::sampled_jacobian(const std::vector<NicheMe
 
 NicheReport NicheSteadyState::solve(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
                                     std::vector<double>& niche, int max_iterations, double tol) {
-  return solve_level(members, xs, niche, max_iterations, tol, true);
+  auto report = solve_level(members, xs, niche, max_iterations, tol, true);
+  if (report.converged && options_.stability == StabilityMode::kCheck) assess_stability(members, xs, niche, report);
+  return report;
+}
+
+void NicheSteadyState::assess_stability(const std::vector<NicheMember>& members,
+                                        const std::vector<std::vector<double>>& xs, const std::vector<double>& niche,
+                                        NicheReport& report) {
+  const int K = field_.params().media;
+  // Each group's own stability, at its final state only (every outer iteration's inner solves skip it).
+  const auto conds = coupled_conditions(members, niche);
+  std::vector<const model::Condition*> ptrs;
+  for (const auto& c : conds) ptrs.push_back(&c);
+  SteadyStateProblem(field_, options_, batch_size_).assess_stability(ptrs, xs, report.groups);
+  const auto start = std::chrono::steady_clock::now();
+  // At the solution itself (the last Newton step's estimate may date from an earlier iterate);
+  // it also serves the adjoint as its preconditioner.
+  sampled_jacobian_ = sampled_jacobian(members, jacobian_sample(members), conds, xs);
+  report.jacobian_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.niche_determinants.clear();
+  report.unstable_animals = 0;
+  for (int a = 0; a < animals_; ++a) {
+    const double det = determinant(K, niche_jacobian(coupling_, sampled_jacobian_, a, K));
+    report.niche_determinants.push_back(det);
+    report.unstable_animals += det < 0 ? 1 : 0;
+  }
 }
 
 NicheReport NicheSteadyState::solve_level(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
@@ -221,6 +246,7 @@ NicheReport NicheSteadyState::solve_level(const std::vector<NicheMember>& member
     auto start = std::chrono::steady_clock::now();
     SteadyStateOptions inner_options = options_;
     inner_options.atol = inner_atol;
+    inner_options.stability = StabilityMode::kSkip;  // tested once, on the final states (assess_stability)
     SteadyStateProblem inner(field_, inner_options, batch_size_);
     report.groups = inner.solve(ptrs, xs);
     report.inner_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

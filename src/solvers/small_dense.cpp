@@ -47,6 +47,18 @@ void solve_general(int n, std::vector<double>& A, std::vector<double>& B, int nr
     for (int j = 0; j < nrhs; ++j) B[static_cast<std::size_t>(i * nrhs + j)] = Bc[static_cast<std::size_t>(j * n + i)];
 }
 
+double determinant(int n, std::vector<double> A) {
+  if (n == 0) return 1.0;
+  PetscBLASInt N = n, info = 0;
+  std::vector<PetscBLASInt> pivots(static_cast<std::size_t>(n));
+  LAPACKgetrf_(&N, &N, A.data(), &N, pivots.data(), &info);  // det(A^T) = det(A): the layout does not matter
+  if (info > 0) return 0.0;
+  if (info < 0) throw NumericalError("LAPACK getrf failed (info " + std::to_string(info) + ")");
+  double det = 1.0;
+  for (int i = 0; i < n; ++i) det *= (pivots[static_cast<std::size_t>(i)] != i + 1 ? -1.0 : 1.0) * A[static_cast<std::size_t>(i * n + i)];
+  return det;
+}
+
 void orthonormalize_columns(int rows, int cols, std::vector<double>& Q) {
   const auto R = static_cast<std::size_t>(rows), C = static_cast<std::size_t>(cols);
   std::vector<double> before(C, 0.0);

@@ -36,6 +36,13 @@ std::vector<SteadyStateReport> SteadyStateProblem::solve(const std::vector<const
   return reports;
 }
 
+void SteadyStateProblem::assess_stability(const std::vector<const model::Condition*>& conds,
+                                          const std::vector<std::vector<double>>& xs,
+                                          std::vector<SteadyStateReport>& reports) {
+  for (std::size_t k = 0; k < conds.size(); ++k)
+    if (reports[k].converged) snes_.assess_stability(*conds[k], xs[k], reports[k]);
+}
+
 std::int64_t SteadyStateProblem::accumulate_gradient(const std::vector<const model::Condition*>& conds,
                                                      const std::vector<const std::vector<double>*>& xs,
                                                      const std::vector<const std::vector<double>*>& rhs, double rtol,

@@ -67,6 +67,8 @@ summary = json.load(open(f"{work}/fit/metrics.json"))["niche"]
 assert summary["animals"] == 4 and summary["channels"] == gamma.shape[0] - external, summary
 assert np.isclose(summary["largest_spread_between_animals"], np.ptp(factors, axis=0).max()), summary
 assert np.isclose(summary["largest_abs_gamma"], np.abs(gamma).max()), summary
+# The validation solve checks the coupled state's stability: a small coupling, stable.
+assert summary["unstable_animals"] == 0 and summary["smallest_niche_determinant"] > 0, summary
 print("ligands:", ligands, "Gamma:\n", gamma)
 
 bad = (("--set", "niche.ligand_genes=[\"G36\", \"NOPE\"]"), 3,

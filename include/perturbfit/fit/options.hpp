@@ -58,6 +58,10 @@ struct FitOptions {
   // the ligand genes of [niche].ligand_genes and Gamma fitted (fit.niche_channels x L).
   bool niche = false;
   bool batch_offsets = true;  // fit.batch_offsets: false: no batch offset (delta = 0) anywhere
+  // fit.production_response (auto: on with data.cell_type_key): each medium channel also
+  // scales the maximal production, v exp(Q m) (model::ModelParameters::Q): with one medium per
+  // (medium, cell type), each type's own v.
+  bool production_response = false;
   std::vector<std::string> ligand_genes;
   int niche_channels = 0;  // 0: one per ligand gene
   bool operator==(const FitOptions&) const = default;

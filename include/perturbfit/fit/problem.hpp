@@ -234,6 +234,9 @@ class FitProblem {
   bool niche_coupled() const { return opt_.niche; }
   const model::NicheCoupling& coupling() const { return coupling_; }
   const std::vector<double>& niche_factors() const { return niche_.factors; }
+  // Per animal det(I - Gamma D_a) at the last coupled solve that checked stability (< 0: the
+  // coupled state is a saddle, solvers::NicheReport); empty if none did.
+  const std::vector<double>& niche_determinants() const { return niche_determinants_; }
   int external_channels() const { return external_channels_; }
 
  private:
@@ -311,6 +314,7 @@ class FitProblem {
     bool empty() const { return factors.empty(); }
   };
   NicheState niche_, niche_start_, niche_kept_;
+  std::vector<double> niche_determinants_;
   // Guide abundance (phi is params_.fitness, in theta only with guide counts): this rank's
   // terms, and the series' control states (medium, animal).
   struct AbundanceControl {

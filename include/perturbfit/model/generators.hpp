@@ -55,11 +55,14 @@ NicheCoupling draw_niche(const ModelParameters& p, const NicheOptions& opt, std:
 // activation bias is c + b_t, b_t ~ N(0, bias_sd^2) per gene, entered as one more medium
 // channel per type: U gains T columns (b_t; p.media += T) whose input is 1 in the cells of
 // type t and 0 elsewhere, and the niche coupling T rows of zeros (no niche factor moves a
-// type). Nothing changes with fewer than two types. Keyed by seed only.
+// type). With production_sd > 0 each type also has its own maximal production
+// v_g exp(q_t,g), q_t ~ N(0, production_sd^2) per gene, through the production response Q
+// (zero on the other channels). Nothing changes with fewer than two types. Keyed by seed only.
 struct CellTypeOptions {
   std::vector<std::string> names;
   std::vector<double> fractions;  // of the population; empty: equal
   double bias_sd = 0.5;
+  double production_sd = 0.0;
   bool operator==(const CellTypeOptions&) const = default;
 };
 void add_cell_types(ModelParameters& p, NicheCoupling& niche, const CellTypeOptions& opt, std::uint64_t seed);

@@ -30,6 +30,10 @@ struct ModelParameters {
   std::vector<double> B;      // h x G, row-major
   std::vector<double> C;      // h x K, row-major
   std::vector<double> d;      // h
+  // G x K production response, row-major, or empty (none): the maximal production in medium
+  // m is v_g exp(Q_g . m). With one medium channel per cell type (model::add_cell_types),
+  // each type's own v; c's counterpart is U.
+  std::vector<double> Q;
 
   double growth_rate = 0.0;     // r0
   std::vector<double> fitness;  // phi, G (dense: G numbers, not G x G)
@@ -39,7 +43,8 @@ struct ModelParameters {
   void validate() const;
 };
 
-// The one order of the parameter vector: W's nonzeros, U, c, v, beta, gamma, A, B, C, d.
+// The one order of the parameter vector: W's nonzeros, U, c, v, beta, gamma, A, B, C, d, Q
+// (Q last: a model without it has the vector it always had).
 // `f` is called on each part of `p`, any struct with those members (ModelParameters, whose
 // W is a CSR matrix: its values; solvers::ParameterGradient, whose W is a vector).
 inline std::vector<double>& part_values(CsrMatrix& m) { return m.val; }
@@ -48,7 +53,7 @@ inline std::vector<double>& part_values(std::vector<double>& v) { return v; }
 inline const std::vector<double>& part_values(const std::vector<double>& v) { return v; }
 template <class P, class F>
 void for_each_part(P& p, F&& f) {
-  f(part_values(p.W)), f(p.U), f(p.c), f(p.v), f(p.beta), f(p.gamma), f(p.A), f(p.B), f(p.C), f(p.d);
+  f(part_values(p.W)), f(p.U), f(p.c), f(p.v), f(p.beta), f(p.gamma), f(p.A), f(p.B), f(p.C), f(p.d), f(p.Q);
 }
 
 // The fitted parameters as one flat vector in that order. W's pattern, the sizes and the
@@ -56,7 +61,7 @@ void for_each_part(P& p, F&& f) {
 std::size_t parameter_count(const ModelParameters& p);
 // Where each part starts in that vector; size = parameter_count.
 struct ParameterLayout {
-  std::size_t W = 0, U = 0, c = 0, v = 0, beta = 0, gamma = 0, A = 0, B = 0, C = 0, d = 0, size = 0;
+  std::size_t W = 0, U = 0, c = 0, v = 0, beta = 0, gamma = 0, A = 0, B = 0, C = 0, d = 0, Q = 0, size = 0;
   explicit ParameterLayout(const ModelParameters& p);
 };
 std::vector<double> pack_parameters(const ModelParameters& p);

@@ -22,6 +22,7 @@ struct Condition {
 struct Linearization {
   std::vector<double> a;  // G: (1-kappa_g) v_g sigma'(s_g); zero for the neural kind
   std::vector<double> z;  // h: 1 - tanh^2(B x + C m + d)
+  std::vector<double> production;  // G: (1-kappa_g) v_g exp(Q_g . m) sigma(s_g), only with Q (for df/dm)
 };
 
 class VectorField {
@@ -36,7 +37,7 @@ class VectorField {
   void jvp(const Linearization& lin, const double* v, double* out) const;   // (df/dx) v
   void jtvp(const Linearization& lin, const double* v, double* out) const;  // (df/dx)^T v
   // (df/dm)^T y, K values: how f responds to the medium (and to niche factors, which enter
-  // as medium), df_g/dm_k = a_g U_gk + sum_r A_gr z_r C_rk.
+  // as medium), df_g/dm_k = a_g U_gk + production_g Q_gk + sum_r A_gr z_r C_rk.
   void medium_vjp(const Linearization& lin, const double* y, double* out) const;
   // Diagonal of df/dx (for Jacobi preconditioners).
   void jacobian_diagonal(const Linearization& lin, double* diag) const;
@@ -45,6 +46,8 @@ class VectorField {
   const CsrMatrix& sparse_pattern() const { return pattern_; }
   void sparse_values(const Linearization& lin, std::vector<double>& values) const;
   bool has_low_rank() const { return p_.neural_rank > 0 && p_.kind != ModelKind::kMechanistic; }
+  // exp(Q_g . m): how medium m scales gene g's maximal production (1 without Q).
+  double production_scale(std::size_t g, const std::vector<double>& medium) const;
 
   // Batched forms: nb states stored interleaved (X[g * nb + k] is gene g of column k), so
   // that one pass over W serves all nb columns (CsrMatrix::multiply_many).
@@ -61,7 +64,7 @@ class VectorField {
   void jvp_batch(const BatchLinearization& lin, const double* V, double* out) const;
   void jtvp_batch(const BatchLinearization& lin, const double* V, double* out) const;  // (df/dx)^T per column
   void jacobian_diagonal_batch(const BatchLinearization& lin, double* diag) const;
-  // s = W X + U m + c and the production factor (1 - kappa), both G x nb
+  // s = W X + U m + c and the production factor (1 - kappa) exp(Q m), both G x nb
   void batch_inputs(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
                     std::vector<double>& s, std::vector<double>& factor) const;
 

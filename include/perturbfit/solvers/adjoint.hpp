@@ -13,7 +13,7 @@ namespace perturbfit::solvers {
 // Same layout as ModelParameters: W over its nonzeros, U (G x K), A (G x h), B (h x G),
 // C (h x K) row-major.
 struct ParameterGradient {
-  std::vector<double> W, U, c, v, beta, gamma, A, B, C, d;
+  std::vector<double> W, U, c, v, beta, gamma, A, B, C, d, Q;
   explicit ParameterGradient(const model::ModelParameters& p);
   void add(const ParameterGradient& other);
   std::vector<double> flatten() const;  // the order of model::pack_parameters

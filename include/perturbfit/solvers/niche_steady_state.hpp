@@ -45,6 +45,16 @@ struct NicheReport {
   std::int64_t jacobian_groups = 0;  // groups (over all ranks) whose sensitivities estimate the Jacobian
   double inner_seconds = 0.0, jacobian_seconds = 0.0;  // this rank: the groups' solves, the sampled Jacobians
   std::vector<SteadyStateReport> groups;               // per local member, the last inner solve
+  // Stability of the coupled state (options.stability = kCheck, converged): per animal
+  // det(I - Gamma D_a) from the Jacobian sample at the solution. With every group stable on
+  // its own, the coupled Jacobian diag(J_g) + (df/dm) Gamma w~ S has a real eigenvalue > 0
+  // exactly when this determinant's sign says so: det(lambda - J) = det(lambda - diag(J_g)) *
+  // det(I - Gamma D_a(lambda)), D_a(0) = D_a, and det(I - Gamma D_a(lambda)) -> 1 as lambda -> inf,
+  // so a negative value at 0 has a real root lambda > 0 (a saddle: the niche feedback has
+  // several coupled states and this one is between them). Complex pairs (oscillations through
+  // the niche) are not tested. Empty when not checked.
+  std::vector<double> niche_determinants;
+  int unstable_animals = 0;  // animals whose determinant is < 0
 };
 
 class NicheSteadyState {
@@ -55,7 +65,9 @@ class NicheSteadyState {
 
   // Collective. xs[g]: warm start in, steady state out, per local member. niche: animals x K,
   // start in, solution out (the same on every rank). Stops when every animal's residual is
-  // <= tol or after max_iterations; a failed inner steady state stops it unconverged.
+  // <= tol or after max_iterations; a failed inner steady state stops it unconverged. With
+  // options.stability = kCheck, a converged state's stability is assessed, each group's
+  // (groups[k].stable) and the coupled system's (NicheReport), once, at the solution.
   NicheReport solve(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
                     std::vector<double>& niche, int max_iterations = 30, double tol = 1e-10);
 
@@ -97,6 +109,10 @@ class NicheSteadyState {
   // Collective. The local members whose sensitivities estimate the Newton Jacobian: every
   // s-th member of each animal in the global order, s such that each animal keeps about 16.
   std::vector<std::size_t> jacobian_sample(const std::vector<NicheMember>& members) const;
+  // Each group's stability at its final state and the coupled state's (see NicheReport),
+  // with a Jacobian sample at xs.
+  void assess_stability(const std::vector<NicheMember>& members, const std::vector<std::vector<double>>& xs,
+                        const std::vector<double>& niche, NicheReport& report);
   // solve, with (coarse_first) the sampled groups' coupled state first as the start.
   NicheReport solve_level(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
                           std::vector<double>& niche, int max_iterations, double tol, bool coarse_first);

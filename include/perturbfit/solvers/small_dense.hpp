@@ -15,6 +15,10 @@ void solve_spd(int n, std::vector<double>& A, std::vector<double>& B, int nrhs);
 // NumericalError if A is singular.
 void solve_general(int n, std::vector<double>& A, std::vector<double>& B, int nrhs, bool transpose = false);
 
+// The determinant of a general square A (n x n, row-major), by LU with partial pivoting; 0
+// if A is singular.
+double determinant(int n, std::vector<double> A);
+
 // Orthonormalises the columns of Q (rows x cols, row-major) in place by modified
 // Gram-Schmidt, twice for stability; a column that depends on the earlier ones (its norm
 // falls by 1e10 or more) becomes zero.

@@ -35,6 +35,10 @@ class SteadyStateProblem {
                                    const std::vector<const std::vector<double>*>& xs,
                                    const std::vector<const std::vector<double>*>& rhs, double rtol,
                                    ParameterGradient& grad, std::vector<std::vector<double>>* knock_grads);
+  // The stability test (options.stability) of every converged column, for states solved
+  // with it skipped (the niche's inner solves test only the coupled state's final one).
+  void assess_stability(const std::vector<const model::Condition*>& conds, const std::vector<std::vector<double>>& xs,
+                        std::vector<SteadyStateReport>& reports);
   // One condition through SNES and its fallback (no batched pass).
   SteadyStateReport solve_one(const model::Condition& cond, std::vector<double>& x) { return snes_.solve(cond, x); }
 
