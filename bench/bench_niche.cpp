@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -28,7 +29,7 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 }  // namespace
 
 int main(int argc, char** argv) {
-  int genes = 5000, animals = 8, groups = 600, channels = 10, ligands = 10, batch = 16;
+  int genes = 5000, animals = 8, groups = 600, channels = 10, ligands = 10, batch = 16, repeat = 3;
   long nnz = 100000;
   double coupling_scale = 1.0;
   std::string out;
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--ligands", ligands);
   app.add_option("--coupling-scale", coupling_scale);
   app.add_option("--batch", batch);
+  app.add_option("--repeat", repeat, "runs of both, alternating; the medians are reported");
   app.add_option("--out", out);
   app.allow_extras();
   CLI11_PARSE(app, argc, argv);
@@ -97,47 +99,80 @@ int main(int argc, char** argv) {
   if (!control.solve_one(conds.empty() ? model::Condition{} : conds[0], x0).converged)
     throw std::runtime_error("control steady state failed");
 
-  // Uncoupled: every group in the external medium.
-  comm.barrier();
-  auto t = Clock::now();
-  std::vector<std::vector<double>> xs(conds.size(), x0);
-  solvers::SteadyStateProblem problem(field, opt, batch);
+  // Each repeat runs both, uncoupled first, each from the same cold start (a fresh solver: no
+  // warm start or Jacobian estimate carried over); the ratio is of the medians. The machine's
+  // speed drifts between runs (uncoupled forward 8.5 s to 11.6 s in five runs of one hour), so
+  // one pair of timings is not a measurement.
+  struct Timing {
+    double forward = 0.0, gradient = 0.0;
+    double total() const { return forward + gradient; }
+  };
+  std::vector<Timing> uncoupled_runs, coupled_runs;
   std::int64_t failed = 0;
-  for (const auto& r : problem.solve(cp, xs)) failed += r.converged ? 0 : 1;
-  comm.barrier();
-  const double uncoupled_forward = since(t);
-  t = Clock::now();
-  solvers::ParameterGradient grad(params);
-  std::vector<const std::vector<double>*> xp;
-  for (const auto& x : xs) xp.push_back(&x);
-  problem.accumulate_gradient(cp, xp, rp, 1e-8, grad, nullptr);
-  auto flat = grad.flatten();
-  comm.sum_in_place(flat);
-  comm.barrier();
-  const double uncoupled_gradient = since(t);
-
-  // Coupled: the same groups, each animal one niche.
-  t = Clock::now();
-  std::vector<std::vector<double>> ys(conds.size(), x0);
+  solvers::NicheReport report;
+  solvers::NicheGradientReport adjoint;
   std::vector<double> factors;
-  solvers::NicheSteadyState coupled(comm, field, niche, opt, batch, animals);
-  const auto report = coupled.solve(members, ys, factors, 30, 1e-10);
-  comm.barrier();
-  const double coupled_forward = since(t);
-  t = Clock::now();
-  solvers::ParameterGradient cgrad(params);
-  std::vector<double> dgamma;
-  coupled.accumulate_gradient(members, ys, factors, rhs, 1e-8, cgrad, dgamma);
-  auto cflat = cgrad.flatten();
-  cflat.insert(cflat.end(), dgamma.begin(), dgamma.end());
-  comm.sum_in_place(cflat);
-  comm.barrier();
-  const double coupled_gradient = since(t);
+  for (int rep = 0; rep < repeat; ++rep) {
+    // Uncoupled: every group in the external medium.
+    comm.barrier();
+    Timing u;
+    auto t = Clock::now();
+    std::vector<std::vector<double>> xs(conds.size(), x0);
+    solvers::SteadyStateProblem problem(field, opt, batch);
+    failed = 0;
+    for (const auto& r : problem.solve(cp, xs)) failed += r.converged ? 0 : 1;
+    comm.barrier();
+    u.forward = since(t);
+    t = Clock::now();
+    solvers::ParameterGradient grad(params);
+    std::vector<const std::vector<double>*> xp;
+    for (const auto& x : xs) xp.push_back(&x);
+    problem.accumulate_gradient(cp, xp, rp, 1e-8, grad, nullptr);
+    auto flat = grad.flatten();
+    comm.sum_in_place(flat);
+    comm.barrier();
+    u.gradient = since(t);
+    uncoupled_runs.push_back(u);
+
+    // Coupled: the same groups, each animal one niche.
+    Timing c;
+    t = Clock::now();
+    std::vector<std::vector<double>> ys(conds.size(), x0);
+    factors.clear();
+    solvers::NicheSteadyState coupled(comm, field, niche, opt, batch, animals);
+    report = coupled.solve(members, ys, factors, 30, 1e-10);
+    comm.barrier();
+    c.forward = since(t);
+    t = Clock::now();
+    solvers::ParameterGradient cgrad(params);
+    std::vector<double> dgamma;
+    adjoint = coupled.accumulate_gradient(members, ys, factors, rhs, 1e-8, cgrad, dgamma);
+    auto cflat = cgrad.flatten();
+    cflat.insert(cflat.end(), dgamma.begin(), dgamma.end());
+    comm.sum_in_place(cflat);
+    comm.barrier();
+    c.gradient = since(t);
+    coupled_runs.push_back(c);
+  }
+  const auto median = [](std::vector<Timing> runs, double (*part)(const Timing&)) {
+    std::vector<double> v;
+    for (const auto& r : runs) v.push_back(part(r));
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  const auto fwd = [](const Timing& r) { return r.forward; };
+  const auto grd = [](const Timing& r) { return r.gradient; };
+  const auto tot = [](const Timing& r) { return r.total(); };
+  const double uncoupled_forward = median(uncoupled_runs, fwd), uncoupled_gradient = median(uncoupled_runs, grd);
+  const double coupled_forward = median(coupled_runs, fwd), coupled_gradient = median(coupled_runs, grd);
+  std::vector<double> ratios;
+  for (int rep = 0; rep < repeat; ++rep)
+    ratios.push_back(coupled_runs[static_cast<std::size_t>(rep)].total() / uncoupled_runs[static_cast<std::size_t>(rep)].total());
   double largest = 0.0;
   for (double v : factors) largest = std::max(largest, std::abs(v));
 
   if (comm.is_root()) {
-    const double u = uncoupled_forward + uncoupled_gradient, c = coupled_forward + coupled_gradient;
+    const double u = median(uncoupled_runs, tot), c = median(coupled_runs, tot);
     nlohmann::json j{{"benchmark", "niche_coupling"},
                      {"ranks", comm.size()},
                      {"genes", genes},
@@ -162,7 +197,15 @@ int main(int argc, char** argv) {
                        {"jacobian_groups", report.jacobian_groups},
                        {"inner_solve_seconds_rank0", report.inner_seconds},
                        {"sampled_jacobian_seconds_rank0", report.jacobian_seconds},
+                       {"residuals", report.residuals},
+                       {"inner_seconds_by_iteration_rank0", report.inner_seconds_by_iteration},
+                       {"adjoint_sweeps", adjoint.sweeps},
+                       {"adjoint_residuals", adjoint.residuals},
+                       {"adjoint_first_solve_seconds_rank0", adjoint.first_solve_seconds},
+                       {"adjoint_sweep_seconds_rank0", adjoint.sweep_seconds},
                        {"largest_factor", largest}}},
+                     {"repeats", repeat},
+                     {"ratio_per_repeat", ratios},
                      {"coupled_over_uncoupled", c / u},
                      {"forward_ratio", coupled_forward / uncoupled_forward},
                      {"gradient_ratio", coupled_gradient / uncoupled_gradient},

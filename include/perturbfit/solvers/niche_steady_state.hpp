@@ -9,7 +9,8 @@
 // -sum_g w~_g Y_g^T (df/dm), with Y_g = J_g^-T S^T: L transposed solves per group (L ligand
 // genes), never a dense G x G matrix. D_a is a population average, estimated from a sample
 // of ~16 groups per animal (the fixed point is exact whatever the estimate). The sample's
-// own coupled state, solved first, starts the full iteration near its fixed point.
+// own coupled state, solved first, starts the full iteration near its fixed point, and every
+// other group from its start moved by the mean move of its animal's sampled groups.
 // Gradient: each group's adjoint is lambda_g = J_g^-T (dl/dx_g + w~_g S^T Gamma^T mu_a),
 // where the niche adjoint mu_a solves (I - Gamma D_a)^T mu_a = q_a, q_a = -sum_g (df/dm)^T
 // J_g^-T dl/dx_g; and dl/dGamma = sum_a mu_a H_a^T. mu is found by a fixed point
@@ -45,6 +46,7 @@ struct NicheReport {
   std::int64_t jacobian_groups = 0;  // groups (over all ranks) whose sensitivities estimate the Jacobian
   double inner_seconds = 0.0, jacobian_seconds = 0.0;  // this rank: the groups' solves, the sampled Jacobians
   std::vector<SteadyStateReport> groups;               // per local member, the last inner solve
+  std::vector<double> residuals, inner_seconds_by_iteration;  // per outer iteration (this level)
   // Stability of the coupled state (options.stability = kCheck, converged): per animal
   // det(I - Gamma D_a) from the Jacobian sample at the solution. With every group stable on
   // its own, the coupled Jacobian diag(J_g) + (df/dm) Gamma w~ S has a real eigenvalue > 0
@@ -55,6 +57,15 @@ struct NicheReport {
   // the niche) are not tested. Empty when not checked.
   std::vector<double> niche_determinants;
   int unstable_animals = 0;  // animals whose determinant is < 0
+};
+
+// What one gradient through the coupling cost (this rank's times).
+struct NicheGradientReport {
+  int sweeps = 0;                    // fixed-point sweeps on the niche adjoint mu
+  std::vector<double> residuals;     // max |F(mu) - mu| / max |F(0)| before each sweep
+  double first_solve_seconds = 0.0;  // lambda_g = J_g^-T dl/dx_g, every group
+  double sweep_seconds = 0.0;        // the sweeps' increment solves
+  double jacobian_seconds = 0.0;     // a sampled Jacobian, when the solve left none
 };
 
 class NicheSteadyState {
@@ -75,7 +86,7 @@ class NicheSteadyState {
   // rhs[g] = dl_g/dx_g: grad += this rank's share of dl/dtheta and coupling_grad (K x L) +=
   // its share of dl/dGamma; summing both over ranks gives the total. knock_grads, if given,
   // receives dl/dkappa per member and entry of its condition's knock list.
-  void accumulate_gradient(const std::vector<NicheMember>& members, const std::vector<std::vector<double>>& xs,
+  NicheGradientReport accumulate_gradient(const std::vector<NicheMember>& members, const std::vector<std::vector<double>>& xs,
                            const std::vector<double>& niche, const std::vector<std::vector<double>>& rhs, double rtol,
                            ParameterGradient& grad, std::vector<double>& coupling_grad,
                            std::vector<std::vector<double>>* knock_grads = nullptr);
@@ -113,13 +124,18 @@ class NicheSteadyState {
   // with a Jacobian sample at xs.
   void assess_stability(const std::vector<NicheMember>& members, const std::vector<std::vector<double>>& xs,
                         const std::vector<double>& niche, NicheReport& report);
+  // Collective. After the coarse level: the sampled members take their solved states, and
+  // every other member moves its start by the mean move of its animal's sampled members.
+  void shift_by_sample(const std::vector<NicheMember>& members, const std::vector<std::size_t>& sample,
+                       std::vector<std::vector<double>>& solved, std::vector<std::vector<double>>& xs) const;
   // solve, with (coarse_first) the sampled groups' coupled state first as the start.
   NicheReport solve_level(const std::vector<NicheMember>& members, std::vector<std::vector<double>>& xs,
                           std::vector<double>& niche, int max_iterations, double tol, bool coarse_first);
-  // Collective. D~_a from the sampled members (an estimate of D_a).
+  // Collective. D~_a from the sampled members (an estimate of D_a), their transposed solves
+  // to rtol: the default serves Newton, whose estimate's sampling error is far above it.
   std::vector<double> sampled_jacobian(const std::vector<NicheMember>& members, const std::vector<std::size_t>& sample,
                                        const std::vector<model::Condition>& conds,
-                                       const std::vector<std::vector<double>>& xs) const;
+                                       const std::vector<std::vector<double>>& xs, double rtol = 1e-5) const;
   // Collective. Per-animal sums of per-member contributions (members x width, row-major),
   // added in the order of the members over ranks (rank 0's first): with members split in
   // contiguous blocks of one global order, the sums are bitwise those of one rank.
