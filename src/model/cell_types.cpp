@@ -13,30 +13,23 @@ void add_cell_types(ModelParameters& p, NicheCoupling& niche, const CellTypeOpti
     throw UsageError("cell_types.fractions has " + std::to_string(opt.fractions.size()) + " entries for " +
                      std::to_string(T) + " cell_types.names");
   const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media);
-  std::vector<double> U(G * (K + T), 0.0);
-  for (std::size_t g = 0; g < G; ++g)
-    for (std::size_t k = 0; k < K; ++k) U[g * (K + T) + k] = p.U[g * K + k];
-  for (std::size_t t = 0; t < T; ++t) {
-    RandomStream rs(seed, StreamDomain::kCellTypes, t);
-    for (std::size_t g = 0; g < G; ++g) U[g * (K + T) + K + t] = opt.bias_sd * rs.normal();
-  }
-  p.U = std::move(U);
-  if (opt.production_sd > 0 || !p.Q.empty()) {
-    std::vector<double> Q(G * (K + T), 0.0);
-    for (std::size_t g = 0; g < G && !p.Q.empty(); ++g)
-      for (std::size_t k = 0; k < K; ++k) Q[g * (K + T) + k] = p.Q[g * K + k];
-    for (std::size_t t = 0; opt.production_sd > 0 && t < T; ++t) {
-      RandomStream rs(seed, StreamDomain::kCellTypes, T + t);  // after the biases' streams 0..T-1
-      for (std::size_t g = 0; g < G; ++g) Q[g * (K + T) + K + t] = opt.production_sd * rs.normal();
+  // A rows x K row-major matrix with T more columns, the type channels, drawn at sd from
+  // the streams first_stream + t (sd 0: zero).
+  const auto widen = [&](const std::vector<double>& m, std::size_t rows, double sd, std::uint64_t first_stream) {
+    std::vector<double> out(rows * (K + T), 0.0);
+    for (std::size_t r = 0; r < rows && !m.empty(); ++r)
+      for (std::size_t k = 0; k < K; ++k) out[r * (K + T) + k] = m[r * K + k];
+    for (std::size_t t = 0; sd > 0 && t < T; ++t) {
+      RandomStream rs(seed, StreamDomain::kCellTypes, first_stream + t);
+      for (std::size_t r = 0; r < rows; ++r) out[r * (K + T) + K + t] = sd * rs.normal();
     }
-    p.Q = std::move(Q);
-  }
+    return out;
+  };
+  p.U = widen(p.U, G, opt.bias_sd, 0);
+  // Production only where asked for (or already there): Q empty means none.
+  if (opt.production_sd > 0 || !p.Q.empty()) p.Q = widen(p.Q, G, opt.production_sd, T);  // after the biases' streams
   // The neural correction reads the medium through C (h x K): the type channels add nothing there.
-  const auto h = static_cast<std::size_t>(p.neural_rank);
-  std::vector<double> C(h * (K + T), 0.0);
-  for (std::size_t r = 0; r < h; ++r)
-    for (std::size_t k = 0; k < K; ++k) C[r * (K + T) + k] = p.C[r * K + k];
-  p.C = std::move(C);
+  p.C = widen(p.C, static_cast<std::size_t>(p.neural_rank), 0.0, 0);
   p.media = static_cast<int>(K + T);
   niche.gamma.resize(niche.gamma.size() + T * niche.ligand_genes.size(), 0.0);  // row-major: zero rows last
 }
