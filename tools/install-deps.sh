@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev googletest
   libtoml11-dev libcli11-dev nlohmann-json3-dev
   python3-anndata python3-h5py python3-scipy python3-numpy   # interop tests (/usr/bin/python3)
+  python3-matplotlib               # tools/plot.py (figures of a fit)
 )
 
 SUDO=""

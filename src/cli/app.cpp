@@ -85,6 +85,19 @@ int run_command_line(const SplitArguments& args, int argc, char** argv, const pa
                    "compare the adjoint gradient with central finite differences on random directions and exit");
   add_common(fitcmd, json, quiet);
 
+  PredictArgs pred;
+  add_predict(app, pred);
+  add_common(pred.command, json, quiet);
+  ExportArgs exp;
+  add_export(app, exp);
+  add_common(exp.command, json, quiet);
+  CheckArgs chk;
+  add_check(app, chk);
+  add_common(chk.command, json, quiet);
+  DesignArgs des;
+  add_design(app, des);
+  add_common(des.command, json, quiet);
+
   std::vector<std::string> own = args.own;
   if (own.size() > 1 && !own[1].empty() && own[1][0] != '-') {  // CLI11 would only say "a subcommand is required"
     std::vector<std::string> names;
@@ -126,6 +139,10 @@ int run_command_line(const SplitArguments& args, int argc, char** argv, const pa
     if (*reference) return run_reference(ctx);
     if (*simulate) return run_simulate(ctx, sim);
     if (*inspect) return run_inspect(ctx, ins);
+    if (*pred.command) return run_predict(ctx, pred);
+    if (*exp.command) return run_export(ctx, exp);
+    if (*chk.command) return run_check(ctx, chk);
+    if (*des.command) return run_design(ctx, des);
     if (*fitcmd) {
       if (!fit.restart.empty() && fitcmd->count("--output") == 0) fit.output = fit.restart;
       return run_fit(ctx, fit);

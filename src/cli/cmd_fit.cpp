@@ -11,6 +11,7 @@
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/json_text.hpp"
+#include "perturbfit/fit/assumptions.hpp"
 #include "perturbfit/fit/evaluation.hpp"
 #include "perturbfit/fit/run.hpp"
 
@@ -144,6 +145,7 @@ int run_fit(const CommandContext& ctx, FitArgs args) {
                   << summary["kappa"].get<double>() << ", " << summary["wall_seconds"].get<double>() << " s\n"
                   << metrics_table(summary["metrics"]);
         if (summary.contains("truth_recovery")) std::cout << truth_recovery_lines(summary["truth_recovery"]);
+        std::cout << fit::assumption_table(summary["assumptions"]);
         std::cout << "  " << (args.output / "fit.h5").string() << "\n  " << (args.output / "metrics.json").string()
                   << "\n";
       }

@@ -15,6 +15,10 @@ const std::vector<std::string>& result_files(const std::string& command) {
   static const std::map<std::string, std::vector<std::string>> files = {
       {"simulate", {"screen.h5ad", "truth.h5"}},
       {"fit", {"fit.h5", "metrics.json", "checkpoint.h5", "gradient_check.json"}},
+      {"predict", {"predictions.h5ad", "interactions.tsv", "summary.json"}},
+      {"export", {"edges.tsv", "network.graphml", "total_effects.tsv", "summary.json"}},
+      {"check", {"assumptions.json"}},
+      {"design", {"design.json", "study"}},
   };
   static const std::vector<std::string> none;
   const auto it = files.find(command);
@@ -70,7 +74,7 @@ void claim_output_directory(const parallel::Comm& comm, const fs::path& dir, con
     old.push_back("failure.json");
     for (const auto& name : old) check_not_input(dir / name, "--force would delete it");
     for (const auto& name : old) {
-      fs::remove(dir / name, ec);
+      fs::remove_all(dir / name, ec);  // "study" (design) is a directory
       if (ec) throw IOError("--force: cannot remove '" + (dir / name).string() + "': " + ec.message());
     }
   });

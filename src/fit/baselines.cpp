@@ -151,8 +151,8 @@ void Baselines::estimate_pca_linear(const parallel::Comm& comm) {
     for (std::size_t j = 0; j < K; ++j) weights_[i * K + j] = Wt[j * K + i];
 }
 
-std::vector<double> Baselines::train_mean(const ObservedGroup& o) const {
-  const auto r = static_cast<std::size_t>(o.reference);
+std::vector<double> Baselines::train_mean(int reference) const {
+  const auto r = static_cast<std::size_t>(reference);
   const double n = context_count_[r];
   if (!(n > 0)) return {};
   std::vector<double> e(G_);

@@ -31,8 +31,10 @@ void write_niche(const H5File& f, const FitProblem& problem) {
 }
 }  // namespace
 
-void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProblem& problem, const OptimizerState& state,
-               const std::vector<GroupPrediction>& rows, const std::string& metrics_json, io::OutputSet* staged) {
+void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProblem& problem,
+               const std::vector<double>& fitted, const CheckpointIdentity& identity,
+               const std::vector<IterationRecord>& history, const std::vector<GroupPrediction>& rows,
+               const std::string& metrics_json, io::OutputSet* staged) {
   const auto& p = problem.parameters();
   const auto& data = problem.data();
   const auto G = static_cast<hsize_t>(problem.measured_genes());
@@ -70,7 +72,12 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
     model::write_parameters(f, p);
     f.write("/parameters/kappa", std::vector<double>{problem.kappa()});
     if (problem.niche_coupled()) write_niche(f, problem);
-    write_history(f, state.history);
+    f.write("/theta", fitted);
+    f.attr_string("/theta", "description",
+                  "the fitted optimisation variables (FitProblem's theta: c-bar in place of c, kappa, coupling, "
+                  "fitness); `perturbfit predict/export/check --model` read them back");
+    f.write_strings("/identity", {identity.deck_fingerprint, identity.screen_digest});
+    write_history(f, history);
     f.group("/groups");
     data::write_group_labels(f, data, ids);
     std::vector<std::string> split;

@@ -390,7 +390,11 @@ void FitProblem::regularisers(LossValue& value, std::vector<double>* gradient) c
 }
 
 bool FitProblem::informative(int perturbation) const {
-  for (int t : data_.perturbations()[static_cast<std::size_t>(perturbation)].target_nodes)
+  return informative_targets(data_.perturbations()[static_cast<std::size_t>(perturbation)].target_nodes);
+}
+
+bool FitProblem::informative_targets(const std::vector<int>& target_nodes) const {
+  for (int t : target_nodes)
     if (t >= 0 && (t < measured_genes() || read_[static_cast<std::size_t>(t)])) return true;
   return false;
 }

@@ -187,6 +187,32 @@ void FitProblem::build_references() {
   }
 }
 
+model::Condition FitProblem::perturbation_condition(const std::vector<int>& targets, int reference) const {
+  const auto& ref = references_[static_cast<std::size_t>(reference)];
+  model::Condition c;
+  if (ref.condition < 0) throw std::logic_error("perturbation_condition before the references' conditions");
+  c.medium = conditions_[static_cast<std::size_t>(ref.condition)].condition.medium;
+  for (int t : targets)
+    if (t >= 0) c.knock.emplace_back(t, kappa_);
+  // Last, so that its entry can be told apart from the targets' (set_point, kappa gradient).
+  if (shared_count_ > 0) c.knock.emplace_back(first_shared_ + std::min(ref.medium, shared_count_ - 1), kSharedKnock);
+  return c;
+}
+
+model::Condition FitProblem::context_condition(const std::vector<int>& targets, int reference, int animal,
+                                               bool control) const {
+  auto c = perturbation_condition(targets, reference);
+  if (control) c.knock.clear();
+  if (!opt_.niche) return c;
+  const auto& n = niche_.factors;
+  const std::size_t K = c.medium.size(), animals = K > 0 ? n.size() / K : 0;
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t a = 0; a < animals; ++a)
+      if (animal < 0 || static_cast<int>(a) == animal)
+        c.medium[k] += n[a * K + k] / (animal < 0 ? static_cast<double>(animals) : 1.0);
+  return c;
+}
+
 // One control condition per medium (every rank), one per owned (perturbation, medium).
 void FitProblem::build_conditions(const std::vector<std::vector<double>>& media) {
   const auto& all = data_.groups();
@@ -205,12 +231,9 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
     c.perturbation = perturbation;
     c.animal = animal;
     c.control = perts[static_cast<std::size_t>(perturbation)].control;
-    c.condition.medium = medium_vector(medium);
-    for (int t : perts[static_cast<std::size_t>(perturbation)].target_nodes)
-      if (t >= 0) c.condition.knock.emplace_back(t, opt_.kappa);
-    // Last, so that its entry can be told apart from the targets' (set_point, kappa gradient).
-    if (!c.control && shared_count_ > 0)
-      c.condition.knock.emplace_back(first_shared_ + std::min(medium, shared_count_ - 1), kSharedKnock);
+    c.condition = c.control ? model::Condition{medium_vector(medium), {}, 0.0}
+                            : perturbation_condition(perts[static_cast<std::size_t>(perturbation)].target_nodes,
+                                                     reference);
     c.reference = reference;
     c.x = c.start = references_[static_cast<std::size_t>(reference)].state;
     cond_of[key] = static_cast<int>(conditions_.size());

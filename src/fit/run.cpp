@@ -4,22 +4,19 @@
 #include <array>
 #include <chrono>
 #include <cmath>
-#include <memory>
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/json_text.hpp"
-#include "perturbfit/data/screen_data.hpp"
+#include "perturbfit/fit/assumptions.hpp"
 #include "perturbfit/fit/checkpoint.hpp"
 #include "perturbfit/fit/evaluation.hpp"
 #include "perturbfit/fit/fit_output.hpp"
 #include "perturbfit/fit/gradient_check.hpp"
-#include "perturbfit/fit/media_inputs.hpp"
 #include "perturbfit/fit/optimizer.hpp"
 #include "perturbfit/fit/problem.hpp"
+#include "perturbfit/fit/session.hpp"
 #include "perturbfit/fit/truth_recovery.hpp"
 #include "perturbfit/io/atomic_file.hpp"
-#include "perturbfit/model/edge_list.hpp"
-#include "perturbfit/simulate/protocol.hpp"
 
 namespace perturbfit::fit {
 
@@ -27,47 +24,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// What a fit and a gradient check both start from: the files checked, the screen read and
-// distributed, the problem built, and the identity a checkpoint must match.
-struct Session {
-  Session(const parallel::Comm& comm, const FitRequest& fit_request, bool reads_truth, const Reporter& reporter)
-      : request(fit_request) {
-    const auto& options = request.options;
-    // Every file the fit reads is checked before any work.
-    comm.run_on_root([&] {
-      if (!options.truth.empty() && reads_truth) check_truth_file(options.truth);
-      if (options.support == "edgelist") (void)model::read_edge_list(options.edge_list, "fit.edge_list", false);
-    });
-    reporter.info("fit: deck " + request.deck.origin() + ", screen " + request.data.path + ", " +
-                  std::to_string(comm.size()) + " rank(s), output " + request.output.string());
-    screen = std::make_unique<data::ScreenData>(comm, request.data, reporter);
-    identity = CheckpointIdentity{screen->genes(), to_string(options.optimizer), deck_fingerprint(request.deck),
-                                  screen->content_digest()};
-    problem = std::make_unique<FitProblem>(
-        comm, *screen, options, media_inputs(simulate::parse_protocol(request.deck), screen->media()), reporter);
-    for (std::size_t p = 0; p < screen->perturbations().size(); ++p)
-      if (!screen->perturbations()[p].control && !screen->perturbations()[p].excluded)
-        ++split_counts[static_cast<std::size_t>(problem->splits()[p])];
-    reporter.info("perturbations: " + std::to_string(split_counts[0]) + " train, " + std::to_string(split_counts[1]) +
-                  " validation, " + std::to_string(split_counts[2]) + " test; " + std::to_string(problem->size()) +
-                  " parameters; lambda_ss = " + std::to_string(options.lambda_ss));
-  }
-
-  OptimizerState read_restart() const {
-    auto s = read_checkpoint(request.restart / "checkpoint.h5", identity);
-    if (s.theta.size() != problem->size())
-      throw UsageError("the checkpoint in " + request.restart.string() + " has " + std::to_string(s.theta.size()) +
-                       " parameters, this deck and screen " + std::to_string(problem->size()));
-    return s;
-  }
-
-  const FitRequest& request;
-  std::unique_ptr<data::ScreenData> screen;
-  CheckpointIdentity identity;
-  std::unique_ptr<FitProblem> problem;
-  std::array<std::int64_t, 3> split_counts{0, 0, 0};  // train, validation, test perturbations
-};
 
 // The fitted niche, for metrics.json and the log: how far apart the animals' niches are is
 // what the data could identify the coupling from (docs/in_vivo.md).
@@ -206,6 +162,7 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
                {"unstable_steady_states", unstable},
                {"metrics", metrics}};
   if (problem.niche_coupled()) summary["niche"] = niche_summary(problem, reporter);
+  summary["assumptions"] = assumption_checks(problem, comm);
   if (problem.fits_abundance()) {
     summary["abundance"] = abundance_metrics(problem);
     const auto& test = summary["abundance"]["test"];
@@ -219,7 +176,8 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
     summary["truth_recovery"] = truth;
   }
   io::OutputSet staged;  // fit.h5 and metrics.json are published together, or neither
-  write_fit(comm, request.output / "fit.h5", problem, state, rows, json_text(metrics, -1), &staged);
+  write_fit(comm, request.output / "fit.h5", problem, fitted, session.identity, state.history, rows,
+            json_text(metrics, -1), &staged);
   summary["wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   comm.run_on_root([&] {
     io::write_file_atomically(request.output / "metrics.json", json_text(summary) + "\n", &staged);

@@ -1,5 +1,6 @@
 #include "perturbfit/io/h5ad_writer.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "perturbfit/core/error.hpp"
@@ -23,19 +24,26 @@ std::vector<T> narrow(const std::vector<std::int64_t>& v) {
   return std::vector<T>(v.begin(), v.end());
 }
 
+bool dense_x(const H5adBlock& b) {
+  return std::any_of(b.dense.begin(), b.dense.end(), [](const DenseMatrix& d) { return d.name == "X"; });
+}
+std::string dense_path(const DenseMatrix& d) { return d.name == "X" ? "/X" : "/layers/" + d.name; }
+
 void create_structure(const H5adBlock& b, const H5File& f, std::int64_t nnz) {
-  const auto n_obs = static_cast<hsize_t>(b.n_obs);
+  const auto n_obs = static_cast<hsize_t>(b.n_obs), n_var = static_cast<hsize_t>(b.var_names.size());
   encoding(f, "/", "anndata", "0.1.0");
-  f.group("/X");
-  encoding(f, "/X", "csr_matrix", "0.1.0");
-  f.attr_int64s("/X", "shape", {b.n_obs, static_cast<std::int64_t>(b.var_names.size())});
-  f.create<std::int32_t>("/X/data", {static_cast<hsize_t>(nnz)});
-  if (wide_index(nnz)) {
-    f.create<std::int64_t>("/X/indices", {static_cast<hsize_t>(nnz)});
-    f.create<std::int64_t>("/X/indptr", {n_obs + 1});
-  } else {
-    f.create<std::int32_t>("/X/indices", {static_cast<hsize_t>(nnz)});
-    f.create<std::int32_t>("/X/indptr", {n_obs + 1});
+  if (!dense_x(b)) {
+    f.group("/X");
+    encoding(f, "/X", "csr_matrix", "0.1.0");
+    f.attr_int64s("/X", "shape", {b.n_obs, static_cast<std::int64_t>(n_var)});
+    f.create<std::int32_t>("/X/data", {static_cast<hsize_t>(nnz)});
+    if (wide_index(nnz)) {
+      f.create<std::int64_t>("/X/indices", {static_cast<hsize_t>(nnz)});
+      f.create<std::int64_t>("/X/indptr", {n_obs + 1});
+    } else {
+      f.create<std::int32_t>("/X/indices", {static_cast<hsize_t>(nnz)});
+      f.create<std::int32_t>("/X/indptr", {n_obs + 1});
+    }
   }
 
   f.group("/obs");
@@ -73,11 +81,20 @@ void create_structure(const H5adBlock& b, const H5File& f, std::int64_t nnz) {
     f.group(g);
     encoding(f, g, "dict", "0.1.0");
   }
+  for (const auto& d : b.dense) {
+    f.create<double>(dense_path(d), {n_obs, n_var});
+    encoding(f, dense_path(d), "array", "0.2.0");
+  }
 }
 
 // This rank's rows of X and obs, into the file create_structure laid out.
 void write_rows(const parallel::Comm& comm, const H5adBlock& b, const H5File& f, std::int64_t nnz,
                 std::int64_t nnz_before) {
+  for (const auto& d : b.dense) f.write_rows(dense_path(d), b.row_begin, d.values);
+  for (const auto& c : b.categorical) f.write_rows("/obs/" + c.name + "/codes", b.row_begin, c.codes);
+  for (const auto& c : b.numeric) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
+  for (const auto& c : b.integer) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
+  if (dense_x(b)) return;
   f.write_rows("/X/data", nnz_before, b.data);
   std::vector<std::int64_t> indptr(b.indptr.begin(), b.indptr.end() - 1);
   for (auto& v : indptr) v += nnz_before;
@@ -92,9 +109,6 @@ void write_rows(const parallel::Comm& comm, const H5adBlock& b, const H5File& f,
     f.write_rows("/X/indptr", b.row_begin, narrow<std::int32_t>(indptr));
     f.write_rows("/X/indptr", b.n_obs, narrow<std::int32_t>(tail));
   }
-  for (const auto& c : b.categorical) f.write_rows("/obs/" + c.name + "/codes", b.row_begin, c.codes);
-  for (const auto& c : b.numeric) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
-  for (const auto& c : b.integer) f.write_rows("/obs/" + c.name, b.row_begin, c.values);
 }
 
 }  // namespace
@@ -102,6 +116,9 @@ void write_rows(const parallel::Comm& comm, const H5adBlock& b, const H5File& f,
 void write_h5ad(const parallel::Comm& comm, const std::string& path, const H5adBlock& b, OutputSet* staged) {
   if (static_cast<std::int64_t>(b.indices.size()) != b.indptr.back() || b.indices.size() != b.data.size())
     throw Error(ExitCode::kInternal, "write_h5ad: inconsistent CSR block");
+  for (const auto& d : b.dense)
+    if (b.var_names.empty() || d.values.size() % b.var_names.size() != 0)
+      throw Error(ExitCode::kInternal, "write_h5ad: dense matrix '" + d.name + "' is not rows x var");
   const std::int64_t nnz_local = b.indptr.back();
   const std::int64_t nnz = comm.sum(nnz_local), nnz_before = comm.exclusive_prefix_sum(nnz_local);
   write_h5_collectively(

@@ -80,4 +80,19 @@ void orthonormalize_columns(int rows, int cols, std::vector<double>& Q) {
     }
 }
 
+std::vector<std::complex<double>> eigenvalues(int n, std::vector<double> A) {
+  if (n == 0) return {};
+  // The eigenvalues of A^T (the row-major array read column-major) are A's.
+  PetscBLASInt N = n, one = 1, info = 0, lwork = 4 * n;
+  std::vector<double> re(static_cast<std::size_t>(n)), im(static_cast<std::size_t>(n)), work(static_cast<std::size_t>(lwork));
+  double unused = 0;
+  const char no = 'N';
+  LAPACKgeev_(&no, &no, &N, A.data(), &N, re.data(), im.data(), &unused, &one, &unused, &one, work.data(), &lwork,
+              &info);
+  if (info != 0) throw NumericalError("LAPACK geev failed (info " + std::to_string(info) + ")");
+  std::vector<std::complex<double>> out(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = {re[i], im[i]};
+  return out;
+}
+
 }  // namespace perturbfit::solvers

@@ -73,3 +73,17 @@ for row in range(0, n, max(1, n // 7)):
     expected = np.log(eps + np.asarray(norm[mask].mean(axis=0)).ravel())
     assert np.allclose(observed[row], expected, rtol=1e-10, atol=1e-12), (pert[row], batch[row])
 print("OK")
+
+# `predict --groups test` on this fit reproduces its held-out predictions exactly (issue 14).
+pred = os.path.join(work, "predict")
+subprocess.run([mpirun, "2", exe, "predict", deck, "--data", screen, "--set", f"fit.truth={sim}/truth.h5",
+                "--model", os.path.join(out, "fit.h5"), "--groups", "test", "-o", pred, "-q"], check=True)
+p = anndata.read_h5ad(os.path.join(pred, "predictions.h5ad"))
+with h5py.File(os.path.join(out, "fit.h5"), "r") as f:
+    keys = list(zip([x.decode() for x in f["/groups/perturbation"][:]], [x.decode() for x in f["/groups/batch"][:]]))
+    split = [x.decode() for x in f["/groups/split"][:]]
+    rows = {k: f["/groups/predicted"][i] for i, k in enumerate(keys) if split[i] == "test"}
+assert p.n_obs == len(rows), (p.n_obs, len(rows))
+worst = max(np.abs(p.X[i] - rows[(a, b)]).max() for i, (a, b) in enumerate(zip(p.obs["perturbation"], p.obs["batch"])))
+print(f"predict --groups test: {p.n_obs} rows, largest difference from fit.h5 {worst}")
+assert worst == 0.0, worst

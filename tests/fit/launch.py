@@ -11,3 +11,13 @@ def run(exe, mpirun, ranks, *args, check=True):
     if check:
         assert res.returncode == 0, res.stderr
     return res
+
+
+def simulate_and_fit(exe, mpirun, deck, work, fit_ranks=2):
+    """Simulates DECK into WORK/sim and fits it into WORK/fit; returns (screen.h5ad, fit.h5, sim dir, fit dir)."""
+    import os
+    sim, fitdir = os.path.join(work, "sim"), os.path.join(work, "fit")
+    screen, model = os.path.join(sim, "screen.h5ad"), os.path.join(fitdir, "fit.h5")
+    run(exe, mpirun, 1, "simulate", deck, "-o", sim, "-q")
+    run(exe, mpirun, fit_ranks, "fit", deck, "--data", screen, "-o", fitdir, "-q")
+    return screen, model, sim, fitdir

@@ -1,5 +1,7 @@
 // The subcommands of the perturbfit executable. Each returns the process exit code.
 #pragma once
+#include <CLI/CLI.hpp>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -42,11 +44,72 @@ struct FitArgs {
   bool force = false;  // replace another command's results in the output directory
 };
 
+// The options of commands that open a fitted model (predict, export, check).
+struct ModelArgs {
+  std::string deck;
+  std::vector<std::string> overrides;
+  std::string data, layer;  // the fit's screen; default: the deck's data.path
+  std::filesystem::path model;
+  std::filesystem::path output;
+  bool force = false;
+};
+
+inline ModelArgs with_output(std::filesystem::path output) {
+  ModelArgs a;
+  a.output = std::move(output);
+  return a;
+}
+
+struct PredictArgs {
+  ModelArgs model = with_output("out/predict");
+  std::string perturbations, all_pairs, groups, protocol;
+  std::vector<std::string> media;
+  int other_starts = 2;
+  CLI::App* command = nullptr;
+};
+
+struct ExportArgs {
+  ModelArgs model = with_output("out/export");
+  std::vector<std::string> genes, media;
+  int top = 10;
+  double min_effect = 1e-4;
+  int arnoldi_steps = 100;
+  CLI::App* command = nullptr;
+};
+
+struct CheckArgs {
+  ModelArgs model = with_output("out/check");
+  int other_starts = 4;
+  bool strict = false;
+  CLI::App* command = nullptr;
+};
+
+struct DesignArgs {
+  std::string deck, from, layer;
+  std::vector<std::string> overrides;
+  double sigma2 = 0, tau2 = 0;
+  bool simulate = false;
+  std::vector<double> grid_cells, grid_controls;
+  std::vector<int> grid_batches;
+  int seeds = 1;
+  std::filesystem::path output = "out/design";
+  bool force = false;
+  CLI::App* command = nullptr;
+};
+
 int run_version(const CommandContext& ctx);
 int run_inspect(const CommandContext& ctx, const InspectArgs& args);
 int run_reference(const CommandContext& ctx);
 int run_simulate(const CommandContext& ctx, const SimulateArgs& args);
 int run_fit(const CommandContext& ctx, FitArgs args);
+void add_predict(CLI::App& app, PredictArgs& args);
+int run_predict(const CommandContext& ctx, const PredictArgs& args);
+void add_export(CLI::App& app, ExportArgs& args);
+int run_export(const CommandContext& ctx, const ExportArgs& args);
+void add_check(CLI::App& app, CheckArgs& args);
+int run_check(const CommandContext& ctx, const CheckArgs& args);
+void add_design(CLI::App& app, DesignArgs& args);
+int run_design(const CommandContext& ctx, const DesignArgs& args);
 
 // Entry point of the executable.
 int main(int argc, char** argv);

@@ -30,6 +30,7 @@ enum class StreamDomain : std::uint64_t {
   kFitNiche = 18,      // the fit's initial niche coupling
   kGuideCounts = 19,   // guide-abundance read-outs (count_guides)
   kCellTypes = 20,     // each cell type's activation bias
+  kAssumptions = 21,   // sampling-noise draws of the assumption checks
 };
 
 class RandomStream {

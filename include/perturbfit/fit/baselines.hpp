@@ -29,7 +29,8 @@ class Baselines {
   Baselines(const FitProblem& problem, const parallel::Comm& comm);
   // Each returns the predicted effect (G values), or an empty vector where the baseline
   // cannot predict this group.
-  std::vector<double> train_mean(const ObservedGroup& o) const;
+  std::vector<double> train_mean(const ObservedGroup& o) const { return train_mean(o.reference); }
+  std::vector<double> train_mean(int reference) const;  // the mean training effect of a control reference
   std::vector<double> additive(const ObservedGroup& o) const;
   std::vector<double> linear(const ObservedGroup& o) const;
   std::vector<double> pca_linear(const ObservedGroup& o) const;

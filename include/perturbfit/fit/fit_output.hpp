@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "perturbfit/fit/checkpoint.hpp"
 #include "perturbfit/fit/evaluation.hpp"
 #include "perturbfit/fit/optimizer.hpp"
 #include "perturbfit/fit/problem.hpp"
@@ -15,9 +16,11 @@
 
 namespace perturbfit::fit {
 
-// Collective. rows: this rank's groups (evaluate_predictions).
+// Collective. fitted: theta of the model (what predict, export and check read back, with
+// the identity they must match); rows: this rank's groups (evaluate_predictions).
 void write_fit(const parallel::Comm& comm, const std::filesystem::path& path, const FitProblem& problem,
-               const OptimizerState& state, const std::vector<GroupPrediction>& rows, const std::string& metrics_json,
-               io::OutputSet* staged = nullptr);
+               const std::vector<double>& fitted, const CheckpointIdentity& identity,
+               const std::vector<IterationRecord>& history, const std::vector<GroupPrediction>& rows,
+               const std::string& metrics_json, io::OutputSet* staged = nullptr);
 
 }  // namespace perturbfit::fit

@@ -157,6 +157,7 @@ class FitProblem {
   // would predict the shared response alone, and the evaluation predicts it by the honest
   // baseline, train_mean, flagged as such.
   bool informative(int perturbation) const;
+  bool informative_targets(const std::vector<int>& target_nodes) const;
 
   // The data term of each validation group at theta (mean over genes of the squared
   // residual; NaN where its steady state failed), every rank's groups in rank order, from
@@ -174,6 +175,19 @@ class FitProblem {
   // empty if its steady state failed. What the model predicts beyond the common response
   // is predict(g) minus this.
   std::vector<double> predicted_generic(const ObservedGroup& g) const;
+
+  // The fitted vector field at the current point (set_point).
+  const model::VectorField& field() const { return *field_; }
+  // How a perturbation of `targets` (model nodes) becomes a condition in the context of
+  // control reference `reference`: its targets knocked down by kappa (at the current point),
+  // then with fit.shared_response the shared knock of its medium; the reference's medium
+  // (with fit.niche = coupled, without any animal's niche). The one definition for the fit's
+  // own conditions and for predictions of perturbations the screen does not have.
+  model::Condition perturbation_condition(const std::vector<int>& targets, int reference) const;
+  // The same in a context's niche: coupled, animal's niche (-1: the mean over the animals)
+  // from the last coupled solve added to the medium; control = true: no knock at all.
+  model::Condition context_condition(const std::vector<int>& targets, int reference, int animal,
+                                     bool control = false) const;
 
   const std::vector<ObservedGroup>& groups() const { return groups_; }
   const ObservedGroup& control_group(int index) const { return groups_[static_cast<std::size_t>(index)]; }

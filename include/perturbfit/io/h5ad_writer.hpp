@@ -1,5 +1,7 @@
 // Writes an AnnData .h5ad file (anndata >= 0.8 on-disk format) from row blocks held by
-// the ranks: X as CSR, obs as a dataframe with categorical and numeric columns, var names.
+// the ranks: X as CSR counts (cells) or as a dense float matrix (pseudo-bulk rows: one per
+// perturbation, never one per cell), dense layers, obs as a dataframe with categorical and
+// numeric columns, var names.
 // Rank 0 writes the structure and strings; all ranks then write their rows collectively.
 #pragma once
 #include <cstdint>
@@ -25,6 +27,12 @@ struct IntegerColumn {
   std::vector<std::int64_t> values;
 };
 
+// Rows x var values of this rank's rows, row-major: X (name "X") or layers/<name>.
+struct DenseMatrix {
+  std::string name;
+  std::vector<double> values;
+};
+
 struct H5adBlock {
   std::int64_t n_obs = 0;      // all ranks
   std::int64_t row_begin = 0;  // first row of this rank
@@ -33,6 +41,7 @@ struct H5adBlock {
   std::vector<std::int64_t> indptr{0};  // this rank's rows, starting at 0
   std::vector<std::int32_t> indices;
   std::vector<std::int32_t> data;
+  std::vector<DenseMatrix> dense;  // with one named "X", X is dense and the CSR fields stay empty
   std::vector<CategoricalColumn> categorical;
   std::vector<NumericColumn> numeric;
   std::vector<IntegerColumn> integer;

@@ -1,6 +1,7 @@
 // Small dense linear algebra (K x K systems, G x K panels with K ~ 10) through PETSc's
 // bundled LAPACK: never used on anything of size G x G.
 #pragma once
+#include <complex>
 #include <vector>
 
 namespace perturbfit::solvers {
@@ -18,6 +19,9 @@ void solve_general(int n, std::vector<double>& A, std::vector<double>& B, int nr
 // The determinant of a general square A (n x n, row-major), by LU with partial pivoting; 0
 // if A is singular.
 double determinant(int n, std::vector<double> A);
+
+// The eigenvalues of a general square A (n x n, row-major), by LAPACK geev (no vectors).
+std::vector<std::complex<double>> eigenvalues(int n, std::vector<double> A);
 
 // Orthonormalises the columns of Q (rows x cols, row-major) in place by modified
 // Gram-Schmidt, twice for stability; a column that depends on the earlier ones (its norm
