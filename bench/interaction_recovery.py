@@ -75,15 +75,19 @@ for seed in range(1, args.seeds + 1):
     for subset in ("all", "test"):
         chosen = [p for p in pairs if subset == "all" or split[p] == "test"]
         y = [truth[p] > INTERACTING for p in chosen]
+        found = any(y)
         row[subset] = {"pairs": len(chosen), "interacting": int(sum(y)), "chance": float(np.mean(y)) if y else None,
-                       "auprc_model": auprc([score[p] for p in chosen], y),
-                       "auprc_singles_product": auprc([baseline[p] for p in chosen], y)}
+                       "auprc_model": auprc([score[p] for p in chosen], y) if found else None,
+                       "auprc_singles_product": auprc([baseline[p] for p in chosen], y) if found else None}
     runs.append(row)
-    print(f"seed {seed}: all pairs AUPRC model {row['all']['auprc_model']:.3f}, singles-product "
-          f"{row['all']['auprc_singles_product']:.3f}, chance {row['all']['chance']:.3f}; test pairs model "
-          f"{row['test']['auprc_model']:.3f}, singles-product {row['test']['auprc_singles_product']:.3f}, chance "
-          f"{row['test']['chance']:.3f}")
-summary = {s: {k: stat([r[s][k] for r in runs]) for k in ("auprc_model", "auprc_singles_product", "chance")}
+    print(f"seed {seed}: " + "; ".join(
+        f"{s} pairs ({row[s]['interacting']} of {row[s]['pairs']} interacting) AUPRC model {row[s]['auprc_model']}, "
+        f"singles-product {row[s]['auprc_singles_product']}" for s in ("all", "test")))
+def finite(v):
+    return v if v is not None and np.isfinite(v) else None  # a seed without interacting pairs has no AUPRC
+
+
+summary = {s: {k: stat([finite(r[s][k]) for r in runs]) for k in ("auprc_model", "auprc_singles_product", "chance")}
            for s in ("all", "test")}
 result = {"deck": args.deck, "seeds": args.seeds, "ranks": args.ranks, "interacting_threshold": INTERACTING,
           "command": " ".join(sys.argv), "runs": runs, "summary": summary}
@@ -91,6 +95,7 @@ os.makedirs(args.out, exist_ok=True)
 json.dump(result, open(os.path.join(args.out, "interaction_recovery.json"), "w"), indent=1)
 for s in ("all", "test"):
     m = summary[s]
-    print(f"{s} pairs: AUPRC model {m['auprc_model']['mean']:.3f} +- {m['auprc_model']['sd']:.3f}, singles-product "
+    print(f"{s} pairs ({m['auprc_model']['n']} seeds with interacting pairs): AUPRC model "
+          f"{m['auprc_model']['mean']:.3f} +- {m['auprc_model']['sd']:.3f}, singles-product "
           f"{m['auprc_singles_product']['mean']:.3f} +- {m['auprc_singles_product']['sd']:.3f}, chance "
           f"{m['chance']['mean']:.3f}")

@@ -45,7 +45,9 @@ int run_export(const CommandContext& ctx, const ExportArgs& args) {
       for (const auto& c : summary["contexts"])
         std::cout << "export: medium " << c["medium"].get<std::string>() << ": " << c["edges"] << " edges, "
                   << "spectral radius of B " << std::setprecision(4) << c["spectral_radius"].get<double>()
-                  << (c["near_unit_radius"].get<bool>() ? " (near 1: total effects are amplified)" : "")
+                  << (c["spectral_radius"].get<double>() >= 1 ? " (>= 1: the sum over paths diverges)"
+                      : c["near_unit_radius"].get<bool>()     ? " (near 1: total effects are amplified)"
+                                                              : "")
                   << ", total effects of " << c["total_effect_sources"].size() << " genes\n";
       std::cout << "  " << (args.model.output / "edges.tsv").string() << "\n  "
                 << (args.model.output / "network.graphml").string() << "\n  "
