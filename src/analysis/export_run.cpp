@@ -101,8 +101,15 @@ json run_export(const parallel::Comm& comm, fit::FitProblem& problem, const Expo
     }
     // Each rank solves a block of the sources; every column is gathered on every rank.
     const auto mine = parallel::block_range(sources.size(), comm.size(), comm.rank());
-    const auto local = scm.total_effects(std::vector<int>(sources.begin() + static_cast<long>(mine.begin),
-                                                          sources.begin() + static_cast<long>(mine.end)));
+    std::vector<std::vector<double>> local;
+    std::string failure;  // a rank's failure stops every rank (the gather below is collective)
+    try {
+      local = scm.total_effects(std::vector<int>(sources.begin() + static_cast<long>(mine.begin),
+                                                 sources.begin() + static_cast<long>(mine.end)));
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+    comm.rethrow_any(failure, static_cast<int>(ExitCode::kNumerical));
     std::vector<double> flat;
     for (const auto& col : local) flat.insert(flat.end(), col.begin(), col.end());
     const auto all = comm.all_gather(flat);

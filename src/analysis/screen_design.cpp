@@ -9,6 +9,7 @@
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/data/screen_data.hpp"
+#include "perturbfit/io/h5ad_reader.hpp"
 #include "perturbfit/simulate/protocol.hpp"
 
 namespace perturbfit::analysis {
@@ -35,8 +36,74 @@ PlannedScreen planned_screen(const config::Deck& deck) {
   return plan;
 }
 
+namespace {
+
+// tau^2 from pairs of guides of one perturbation in one batch (screen_design.hpp). Sums of
+// this rank's cells (whole perturbations live on one rank), a block of groups at a time.
+void estimate_guide_variance(const parallel::Comm& comm, const data::ScreenData& screen,
+                             const data::DataOptions& options, double pseudocount, const std::string& guide_key,
+                             NoiseEstimate& out) {
+  const io::H5adReader reader(options.path, comm.get(), options.layer);
+  if (!reader.has_obs_column(guide_key)) return;
+  const auto guide = reader.obs_column(guide_key);
+  const auto G = screen.genes().size();
+  const auto& rows = screen.local_rows();
+  // Sub-groups (group, guide) of this rank's targeting cells: a group is one perturbation in
+  // one batch, time and medium, so two of its guides share their controls.
+  std::map<std::pair<int, int>, int> id_of;
+  std::vector<std::int32_t> cell_group(static_cast<std::size_t>(screen.cells()), -1);
+  std::vector<double> cells;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const auto row = static_cast<std::size_t>(rows[r]);
+    const int group = screen.cell_groups()[row], g = guide.codes[row];
+    if (group < 0 || g < 0 || screen.local_size_factors()[r] <= 0) continue;
+    const auto p = screen.groups()[static_cast<std::size_t>(group)].perturbation;
+    if (screen.perturbations()[static_cast<std::size_t>(p)].control) continue;
+    const auto key = std::make_pair(group, g);
+    if (!id_of.count(key)) id_of[key] = static_cast<int>(cells.size()), cells.push_back(0);
+    cell_group[row] = id_of[key];
+    cells[static_cast<std::size_t>(id_of[key])] += 1;
+  }
+  // The sub-groups in runs of one group; pairs within a run.
+  std::vector<std::pair<int, int>> keys;
+  for (const auto& [k, id] : id_of) keys.push_back(k);
+  const data::CellSlice slice{screen.local_rows(), screen.local_indptr(), screen.local_cols(), screen.local_values(),
+                              screen.local_size_factors()};
+  double sq = 0, weight = 0, pairs = 0;
+  const std::size_t block = std::max<std::size_t>(2, (std::size_t{1} << 22) / std::max<std::size_t>(G, 1));
+  for (std::size_t begin = 0; begin < keys.size();) {
+    // A block that ends at a run's end, so that every pair lies in one block.
+    std::size_t end = std::min(keys.size(), begin + block);
+    while (end < keys.size() && keys[end].first == keys[end - 1].first) ++end;
+    std::vector<int> held;
+    for (std::size_t k = begin; k < end; ++k) held.push_back(id_of[keys[k]]);
+    const auto stats = data::sum_groups(held, static_cast<int>(G), slice, cell_group);
+    for (std::size_t i = begin; i < end; ++i)
+      for (std::size_t j = i + 1; j < end; ++j) {
+        if (keys[i].first != keys[j].first) continue;
+        const auto ni = cells[static_cast<std::size_t>(id_of[keys[i]])], nj = cells[static_cast<std::size_t>(id_of[keys[j]])];
+        const double* li = stats.sum_linear_row(i - begin);
+        const double* lj = stats.sum_linear_row(j - begin);
+        for (std::size_t g = 0; g < G; ++g) {
+          const double d = std::log(pseudocount + li[g] / ni) - std::log(pseudocount + lj[g] / nj);
+          sq += d * d / static_cast<double>(G);
+        }
+        weight += 1 / ni + 1 / nj, pairs += 1;
+      }
+    begin = end;
+  }
+  sq = comm.sum(sq), weight = comm.sum(weight), pairs = comm.sum(pairs);
+  if (pairs == 0) return;
+  out.has_tau2 = true;
+  out.guide_pairs = static_cast<std::int64_t>(pairs);
+  out.tau2_unclipped = (sq - out.sigma2 * weight) / (2 * pairs);
+  out.tau2 = std::max(0.0, out.tau2_unclipped);
+}
+
+}  // namespace
+
 NoiseEstimate estimate_noise(const parallel::Comm& comm, const data::DataOptions& options, double pseudocount,
-                             const Reporter& reporter) {
+                             const std::string& guide_key, const Reporter& reporter) {
   const data::ScreenData screen(comm, options, reporter);
   const auto stats = screen.statistics();
   const auto G = static_cast<std::size_t>(stats.genes);
@@ -78,18 +145,56 @@ NoiseEstimate estimate_noise(const parallel::Comm& comm, const data::DataOptions
         sums[G + 1] += 1;
       }
   comm.sum_in_place(sums);
+  std::string method = "batch replicates";
+  if (sums[G + 1] == 0) {
+    // No batch replicates: each group's cells in two halves by row parity.
+    method = "split halves";
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::vector<std::int32_t> half(screen.cell_groups().size(), -1);
+    std::vector<double> count(2 * groups.size(), 0.0);
+    const auto& rows = screen.local_rows();
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const auto row = static_cast<std::size_t>(rows[r]);
+      const int g = screen.cell_groups()[row];
+      if (g < 0 || screen.local_size_factors()[r] <= 0) continue;
+      half[row] = 2 * g + static_cast<int>(row % 2);
+      count[static_cast<std::size_t>(half[row])] += 1;
+    }
+    std::vector<int> held;
+    for (std::size_t h = 0; h < count.size(); h += 2)
+      if (count[h] >= 2 && count[h + 1] >= 2) held.insert(held.end(), {static_cast<int>(h), static_cast<int>(h + 1)});
+    const data::CellSlice slice{screen.local_rows(), screen.local_indptr(), screen.local_cols(),
+                                screen.local_values(), screen.local_size_factors()};
+    const std::size_t block = std::max<std::size_t>(2, ((std::size_t{1} << 22) / std::max<std::size_t>(G, 1)) & ~std::size_t{1});
+    for (std::size_t begin = 0; begin < held.size(); begin += block) {
+      const std::vector<int> part(held.begin() + static_cast<long>(begin),
+                                  held.begin() + static_cast<long>(std::min(held.size(), begin + block)));
+      const auto halves = data::sum_groups(part, static_cast<int>(G), slice, half);
+      for (std::size_t k = 0; k + 1 < part.size(); k += 2) {
+        const double n1 = count[static_cast<std::size_t>(part[k])], n2 = count[static_cast<std::size_t>(part[k + 1])];
+        for (std::size_t g = 0; g < G; ++g) {
+          const double d = std::log(pseudocount + halves.sum_linear_row(k)[g] / n1) -
+                           std::log(pseudocount + halves.sum_linear_row(k + 1)[g] / n2);
+          sums[g] += d * d;
+        }
+        sums[G] += 1 / n1 + 1 / n2, sums[G + 1] += 1;
+      }
+    }
+    comm.sum_in_place(sums);
+  }
   if (sums[G + 1] == 0)
     throw DataError("the screen '" + options.path +
-                    "' has no perturbation measured in two batches with controls: sigma^2 cannot be estimated from "
-                    "batch replicates; give it with --sigma2");
+                    "' has no group with 4 or more cells: sigma^2 cannot be estimated; give it with --sigma2");
   NoiseEstimate out;
   out.genes = static_cast<int>(G);
   out.replicate_pairs = static_cast<std::int64_t>(sums[G + 1]);
+  out.method = method;
   std::vector<double> per_gene(G);
   for (std::size_t g = 0; g < G; ++g) per_gene[g] = sums[g] / sums[G], out.sigma2 += per_gene[g] / static_cast<double>(G);
   std::sort(per_gene.begin(), per_gene.end());
   out.sigma2_median = per_gene[G / 2];
   out.sigma2_p90 = per_gene[std::min(G - 1, G * 9 / 10)];
+  if (!guide_key.empty()) estimate_guide_variance(comm, screen, options, pseudocount, guide_key, out);
   return out;
 }
 

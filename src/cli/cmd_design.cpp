@@ -27,9 +27,14 @@ void add_design(CLI::App& app, DesignArgs& args) {
       ->allow_extra_args(false);
   cmd->add_option("--from", args.from, "estimate sigma^2 from this screen's batch replicates (.h5ad)");
   cmd->add_option("--layer", args.layer, "with --from: read counts from layers/<name>");
+  cmd->add_option("--guide-key", args.guide_key,
+                  "with --from: the obs column of guides, for tau^2 (two guides of a perturbation in one batch)")
+      ->capture_default_str();
   cmd->add_option("--sigma2", args.sigma2, "per-cell variance of the log pseudo-bulk scale (instead of --from)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--tau2", args.tau2, "variance of an effect between guides of one target")
+  cmd->add_option("--tau2", args.tau2,
+                  "variance of an effect between guides of one target (default: estimated with --from when its "
+                  "screen has guides, else 0)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--simulate", args.simulate,
@@ -60,18 +65,25 @@ int run_design(const CommandContext& ctx, const DesignArgs& args) {
   claim_output_directory(ctx.comm, args.output, "design", args.force, {args.deck, args.from});
   return run_recorded(ctx.comm, provenance, args.output, [&]() -> int {
     nlohmann::json source{{"source", "given (--sigma2)"}};
-    double sigma2 = args.sigma2;
+    double sigma2 = args.sigma2, tau2 = args.tau2;
+    const auto tau2_given = args.command->count("--tau2");
     if (!args.from.empty()) {
       const auto noise = analysis::estimate_noise(ctx.comm, data::data_options(deck, args.from, args.layer),
-                                                  fit::fit_options(deck).pseudocount, ctx.reporter);
+                                                  fit::fit_options(deck).pseudocount, args.guide_key, ctx.reporter);
       sigma2 = noise.sigma2;
-      source = {{"source", "batch replicates of " + args.from},
+      if (noise.has_tau2 && tau2_given == 0) tau2 = noise.tau2;
+      source = {{"source", noise.method + " of " + args.from},
                 {"replicate_pairs", noise.replicate_pairs},
                 {"genes", noise.genes},
                 {"sigma2_median_gene", noise.sigma2_median},
-                {"sigma2_p90_gene", noise.sigma2_p90}};
+                {"sigma2_p90_gene", noise.sigma2_p90},
+                {"tau2_source", tau2_given > 0 ? "given (--tau2)"
+                                : noise.has_tau2    ? "guide pairs of " + args.from + " (column " + args.guide_key + ")"
+                                                    : "none: no guide column '" + args.guide_key + "' or no guide pairs; 0"},
+                {"guide_pairs", noise.guide_pairs},
+                {"tau2_unclipped", noise.has_tau2 ? nlohmann::json(noise.tau2_unclipped) : nlohmann::json(nullptr)}};
     }
-    auto report = analysis::design_report(plan, sigma2, args.tau2, source);
+    auto report = analysis::design_report(plan, sigma2, tau2, source);
     if (args.simulate) {
       analysis::DesignStudyRequest study;
       study.load_deck = [&](const std::vector<std::string>& extra) {

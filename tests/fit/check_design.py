@@ -7,8 +7,11 @@ batches is split into two screens of 2 batches (anndata). sigma^2 estimated by `
 on the first equals an independent recomputation (anndata + numpy); the variance it predicts
 for batch-replicate differences matches the one measured on the second screen (within 10%), at
 its own cell counts, and the design's plan of the second screen's size predicts it too; with
-half of its cells the first-order form falls short (asserted within 25%, reported). The
-recommended controls follow the square-root rule; in simulate -> fit (--simulate, 3 seeds,
+half of its cells the first-order form falls short (asserted within 25%, reported). A screen
+without batch replicates gives sigma^2 from split halves of its groups (within 15% of the
+batch replicates' on the same network). tau^2
+from guide pairs is ~0 without guide-to-guide variation (kappa_sd 0) and the same at 8000 and
+32000 cells with it (kappa_sd 0.3). The recommended controls follow the square-root rule; in simulate -> fit (--simulate, 3 seeds,
 the same 8000 cells) the recommended allocation's effect estimates have a lower error (the
 test split's replicate noise floor) than those of a plan with 3% controls, at every seed; the
 model's held-out error is reported.
@@ -85,6 +88,37 @@ for name, data in (("the second screen", second), ("half of its cells", half)):
         plan = report["at_plan"]["replicate_difference_variance"]  # the plan's average counts
         print(f"  the design's plan of {data.n_obs} cells in 2 batches predicts {plan:.6g} ({plan / measured - 1:+.1%})")
         assert abs(plan / measured - 1) < 0.10
+
+# A screen without batch replicates: sigma^2 from split halves of its groups, close to the
+# batch replicates' estimate on the same network with 2 batches.
+estimates = {}
+for batches in (1, 2):
+    out = os.path.join(work, f"batches{batches}")
+    run(exe, mpirun, 1, "simulate", deck, "-o", out, "-q", "--set", f"protocol.{MEASURE}.batches={batches}")
+    r = json.loads(run(exe, mpirun, 2, "design", deck, "--from", os.path.join(out, "screen.h5ad"), "-o",
+                       out + "-design", "--json", "-q").stdout)
+    estimates[batches] = (r["noise_source"]["source"].split(" of ")[0], r["sigma2"])
+print(f"sigma^2 by {estimates[1][0]} (1 batch) {estimates[1][1]:.5f}, by {estimates[2][0]} (2 batches) "
+      f"{estimates[2][1]:.5f}")
+assert estimates[1][0] == "split halves" and estimates[2][0] == "batch replicates"
+assert abs(estimates[1][1] / estimates[2][1] - 1) < 0.15
+
+# tau^2 from guide pairs: none without guide-to-guide variation of the knockdown, the same
+# at any depth with it (it does not scale with cells).
+tau = {}
+for ksd, cells in ((0, 16000), (0.3, 8000), (0.3, 32000)):
+    out = os.path.join(work, f"tau-{ksd}-{cells}")
+    sets = ["--set", f"protocol.2.kappa_sd={ksd}", "--set", f"protocol.{MEASURE}.cells={cells}"]
+    run(exe, mpirun, 1, "simulate", deck, "-o", out, "-q", *sets)
+    res = run(exe, mpirun, 2, "design", deck, "--from", os.path.join(out, "screen.h5ad"), "-o", out + "-design",
+              "--json", "-q")
+    r = json.loads(res.stdout)
+    assert r["noise_source"]["guide_pairs"] > 0 and "guide pairs" in r["noise_source"]["tau2_source"], r["noise_source"]
+    tau[(ksd, cells)] = r["tau2"]
+print(f"tau^2: kappa_sd 0 {tau[(0, 16000)]:.5f}; kappa_sd 0.3 {tau[(0.3, 8000)]:.5f} at 8000 cells, "
+      f"{tau[(0.3, 32000)]:.5f} at 32000")
+assert tau[(0, 16000)] < 0.05 * tau[(0.3, 8000)]
+assert abs(tau[(0.3, 8000)] / tau[(0.3, 32000)] - 1) < 0.15
 
 P = report["plan"]["perturbations"]
 rec = report["recommended"]

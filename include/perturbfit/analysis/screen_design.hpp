@@ -10,8 +10,13 @@
 // = n_p sqrt(k) with k = P perturbations sharing them (Dunnett's square-root rule).
 // sigma^2 is given, or estimated from a screen (--from) by the method of moments over batch
 // replicates: for the same perturbation in batches b and b' (same guides, so tau^2 cancels)
-//   E (e_pb - e_pb')^2 = sigma^2 (1/n_pb + 1/n_pb' + 1/n_cb + 1/n_cb').
-// tau^2 is given (the screens' groups do not record guides).
+//   E (e_pb - e_pb')^2 = sigma^2 (1/n_pb + 1/n_pb' + 1/n_cb + 1/n_cb');
+// a screen without batch replicates splits each group's cells in two halves (by row parity,
+// the same at any rank count): E (y_half1 - y_half2)^2 = sigma^2 (1/n_1 + 1/n_2), at half the
+// group's cells (where the first-order form understates the variance of shallow groups).
+// tau^2 is given, or estimated from a screen with a guide column (--guide-key): two guides
+// of one perturbation in the same batch (their controls cancel) differ by
+//   E (y_g1b - y_g2b)^2 = 2 tau^2 + sigma^2 (1/n_g1b + 1/n_g2b)   (clipped at 0).
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -38,12 +43,18 @@ struct NoiseEstimate {
   double sigma2 = 0;        // gene-averaged
   double sigma2_median = 0, sigma2_p90 = 0;  // over genes
   std::int64_t replicate_pairs = 0;
+  std::string method;  // "batch replicates" or "split halves"
   int genes = 0;
+  bool has_tau2 = false;  // the screen has the guide column and guide pairs
+  double tau2 = 0, tau2_unclipped = 0;
+  std::int64_t guide_pairs = 0;
 };
 
-// Collective: sigma^2 from the batch replicates of a screen. DataError if it has none.
+// Collective: sigma^2 from the batch replicates of a screen (else from split halves of its
+// groups; DataError if it has neither) and,
+// when obs has `guide_key` with two or more guides per perturbation, tau^2.
 NoiseEstimate estimate_noise(const parallel::Comm& comm, const data::DataOptions& data, double pseudocount,
-                             const Reporter& reporter);
+                             const std::string& guide_key, const Reporter& reporter);
 
 struct EffectPrecision {
   double variance = 0, standard_error = 0;

@@ -85,7 +85,7 @@ struct CheckArgs {
 };
 
 struct DesignArgs {
-  std::string deck, from, layer;
+  std::string deck, from, layer, guide_key = "guide";
   std::vector<std::string> overrides;
   double sigma2 = 0, tau2 = 0;
   bool simulate = false;

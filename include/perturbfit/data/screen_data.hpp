@@ -63,6 +63,8 @@ class ScreenData {
 
   // Statistics of the owned groups plus every control group (replicated on all ranks).
   GroupStatistics statistics() const;
+  // The group of every cell of the screen (global row id; -1: an excluded cell).
+  const std::vector<std::int32_t>& cell_groups() const { return cell_group_; }
   // Collective. A digest of what the fit sees (genes, perturbations, batches, every count
   // of every cell), the same at any rank count: a restart checks it against its checkpoint.
   std::string content_digest() const;
