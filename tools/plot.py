@@ -15,8 +15,9 @@ From EXPORTDIR (`perturbfit export`):
                               total-effect sources of the export): regulators and targets at
                               distance 1, edge width |B|, red activating, blue repressing
 From DESIGN.json (`perturbfit design --json` output or its design.json):
-  design_curves.png           expected standard error of an effect estimate against cells per
-                              guide, at the plan's and at the recommended controls fraction
+  design_curves.png           expected standard error of an effect estimate against the budget
+                              (cells per perturbation, controls included), at the plan's and at
+                              the recommended controls fraction
 
 Every figure is FIG_WIDTH x FIG_HEIGHT inches at DPI (the PNGs are FIG_WIDTH*DPI pixels wide).
 Run with /usr/bin/python3 (Debian's interpreter, which has matplotlib, h5py and numpy).
@@ -156,10 +157,11 @@ def design_curves(design_json, out):
     curves = design["curves"]
     fig, ax = plt.subplots()
     for c in curves:
-        ax.plot(c["cells_per_guide"], c["standard_error"], marker="o",
+        ax.plot(c["cells_per_perturbation"], c["standard_error"], marker="o",
                 label=f"controls fraction {c['controls_fraction']:.3f}")
     ax.set_xscale("log")
-    ax.set_xlabel("cells per guide")
+    ax.set_yscale("log")
+    ax.set_xlabel("cells per perturbation (the budget, controls included)")
     ax.set_ylabel("expected standard error of an effect (log scale)")
     ax.set_title("design: precision of effect estimates")
     ax.legend(fontsize=8)

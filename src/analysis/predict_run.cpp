@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "perturbfit/analysis/cell_sampler.hpp"
 #include "perturbfit/analysis/contexts.hpp"
 #include "perturbfit/analysis/interactions.hpp"
 #include "perturbfit/analysis/prediction.hpp"
@@ -38,6 +39,7 @@ struct Row {
   int batch = -1;         // -1: no batch (the de-noised control)
   int split = 3;          // into kSplits
   int single_a = -1, single_b = -1;  // pairs: their singles in the singles table
+  int group_id = -1;                 // --groups: the screen's group (ScreenData::groups())
 };
 
 int kind_of(const std::vector<int>& targets) {
@@ -155,6 +157,7 @@ json run_predict(const parallel::Comm& comm, fit::FitProblem& problem, const Pre
       Row row;
       row.query = {p.label, p.target_nodes, o.reference, o.control};
       row.perturbation = o.perturbation, row.batch = o.batch, row.split = static_cast<int>(o.split);
+      row.group_id = o.group;
       rows.push_back(std::move(row));
     }
   }
@@ -276,6 +279,51 @@ json run_predict(const parallel::Comm& comm, fit::FitProblem& problem, const Pre
 
   io::OutputSet staged;
   io::write_h5ad(comm, (request.output / "predictions.h5ad").string(), block, &staged);
+  std::int64_t sampled = 0;
+  if (request.cells_per_row > 0) {
+    const CellSampler sampler(comm, data, problem.options().pseudocount);
+    io::H5adBlock cells;
+    cells.var_names = data.genes();
+    std::vector<double> size_factors;
+    std::vector<int> sampled_rows;  // global rows with cells, for the names on the root
+    io::CategoricalColumn cell_pert{"perturbation", labels, {}}, cell_medium{"medium", media_names, {}},
+        cell_batch{"batch", batches, {}};
+    io::IntegerColumn cell_row{"row", {}}, cell_counts{"n_counts", {}};
+    for (std::size_t k = 0; k < queries.size(); ++k) {
+      if (!predicted[k].converged) continue;
+      const auto& row = rows[mine.begin + k];
+      const auto global = block.row_begin + static_cast<std::int64_t>(k);
+      // Listed rows are the same at any rank count; a screen group is keyed by its group id.
+      const std::int64_t key = listed ? global : row.group_id;
+      const auto before = cells.indptr.size();
+      std::vector<double> x(block.dense[0].values.begin() + static_cast<long>(k * G),
+                            block.dense[0].values.begin() + static_cast<long>((k + 1) * G));
+      sampler.sample(x, key, request.cells_per_row, cells.indptr, cells.indices, cells.data, size_factors);
+      for (auto c = before; c < cells.indptr.size(); ++c) {
+        std::int64_t total = 0;
+        for (auto q = cells.indptr[c - 1]; q < cells.indptr[c]; ++q) total += cells.data[static_cast<std::size_t>(q)];
+        cell_pert.codes.push_back(row.perturbation);
+        cell_medium.codes.push_back(block.categorical[1].codes[k]);
+        cell_batch.codes.push_back(block.categorical[3].codes[k]);
+        cell_row.values.push_back(global), cell_counts.values.push_back(total);
+      }
+      sampled_rows.push_back(static_cast<int>(global));
+    }
+    const auto local_cells = static_cast<std::int64_t>(cells.indptr.size() - 1);
+    cells.n_obs = comm.sum(local_cells);
+    cells.row_begin = comm.exclusive_prefix_sum(local_cells);
+    const auto all_rows = comm.all_gather(sampled_rows);
+    if (comm.is_root())
+      for (int r : all_rows)
+        for (int c = 0; c < request.cells_per_row; ++c)
+          cells.obs_names.push_back("row" + std::to_string(r) + "_cell" + std::to_string(c));
+    cells.categorical = {cell_pert, cell_medium, cell_batch};
+    cells.integer = {cell_row, cell_counts};
+    cells.numeric = {io::NumericColumn{"size_factor", size_factors}};
+    cells.column_order = {"perturbation", "medium", "batch", "row", "n_counts", "size_factor"};
+    io::write_h5ad(comm, (request.output / "cells.h5ad").string(), cells, &staged);
+    sampled = cells.n_obs;
+  }
   const auto all_pairs = comm.all_gather(pair_stats);
   json summary{{"command", "predict"},
                {"protocol", with_protocol ? json(request.protocol) : json(nullptr)},
@@ -287,6 +335,7 @@ json run_predict(const parallel::Comm& comm, fit::FitProblem& problem, const Pre
                {"non_unique", comm.sum(non_unique)},
                {"fallback", comm.sum(fallbacks)},
                {"other_starts", request.other_starts},
+               {"sampled_cells", sampled},
                {"pairs_with_interaction", all_pairs.size() / 8}};
   for (std::size_t i = 0; i + 7 < all_pairs.size(); i += 8)
     ++kinds[kInteractionKinds[static_cast<std::size_t>(all_pairs[i + 6])]];

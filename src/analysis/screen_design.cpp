@@ -231,15 +231,16 @@ json design_report(const PlannedScreen& plan, double sigma2, double tau2, const 
   PlannedScreen best = plan;
   best.controls_fraction = recommended_controls_fraction(plan.perturbations);
   const auto at_plan = precision(plan), at_best = precision(best);
-  // Curves: the standard error against cells per guide, at the plan's and the recommended allocation.
+  // Curves: the standard error against the budget (all cells, controls included, per
+  // perturbation), at the plan's and at the recommended allocation of that budget.
   json curves = json::array();
   for (double fraction : {plan.controls_fraction, best.controls_fraction}) {
-    json c{{"controls_fraction", fraction}, {"cells_per_guide", json::array()}, {"standard_error", json::array()}};
-    for (double per_guide : {10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0}) {
+    json c{{"controls_fraction", fraction}, {"cells_per_perturbation", json::array()}, {"standard_error", json::array()}};
+    for (double budget : {25.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0}) {
       PlannedScreen p = plan;
       p.controls_fraction = fraction;
-      p.cells = static_cast<std::int64_t>(per_guide * plan.guides_per_target * plan.perturbations / (1 - fraction));
-      c["cells_per_guide"].push_back(per_guide);
+      p.cells = static_cast<std::int64_t>(budget * plan.perturbations);
+      c["cells_per_perturbation"].push_back(budget);
       c["standard_error"].push_back(effect_precision(p, sigma2, tau2).standard_error);
     }
     curves.push_back(c);

@@ -57,6 +57,11 @@ void add_predict(CLI::App& app, PredictArgs& args) {
   cmd->add_option("--protocol", args.protocol,
                   "predict under another protocol: 'medium=NAME[:v1,..]; perturb; equilibrate; ...' (cells start "
                   "at the screen's control state; effects against the same protocol without the perturbation)");
+  cmd->add_option("--cells", args.cells,
+                  "also OUTDIR/cells.h5ad: this many cells per row drawn through a measurement estimated from the "
+                  "screen's control cells (library sizes, negative-binomial dispersions)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--starts", args.other_starts,
                   "other starts per row for the uniqueness test (the control state scaled by 0.3, 3, 0.1, 10)")
       ->capture_default_str()
@@ -73,6 +78,7 @@ int run_predict(const CommandContext& ctx, const PredictArgs& args) {
   request.groups = args.groups;
   request.media = args.media;
   request.protocol = args.protocol;
+  request.cells_per_row = args.cells;
   request.other_starts = args.other_starts;
   request.output = args.model.output;
   return run_recorded(ctx.comm, provenance, args.model.output, [&]() -> int {

@@ -15,7 +15,7 @@ const std::vector<std::string>& result_files(const std::string& command) {
   static const std::map<std::string, std::vector<std::string>> files = {
       {"simulate", {"screen.h5ad", "truth.h5"}},
       {"fit", {"fit.h5", "metrics.json", "checkpoint.h5", "gradient_check.json"}},
-      {"predict", {"predictions.h5ad", "interactions.tsv", "summary.json"}},
+      {"predict", {"predictions.h5ad", "interactions.tsv", "summary.json", "cells.h5ad"}},
       {"export", {"edges.tsv", "network.graphml", "total_effects.tsv", "summary.json"}},
       {"check", {"assumptions.json"}},
       {"design", {"design.json", "study"}},

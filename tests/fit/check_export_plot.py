@@ -6,7 +6,8 @@ usage: check_export_plot.py EXE MPIRUN DECK WORKDIR
 Checks: the total effects solve (I - B) t = e_source with B read back from edges.tsv; the
 spectral radius equals numpy's over the dense B from edges.tsv (Arnoldi over every node);
 network.graphml parses with a node per model node and an edge per edges.tsv row; 1 and 2
-ranks write the same files; unknown genes exit 2; the figures exist as PNGs of the
+ranks write the same files; unknown genes and a model of other --set values exit 2, check on a
+file that is not a fit.h5 exits 3; the figures (with the design curves) exist as PNGs of the
 documented size.
 """
 import csv
@@ -74,14 +75,21 @@ print(f"total effects: largest residual of (I - B) t = e_source {worst:.2e}")
 assert worst < 1e-6, worst  # edges.tsv holds B to 8 significant digits
 res = export(1, "bad", "--genes", "G01,NOPE", check=False)
 assert res.returncode == 2 and "unknown gene 'NOPE'" in res.stderr, res.stderr
+res = export(1, "bad-deck", "--set", "fit.lambda_ss=1", check=False)
+assert res.returncode == 2 and "another deck" in res.stderr, res.stderr
+res = run(exe, mpirun, 1, "check", deck, "--data", screen, "--model", os.path.join(sim, "truth.h5"), "-o",
+          os.path.join(work, "bad-check"), "-q", check=False)
+assert res.returncode == 3 and "not a fit.h5" in res.stderr, res.stderr
 default = export(1, "default", "--json")
 assert len(json.loads(default.stdout)["contexts"][0]["total_effect_sources"]) == 10
 
 # Figures.
 figs = os.path.join(work, "figures")
+run(exe, mpirun, 1, "design", deck, "--sigma2", "0.14", "-o", os.path.join(work, "design"), "-q")
 subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "..", "..", "tools", "plot.py"), fitdir,
-                "--export", out, "-o", figs], check=True, capture_output=True)
-for name in ("loss_history.png", "predicted_vs_observed.png", "metrics.png", "network.png"):
+                "--export", out, "--design", os.path.join(work, "design", "design.json"), "-o", figs], check=True,
+               capture_output=True)
+for name in ("loss_history.png", "predicted_vs_observed.png", "metrics.png", "network.png", "design_curves.png"):
     path = os.path.join(figs, name)
     with open(path, "rb") as f:
         head = f.read(24)

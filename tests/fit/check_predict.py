@@ -125,7 +125,22 @@ worst = np.abs(listed.X - under.X).max()
 print(f"without the shared response, protocol states equal the listed rows' to {worst:.3g}")
 assert worst < 1e-8, worst
 
-# 5. Bad inputs.
+# 5. --cells: cells drawn through the measurement; the same at 1 and 2 ranks; each row's cells
+# average back to its prediction (log(eps + mean of counts / size factor) against X).
+for ranks in (1, 2):
+    predict(ranks, f"cells{ranks}", *base, "--cells", "300")
+c1, c2 = (anndata.read_h5ad(os.path.join(work, f"cells{r}", "cells.h5ad")) for r in (1, 2))
+assert c1.n_obs == 900 and (c1.X != c2.X).nnz == 0 and list(c1.obs_names) == list(c2.obs_names)
+rows = anndata.read_h5ad(os.path.join(work, "cells1", "predictions.h5ad"))
+for r in range(rows.n_obs):
+    m = (c1.obs["row"] == r).to_numpy()
+    counts, s = c1.X[m].toarray().astype(float), c1.obs["size_factor"].to_numpy()[m]
+    back = np.log(0.1 + (counts / s[:, None]).mean(axis=0))
+    gap = np.abs(back - rows.X[r]).mean()
+    print(f"--cells 300, row {rows.obs_names[r]}: mean |log mean of cells - prediction| {gap:.4f}")
+    assert gap < 0.05, gap
+
+# 6. Bad inputs.
 def refused(code, text, *args, model_path=None):
     cmd = ["predict", deck, "--data", screen, "--model", model_path or model, "-o", os.path.join(work, "bad"), "-q",
            "--force", *args]

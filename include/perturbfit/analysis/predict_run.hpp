@@ -6,6 +6,8 @@
 //                     and for pairs the interaction view (analysis/interactions.hpp)
 //   interactions.tsv  the pairs ranked by deviation from additive, with their class
 //   summary.json      counts, failures, the top interactions
+//   cells.h5ad        with --cells N: N cells per converged row drawn through the measurement
+//                     (analysis/cell_sampler.hpp); obs row = the row of predictions.h5ad
 // Rows are distributed over the ranks in blocks; the singles that pairs are compared with
 // are solved on every rank (they are few).
 #pragma once
@@ -27,6 +29,7 @@ struct PredictRequest {
   std::string groups;                      // "", train, validation, test or all: the screen's own groups
   std::vector<std::string> media;          // contexts by medium name; empty: every control reference
   std::string protocol;                    // another protocol (prediction.hpp) instead of the contexts
+  int cells_per_row = 0;                   // > 0: also cells.h5ad, cells drawn per row (cell_sampler.hpp)
   int other_starts = 2;
   std::filesystem::path output;
 };

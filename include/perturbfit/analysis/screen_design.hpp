@@ -68,7 +68,8 @@ double recommended_controls_fraction(int perturbations);
 
 // The design report: the plan, sigma^2 and tau^2 with their source, the expected precision
 // at the plan's allocation and at the recommended one, controls per batch, and curves of
-// the standard error against cells per guide (for tools/plot.py).
+// the standard error against the budget (cells per perturbation, controls included) at both
+// allocations (for tools/plot.py).
 nlohmann::json design_report(const PlannedScreen& plan, double sigma2, double tau2, const nlohmann::json& noise_source);
 
 // A human table of design_report's JSON.

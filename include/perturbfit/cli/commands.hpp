@@ -65,6 +65,7 @@ struct PredictArgs {
   std::string perturbations, all_pairs, groups, protocol;
   std::vector<std::string> media;
   int other_starts = 2;
+  int cells = 0;  // per row, into cells.h5ad
   CLI::App* command = nullptr;
 };
 

@@ -31,6 +31,7 @@ enum class StreamDomain : std::uint64_t {
   kGuideCounts = 19,   // guide-abundance read-outs (count_guides)
   kCellTypes = 20,     // each cell type's activation bias
   kAssumptions = 21,   // sampling-noise draws of the assumption checks
+  kPredictedCells = 22,  // cells sampled from predictions (predict --cells), keyed by row and cell
 };
 
 class RandomStream {
