@@ -6,9 +6,10 @@
 #  - valgrind must find no definitely-lost block allocated from perturbfit code. Open MPI's
 #    own initialisation and finalisation leaks (reached through PetscInitialize and
 #    PetscFinalize in cli::PetscRuntime) are reported, not counted.
-# usage: check_leaks.sh PERTURBFIT DECK WORKDIR [fit|latent]
-#   fit: simulate, inspect, fit, restart; latent: the panel screen and the latent fit
-#   (two CTest tests, so that they run side by side); both when omitted.
+# usage: check_leaks.sh PERTURBFIT DECK WORKDIR [fit|latent|analysis]
+#   fit: simulate, inspect, fit, restart; latent: the panel screen and the latent fit;
+#   analysis: predict (pairs, a protocol, cells), export, check and design on a fit made first
+#   (unchecked) (three CTest tests, so that they run side by side); fit and latent when omitted.
 set -uo pipefail
 exe="$1"; deck="$2"; work="$3"; part="${4:-all}"
 rm -rf "$work"; mkdir -p "$work"
@@ -21,8 +22,19 @@ if [ "$part" != latent ]; then
   cmds+=("simulate $deck -o $work/out" "inspect $work/out/screen.h5ad" "$fit_args -o $work/fit"
          "$fit_args --set fit.max_iterations=4 --restart $work/fit")
 fi
-if [ "$part" != fit ]; then
+if [ "$part" != fit ] && [ "$part" != analysis ]; then
   cmds+=("simulate $deck $panel -o $work/panel" "$latent_fit")
+fi
+if [ "$part" = analysis ]; then
+  "$exe" simulate "$deck" -o "$work/out" -q > /dev/null || { echo "FAIL: the analysis part's simulate"; exit 1; }
+  # shellcheck disable=SC2086
+  "$exe" $fit_args -o "$work/fit" -q > /dev/null || { echo "FAIL: the analysis part's fit"; exit 1; }
+  genes=$(/usr/bin/python3 -c "import h5py; print(','.join(x.decode() for x in h5py.File('$work/fit/fit.h5')['/genes'][:4]))")
+  model="$deck --data $work/out/screen.h5ad --model $work/fit/fit.h5"
+  cmds=("predict $model --all-pairs $genes --cells 5 -o $work/pairs"
+        "predict $model --perturbations ${genes%%,*} --protocol medium=base;perturb;equilibrate -o $work/protocol"
+        "export $model -o $work/export" "check $model -o $work/check"
+        "design $deck --from $work/out/screen.h5ad -o $work/design")
 fi
 for cmd in "${cmds[@]}"; do
   # shellcheck disable=SC2086
