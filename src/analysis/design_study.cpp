@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "perturbfit/core/error.hpp"
 #include "perturbfit/data/options.hpp"
 #include "perturbfit/fit/options.hpp"
 #include "perturbfit/fit/run.hpp"
@@ -63,6 +64,11 @@ json run_design_study(const parallel::Comm& comm, const PlannedScreen& plan, con
           const fit::FitRequest fit_request{deck, fit::fit_options(deck), data::data_options(deck, sim.screen.string(), ""),
                                             dir / "fit", {}};
           const auto report = fit::run_fit(comm, fit_request, stop, quiet);
+          if (report.interrupted)
+            throw Error(ExitCode::kNumerical, "design --simulate was interrupted by signal " +
+                                                  std::to_string(report.signal_number) + " at " + dir.string() +
+                                                  " (the points before it are in " + (request.output / "study").string() +
+                                                  ")");
           const auto& test = report.summary["metrics"];
           for (std::size_t q = 0; q < kPredictors.size(); ++q)
             if (test.contains(kPredictors[q]) && test[kPredictors[q]].contains("test"))

@@ -146,8 +146,14 @@ json instant_perturbation(const FitProblem& problem, const parallel::Comm& comm)
   }
   std::vector<double> ratios;
   for (auto& [p, v] : by_perturbation) {
+    // The mean over batches of the RMS effect at the earliest and at the latest time.
     std::sort(v.begin(), v.end());
-    if (v.front().first < v.back().first && v.back().second > 0) ratios.push_back(v.front().second / v.back().second);
+    double early = 0, late = 0, n_early = 0, n_late = 0;
+    for (const auto& [t, rms] : v) {
+      if (t == v.front().first) early += rms, n_early += 1;
+      if (t == v.back().first) late += rms, n_late += 1;
+    }
+    if (v.front().first < v.back().first && late > 0) ratios.push_back((early / n_early) / (late / n_late));
   }
   auto all = comm.all_gather(ratios);
   if (all.empty())
