@@ -28,15 +28,10 @@ int resolve_node(const fit::FitProblem& problem, const std::string& name, const 
 
 std::vector<int> resolve_targets(const fit::FitProblem& problem, const std::string& label) {
   std::vector<int> nodes;
-  std::size_t start = 0;
-  while (start <= label.size()) {
-    const auto end = label.find('+', start);
-    const std::string name = trim(label.substr(start, end == std::string::npos ? std::string::npos : end - start));
+  for (const auto& name : split_trimmed(label, "+")) {
     if (name.empty())
       throw UsageError("perturbation '" + label + "' has an empty target (targets are joined by '+', e.g. A+B)");
     nodes.push_back(resolve_node(problem, name, "perturbation '" + label + "'"));
-    if (end == std::string::npos) break;
-    start = end + 1;
   }
   std::sort(nodes.begin(), nodes.end());
   nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());

@@ -16,16 +16,15 @@ namespace {
 // Where the other starts begin: the control state scaled by these factors in turn.
 constexpr double kStartFactors[] = {0.3, 3.0, 0.1, 10.0};
 
-std::vector<std::string> split_on(const std::string& text, char separator) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto end = text.find(separator, start);
-    out.push_back(trim(text.substr(start, end == std::string::npos ? std::string::npos : end - start)));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
+// The k-th other start (from 0): the control state scaled by 0.3, 3, 0.1, 10, then twice those, ...
+double start_factor(int k) { return kStartFactors[k % 4] * static_cast<double>(1 + k / 4); }
+
+// A converged other start's state (measured) into the row's uniqueness record.
+void record_other_start(PredictedRow& row, const std::vector<double>& other) {
+  ++row.other_starts_converged;
+  for (std::size_t g = 0; g < other.size(); ++g)
+    row.start_spread = std::max(row.start_spread, std::abs(other[g] - row.expression[g]));
+  row.non_unique = row.start_spread > kUniqueTolerance;
 }
 }  // namespace
 
@@ -53,7 +52,7 @@ PredictionProtocol parse_prediction_protocol(const fit::FitProblem& problem, con
   };
   const auto K = problem.context_condition({}, 0, -1, true).medium.size();
   bool perturbed = false, settled = true;
-  for (const auto& word : split_on(text, ';')) {
+  for (const auto& word : split_trimmed(text, ";")) {
     const std::string where = "--protocol step '" + word + "'";
     ProtocolStep step;
     if (word == "perturb") {
@@ -73,7 +72,7 @@ PredictionProtocol parse_prediction_protocol(const fit::FitProblem& problem, con
                            config::nearest(step.medium, media) + "'?); give a new one its " + std::to_string(K) +
                            " input value(s): medium=" + step.medium + ":v1,...");
       } else {
-        for (const auto& v : split_on(spec.substr(colon + 1), ',')) {
+        for (const auto& v : split_trimmed(spec.substr(colon + 1), ",")) {
           try {
             std::size_t used = 0;
             step.values.push_back(std::stod(v, &used));
@@ -157,7 +156,7 @@ std::vector<PredictedRow> Predictor::predict(const std::vector<PredictionQuery>&
     primary[i] = add(condition(q), state, &state);
     for (int s = 0; s < other_starts_; ++s) {
       auto start = state;
-      for (auto& v : start) v *= kStartFactors[s % 4] * (1 + s / 4);
+      for (auto& v : start) v *= start_factor(s);
       add(conds[primary[i]], std::move(start), nullptr);
     }
     if (!calibrated) continue;
@@ -204,13 +203,8 @@ std::vector<PredictedRow> Predictor::predict(const std::vector<PredictionQuery>&
     row.expression = measured(xs[primary[i]], q);
     for (int s = 0; s < other_starts_; ++s) {
       const std::size_t k = primary[i] + 1 + static_cast<std::size_t>(s);
-      if (!reports[k].converged) continue;
-      ++row.other_starts_converged;
-      const auto other = measured(xs[k], q);
-      for (std::size_t g = 0; g < G; ++g)
-        row.start_spread = std::max(row.start_spread, std::abs(other[g] - row.expression[g]));
+      if (reports[k].converged) record_other_start(row, measured(xs[k], q));
     }
-    row.non_unique = row.start_spread > kUniqueTolerance;
     const auto control = control_profile(q);
     // As the fit's evaluation: the training mean's prediction plus what the model predicts
     // beyond a perturbation with no known target (for an uninformative one, train_mean exactly).
@@ -257,7 +251,7 @@ std::vector<PredictedRow> Predictor::predict(const std::vector<PredictionQuery>&
         for (std::size_t q = 0; q < queries.size(); ++q)
           for (std::size_t s = 1; s < per; ++s) {
             auto& x = xs[q * per + s];
-            for (auto& v : x) v *= kStartFactors[(s - 1) % 4] * static_cast<double>(1 + (s - 1) / 4);
+            for (auto& v : x) v *= start_factor(static_cast<int>(s) - 1);
           }
       std::vector<const model::Condition*> pointers;
       std::vector<std::size_t> which;
@@ -299,13 +293,8 @@ std::vector<PredictedRow> Predictor::predict(const std::vector<PredictionQuery>&
     row.leading_eigenvalue = last[k].leading_eigenvalue;
     row.expression = measured(xs[k], none);
     for (std::size_t s = 1; s < per; ++s) {
-      if (!alive[k + s]) continue;
-      ++row.other_starts_converged;
-      const auto other = measured(xs[k + s], none);
-      for (std::size_t g = 0; g < G; ++g)
-        row.start_spread = std::max(row.start_spread, std::abs(other[g] - row.expression[g]));
+      if (alive[k + s]) record_other_start(row, measured(xs[k + s], none));
     }
-    row.non_unique = row.start_spread > kUniqueTolerance;
     row.effect.resize(G);
     for (std::size_t g = 0; g < G; ++g) row.effect[g] = row.expression[g] - control_expression[g];
   }

@@ -24,14 +24,8 @@ std::vector<std::string> list_argument(const std::string& value, const std::stri
       if (!line.empty() && line[0] != '#') out.push_back(line);
     }
   } else {
-    std::size_t start = 0;
-    while (start <= value.size()) {
-      const auto end = value.find(',', start);
-      const auto item = trim(value.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    for (const auto& item : split_trimmed(value, ","))
       if (!item.empty()) out.push_back(item);
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
   }
   if (out.empty()) throw UsageError(option + " lists nothing");
   return out;

@@ -12,14 +12,9 @@ namespace perturbfit::data {
 std::vector<std::string> label_targets(const std::string& label, const std::string& separator,
                                        const std::set<std::string>& control_labels) {
   std::vector<std::string> targets;
-  std::size_t start = 0;
-  for (;;) {
-    const auto pos = label.find(separator, start);
-    const std::string t = trim(label.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+  for (const auto& t : split_trimmed(label, separator))
     if (!t.empty() && !control_labels.count(t)) targets.push_back(t);
-    if (pos == std::string::npos) return targets;
-    start = pos + separator.size();
-  }
+  return targets;
 }
 
 Classification classify_perturbations(const std::vector<std::string>& labels,

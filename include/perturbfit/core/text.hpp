@@ -11,6 +11,19 @@ inline std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
+// The pieces of s between separators, each trimmed (empty pieces kept: the caller decides
+// whether one is an error): "A + B" -> {"A", "B"}, "A,,B" -> {"A", "", "B"}.
+inline std::vector<std::string> split_trimmed(const std::string& s, const std::string& separator) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto pos = s.find(separator, start);
+    out.push_back(trim(s.substr(start, pos == std::string::npos ? std::string::npos : pos - start)));
+    if (pos == std::string::npos) return out;
+    start = pos + separator.size();
+  }
+}
+
 // "a, b, c", at most `limit` items, then "... (N in all)".
 inline std::string join(const std::vector<std::string>& v, std::size_t limit = 10) {
   std::string s;
