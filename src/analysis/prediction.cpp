@@ -9,6 +9,7 @@
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/text.hpp"
 #include "perturbfit/solvers/steady_state_problem.hpp"
+#include "perturbfit/solvers/trajectory.hpp"
 
 namespace perturbfit::analysis {
 
@@ -86,8 +87,9 @@ PredictionProtocol parse_prediction_protocol(const fit::FitProblem& problem, con
                            std::to_string(step.values.size()));
       }
     } else if (word == "evolve" || word.rfind("evolve", 0) == 0) {
-      throw UsageError(where + ": time steps need the time-course fit, which is not implemented (issue 13); "
-                               "predict runs medium, perturb and equilibrate steps");
+      throw UsageError(where + ": evolve steps are not implemented in --protocol; predict runs medium, perturb and "
+                               "equilibrate steps (a time-course fit predicts its screen's own times with "
+                               "--perturbations or --groups)");
     } else {
       throw UsageError(where + ": unknown step; use medium=NAME[:values], perturb, equilibrate separated by ';'");
     }
@@ -135,29 +137,67 @@ std::vector<double> Predictor::common_effect(int reference) const {
   return mean;
 }
 
+std::vector<solvers::SteadyStateReport> Predictor::solve_columns(const std::vector<const model::Condition*>& conds,
+                                                                 std::vector<std::vector<double>>& xs,
+                                                                 const std::vector<const std::vector<double>*>& retry,
+                                                                 const std::vector<double>& times) const {
+  std::vector<solvers::SteadyStateReport> reports(conds.size());
+  std::vector<std::size_t> steady;
+  solvers::Trajectory trajectory(problem_.field(), problem_.options().trajectory);
+  std::vector<std::vector<double>> states;
+  for (std::size_t k = 0; k < conds.size(); ++k) {
+    if (!std::isfinite(times[k])) {
+      steady.push_back(k);
+      continue;
+    }
+    const auto r = trajectory.forward(*conds[k], xs[k], {times[k]}, states, false);
+    reports[k].converged = r.ok;
+    reports[k].method = solvers::SolveMethod::kTimeCourse;
+    if (r.ok) xs[k] = std::move(states.front());
+  }
+  if (steady.empty()) return reports;
+  std::vector<const model::Condition*> some_conds;
+  std::vector<std::vector<double>> some_xs;
+  std::vector<const std::vector<double>*> some_retry;
+  for (std::size_t k : steady)
+    some_conds.push_back(conds[k]), some_xs.push_back(std::move(xs[k])), some_retry.push_back(retry[k]);
+  auto options = problem_.options().steady;
+  options.stability = solvers::StabilityMode::kSkip;
+  solvers::SteadyStateProblem solver(problem_.field(), options, problem_.options().batch_size);
+  auto some = solver.solve(some_conds, some_xs, some_retry);
+  for (std::size_t j = 0; j < steady.size(); ++j) reports[steady[j]] = std::move(some[j]), xs[steady[j]] = std::move(some_xs[j]);
+  return reports;
+}
+
 std::vector<PredictedRow> Predictor::predict(const std::vector<PredictionQuery>& queries) const {
   const auto G = static_cast<std::size_t>(problem_.measured_genes());
   const bool calibrated = problem_.options().shared_response;
   // Columns: each query from the control state, its other starts, and (calibrated) one
   // perturbation of no known target per context (reference, animal).
+  // In a time-course fit a context at a finite time is the state at that time of the
+  // trajectory from its medium's initial controls (as the fit's groups), not a steady state.
   std::vector<model::Condition> conds;
   std::vector<std::vector<double>> xs;
   std::vector<const std::vector<double>*> retry;
+  std::vector<double> times;  // per column: infinity, or the time of its trajectory
   conds.reserve(queries.size() * (1 + static_cast<std::size_t>(other_starts_)) + queries.size());
   std::vector<std::size_t> primary(queries.size()), generic(queries.size());
   std::map<std::pair<int, int>, std::size_t> generic_of;
-  auto add = [&](model::Condition c, std::vector<double> start, const std::vector<double>* from) {
-    conds.push_back(std::move(c)), xs.push_back(std::move(start)), retry.push_back(from);
+  auto add = [&](model::Condition c, std::vector<double> start, const std::vector<double>* from, double time) {
+    if (std::isfinite(time)) c.tau = problem_.options().onset_tau;
+    conds.push_back(std::move(c)), xs.push_back(std::move(start)), retry.push_back(from), times.push_back(time);
     return conds.size() - 1;
   };
   for (std::size_t i = 0; i < queries.size(); ++i) {
     const auto& q = queries[i];
-    const auto& state = problem_.references()[static_cast<std::size_t>(q.reference)].state;
-    primary[i] = add(condition(q), state, &state);
-    for (int s = 0; s < other_starts_; ++s) {
+    const double time = problem_.reference_time(q.reference);
+    const int initial = problem_.initial_reference(q.reference);
+    const auto& state = problem_.references()[static_cast<std::size_t>(initial >= 0 ? initial : q.reference)].state;
+    primary[i] = add(condition(q), state, &state, time);
+    for (int s = 0; s < other_starts_ && !std::isfinite(time); ++s) {  // a trajectory has one start
       auto start = state;
       for (auto& v : start) v *= start_factor(s);
-      add(conds[primary[i]], std::move(start), nullptr);
+      add(conds[primary[i]], std::move(start), nullptr, time);
     }
     if (!calibrated) continue;
     const int animal =
@@ -166,22 +206,22 @@ std::vector<PredictedRow> Predictor::predict(const std::vector<PredictionQuery>&
     if (!generic_of.count(key)) {
       PredictionQuery none = q;
       none.targets.clear();
-      generic_of[key] = add(condition(none), state, &state);
+      generic_of[key] = add(condition(none), state, &state, time);
     }
     generic[i] = generic_of[key];
   }
   std::vector<const model::Condition*> pointers;
   for (const auto& c : conds) pointers.push_back(&c);
-  auto options = problem_.options().steady;
-  options.stability = solvers::StabilityMode::kSkip;
-  solvers::SteadyStateProblem solver(problem_.field(), options, problem_.options().batch_size);
-  auto reports = solver.solve(pointers, xs, retry);
-  // Stability of the predicted states only (not of the other starts' or the probes').
+  const auto reports = solve_columns(pointers, xs, retry, times);
+  // Stability of the predicted steady states only (not of the other starts', the probes' or a
+  // trajectory's).
   std::vector<const model::Condition*> tested;
   std::vector<std::vector<double>> tested_x;
   std::vector<solvers::SteadyStateReport> tested_reports;
+  std::vector<char> has_test(queries.size(), 0);
   for (std::size_t i = 0; i < queries.size(); ++i)
-    if (reports[primary[i]].converged) {
+    if (reports[primary[i]].converged && !std::isfinite(times[primary[i]])) {
+      has_test[i] = 1;
       tested.push_back(pointers[primary[i]]), tested_x.push_back(xs[primary[i]]);
       tested_reports.push_back(reports[primary[i]]);
     }
@@ -199,9 +239,10 @@ std::vector<PredictedRow> Predictor::predict(const std::vector<PredictionQuery>&
     row.converged = r.converged;
     row.informative = problem_.informative_targets(q.targets);
     if (!r.converged) continue;
-    row.stable = tested_reports[t].stable, row.leading_eigenvalue = tested_reports[t].leading_eigenvalue, ++t;
+    if (has_test[i])
+      row.stable = tested_reports[t].stable, row.leading_eigenvalue = tested_reports[t].leading_eigenvalue, ++t;
     row.expression = measured(xs[primary[i]], q);
-    for (int s = 0; s < other_starts_; ++s) {
+    for (int s = 0; s < other_starts_ && has_test[i]; ++s) {  // a trajectory has no other starts
       const std::size_t k = primary[i] + 1 + static_cast<std::size_t>(s);
       if (reports[k].converged) record_other_start(row, measured(xs[k], q));
     }

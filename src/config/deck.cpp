@@ -300,6 +300,7 @@ template double Deck::get<double>(const std::string&) const;
 template bool Deck::get<bool>(const std::string&) const;
 template std::string Deck::get<std::string>(const std::string&) const;
 template std::vector<double> Deck::get<std::vector<double>>(const std::string&) const;
+template std::vector<std::string> Deck::get<std::vector<std::string>>(const std::string&) const;
 template int step_get<int>(const json&, const std::string&);
 template long step_get<long>(const json&, const std::string&);
 template double step_get<double>(const json&, const std::string&);

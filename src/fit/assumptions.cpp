@@ -167,8 +167,11 @@ json instant_perturbation(const FitProblem& problem, const parallel::Comm& comm)
                     kInstantRatio, median >= kInstantRatio ? "pass" : "fail",
                     std::to_string(all.size()) + " perturbations; early effects are " + std::to_string(median) +
                         " of late ones",
-                    "perturbations act gradually: give the protocol's onset tau, and fit the time course (issue 13) "
-                    "rather than each time point as a steady state");
+                    problem.time_course()
+                        ? "perturbations act gradually: this fit integrates the time course; check that "
+                          "fit.onset_tau is the protocol's onset"
+                        : "perturbations act gradually: fit the time course (fit.dynamics = time_course, "
+                          "fit.onset_tau = the protocol's onset) rather than each time point as a steady state");
 }
 
 json exchangeable_batches(const FitProblem& problem, const std::map<int, std::vector<double>>& var) {

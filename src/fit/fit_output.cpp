@@ -44,13 +44,13 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
   const auto fallback = comm.all_gather(local_fallback);
   // Steady-state reports of the final model: every condition once (controls from the root).
   std::vector<int> cond_pert;
-  std::vector<double> cond_report;  // solved, stable, leading eigenvalue, newton iterations
+  std::vector<double> cond_report;  // solved, stable, leading eigenvalue, newton iterations, time
   for (const auto& c : problem.conditions()) {
     // Coupled, one row per group (its condition in its animal), from the rank that owns it.
     if (problem.niche_coupled() ? !c.member : (c.generic || (c.control && !comm.is_root()))) continue;
     cond_pert.push_back(c.perturbation);
     cond_report.insert(cond_report.end(), {c.solved ? 1.0 : 0.0, c.stable ? 1.0 : 0.0, c.leading_eigenvalue,
-                                           static_cast<double>(c.newton_iterations)});
+                                           static_cast<double>(c.newton_iterations), c.time});
   }
   const auto all_pert = comm.all_gather(cond_pert);
   const auto all_report = comm.all_gather(cond_report);
@@ -95,22 +95,27 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
     f.group("/steady_states");
     std::vector<std::string> cond_label;
     std::vector<std::int32_t> solved, stable, newton;
-    std::vector<double> eig;
+    std::vector<double> eig, time;
+    constexpr std::size_t kColumns = 5;
     for (std::size_t i = 0; i < all_pert.size(); ++i) {
+      const double* r = all_report.data() + kColumns * i;
       cond_label.push_back(data.perturbations()[static_cast<std::size_t>(all_pert[i])].label);
-      solved.push_back(static_cast<std::int32_t>(all_report[4 * i])),
-          stable.push_back(static_cast<std::int32_t>(all_report[4 * i + 1]));
-      eig.push_back(all_report[4 * i + 2]), newton.push_back(static_cast<std::int32_t>(all_report[4 * i + 3]));
+      solved.push_back(static_cast<std::int32_t>(r[0])), stable.push_back(static_cast<std::int32_t>(r[1]));
+      eig.push_back(r[2]), newton.push_back(static_cast<std::int32_t>(r[3])), time.push_back(r[4]);
     }
     f.attr_string(
         "/steady_states", "description",
         "one row per (perturbation, medium) at the fitted parameters: converged, stable (leading eigenvalue < 0; "
-        "the eigenvalue is reported when the Gershgorin certificate did not suffice), Newton iterations");
+        "the eigenvalue is reported when the Gershgorin certificate did not suffice), Newton iterations; in a "
+        "time-course fit also one row per (perturbation, medium, time) of its time courses: time is finite there "
+        "(converged: the integration succeeded; stable 1, no eigenvalue, 0 Newton iterations), infinite for a "
+        "steady state");
     f.write_strings("/steady_states/perturbation", cond_label);
     f.write("/steady_states/converged", solved);
     f.write("/steady_states/stable", stable);
     f.write("/steady_states/leading_eigenvalue", eig);
     f.write("/steady_states/newton_iterations", newton);
+    f.write("/steady_states/time", time);
   };
   const std::int64_t first = comm.exclusive_prefix_sum(static_cast<std::int64_t>(rows.size()));
   io::write_h5_collectively(

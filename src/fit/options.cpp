@@ -101,6 +101,19 @@ FitOptions fit_options(const config::Deck& d) {
   if (production != "auto" && production != "on" && production != "off")
     throw UsageError("fit.production_response = '" + production + "' is unknown; use auto, on or off");
   o.production_response = production == "on" || (production == "auto" && !d.get<std::string>("data.cell_type_key").empty());
+  const auto dynamics = d.get<std::string>("fit.dynamics");
+  if (dynamics != "auto" && dynamics != "steady" && dynamics != "time_course")
+    throw UsageError("fit.dynamics = '" + dynamics + "' is unknown; use auto, steady or time_course");
+  o.dynamics = dynamics == "steady"        ? FitOptions::Dynamics::kSteady
+               : dynamics == "time_course" ? FitOptions::Dynamics::kTimeCourse
+                                           : FitOptions::Dynamics::kAuto;
+  o.steady_times = d.get<std::vector<std::string>>("fit.steady_times");
+  o.onset_tau = d.get<double>("fit.onset_tau");
+  o.controls_steady = d.get<bool>("fit.controls_steady");
+  o.trajectory.ode.rtol = d.get<double>("fit.ode_rtol");
+  o.trajectory.ode.atol = d.get<double>("fit.ode_atol");
+  o.trajectory.ode.max_steps = d.get<long>("solver.ode_max_steps");
+  o.trajectory.checkpoint_steps = d.get<int>("fit.checkpoint_steps");
   if (o.niche) {
     o.ligand_genes = d.values().at("niche").at("ligand_genes").get<std::vector<std::string>>();
     if (o.ligand_genes.empty())
@@ -160,6 +173,13 @@ config::SectionSpec fit_section() {
            {"production_response", VT::kString, "auto", "auto | on | off: fit a production response Q (G x media channels): in medium m gene g's maximal production is v_g exp(Q_g . m), as its activation is c_g + U_g . m; auto = on with data.cell_type_key, where every (medium, type) is a medium: each type's own v (docs/in_vivo.md, Cell types)"},
            {"batch_offsets", VT::kBool, true, "estimate each batch's offset from its own controls (MODEL.md section 9); false: no offsets, every difference between batches is left to the model (right when batches carry no technical effect, e.g. animals multiplexed in the same lanes; with fit.niche = coupled the animals' niches can then explain their differences, which offsets would absorb)"},
            {"niche_channels", VT::kInt, 0, "fit.niche = coupled: niche channels K (Gamma is K x L; they enter f as medium channels through U and C); 0: one per ligand gene", range::count(0, 10000)},
+           {"dynamics", VT::kString, "auto", "steady (every group at its steady state, whatever its time) | time_course (a group at a numeric time t is predicted by integrating the model for t from the observed control state of its medium's earliest time, with the perturbation's onset fit.onset_tau; CVODES, gradients by the CVODES adjoint) | auto (time_course when the screen has two or more numeric times, else steady). Time labels are in the model's time unit (1/gamma)"},
+           {"steady_times", VT::kStringList, nlohmann::json::array(), "time labels whose groups are steady states in a time-course fit (e.g. [\"late\"] or [\"96\"])"},
+           {"onset_tau", VT::kFloat, 0.0, "time constant of the perturbation's onset in a time-course fit: kappa(t) = kappa (1 - exp(-t / onset_tau)); 0: instantaneous", range::non_negative()},
+           {"controls_steady", VT::kBool, true, "time courses: the control cells are at a steady state at every time (a non-differentiating system), so the steady-state term (lambda_ss) applies to every (medium, time) of controls; false (differentiating): only to those at fit.steady_times"},
+           {"ode_rtol", VT::kFloat, 1e-8, "CVODES relative tolerance of the fit's time courses and their adjoints (--check-gradient uses at most 1e-10)", range::positive()},
+           {"ode_atol", VT::kFloat, 1e-10, "CVODES absolute tolerance of the fit's time courses, in model units (--check-gradient uses at most 1e-12)", range::positive()},
+           {"checkpoint_steps", VT::kInt, 100, "time courses: forward steps between the checkpoints the CVODES adjoint stores (fewer: more memory, less recomputation)", range::count(1, 100000)},
            {"validation_patience", VT::kInt, 10, "early stopping: the fit ends when the lowest validation loss has not improved for this many checks (0: never; runs to max_iterations)", range::count(0)},
        }};
 }

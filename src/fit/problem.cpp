@@ -118,6 +118,15 @@ void FitProblem::accept_candidate() {
 
 std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, bool check_stability,
                                const std::vector<double>* niche) {
+  std::vector<int> steady, timed;
+  for (int i : which) (conditions_[static_cast<std::size_t>(i)].trajectory >= 0 ? timed : steady).push_back(i);
+  std::int64_t failed = timed.empty() ? 0 : integrate(timed, tally);
+  if (!steady.empty()) failed += solve_steady(steady, tally, check_stability, niche);
+  return failed;
+}
+
+std::int64_t FitProblem::solve_steady(const std::vector<int>& which, LossValue* tally, bool check_stability,
+                                      const std::vector<double>* niche) {
   auto opt = opt_.steady;
   if (check_stability) opt.stability = solvers::StabilityMode::kCheck;
   std::vector<const model::Condition*> conds;
@@ -186,6 +195,10 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   for (const auto& o : groups_)
     if (o.control >= 0 && &groups_[static_cast<std::size_t>(o.control)] == &o && selected_batch(o.batch))
       used_references[static_cast<std::size_t>(o.reference)] = 1;
+  // A differentiating system's controls are at a steady state only where the deck says so.
+  if (time_course() && !opt_.controls_steady)
+    for (std::size_t r = 0; r < references_.size(); ++r)
+      if (std::isfinite(time_values_[static_cast<std::size_t>(references_[r].time)])) used_references[r] = 0;
   // With latent nodes the term needs the model's control steady state (the root computes it).
   if (opt_.lambda_ss > 0 && N > G && comm_.is_root())
     for (std::size_t r = 0; r < references_.size(); ++r)
@@ -233,6 +246,7 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
                               static_cast<double>(failed),
                               static_cast<double>(value.steady_states),
                               static_cast<double>(value.fallbacks),
+                              static_cast<double>(value.time_courses),
                               0.0};
   const std::size_t head = reduced.size();
   if (gradient) {
@@ -246,13 +260,14 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
       std::vector<const model::Condition*> conds;
       std::vector<const std::vector<double>*> xs, rhs;
       for (std::size_t i = 0; i < conditions_.size(); ++i) {
-        if (dl_dx[i].empty()) continue;
+        if (dl_dx[i].empty() || conditions_[i].trajectory >= 0) continue;  // time courses: below
         conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x), rhs.push_back(&dl_dx[i]);
       }
       std::vector<std::vector<double>> knock_grads;
       solvers::SteadyStateProblem steady(*field_, opt_.steady, opt_.batch_size);
       iterations = steady.accumulate_gradient(conds, xs, rhs, opt_.adjoint_rtol, g, &knock_grads);
       for (std::size_t k = 0; k < knock_grads.size(); ++k) kappa_grad += kappa_gradient(*conds[k], knock_grads[k]);
+      if (time_course()) kappa_grad += time_course_gradient(dl_dx, g);
     }
     reduced[head - 1] = static_cast<double>(iterations);
     const auto flat = g.flatten();
@@ -269,7 +284,8 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   value.failed_steady_states = static_cast<std::int64_t>(reduced[2]);
   value.steady_states = static_cast<std::int64_t>(reduced[3]);
   value.fallbacks = static_cast<std::int64_t>(reduced[4]);
-  value.adjoint_iterations = static_cast<std::int64_t>(reduced[5]);
+  value.time_courses = static_cast<std::int64_t>(reduced[5]);
+  value.adjoint_iterations = static_cast<std::int64_t>(reduced[6]);
   if (gradient) {
     gradient->assign(reduced.begin() + static_cast<long>(head), reduced.end());
     for (auto& v : *gradient) v /= n;

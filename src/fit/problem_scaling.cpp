@@ -29,10 +29,6 @@
 
 namespace perturbfit::fit {
 
-namespace {
-constexpr double kInfinity = std::numeric_limits<double>::infinity();  // steady states: t -> infinity
-}
-
 std::vector<double> FitProblem::diagonal_scaling() {
   const ThetaLayout L = layout();
   const auto& p = params_;
@@ -56,7 +52,7 @@ std::vector<double> FitProblem::diagonal_scaling() {
     if (!c.solved) continue;
     cells += o.cells;
     const std::vector<const model::Condition*> one{&c.condition};
-    field_->batch_inputs(c.x.data(), 1, one, kInfinity, s, factor);
+    field_->batch_inputs(c.x.data(), 1, one, c.time, s, factor);  // a time course: its onset at its time
     for (std::size_t g = 0; g < G; ++g) {
       const double z = c.x[g], rho = scale_[g] / (eps + scale_[g] * z), w = o.cells * rho * rho;
       const double sig = model::logistic(s[g]), a = factor[g] * p.v[g] * sig * (1.0 - sig);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "perturbfit/core/error.hpp"
@@ -21,10 +22,7 @@ FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data,
                        std::vector<std::vector<double>> media, const Reporter& reporter)
     : comm_(comm), data_(data), opt_(options), reporter_(reporter) {
   if (data.genes().empty()) throw DataError("the screen has no genes (var is empty, or the gene selection kept none)");
-  if (data.times().size() > 1)
-    reporter_.warn("the screen has " + std::to_string(data.times().size()) +
-                   " time points; fit treats every group as at its steady state (time-course fitting with the CVODES "
-                   "adjoint is not implemented), and each time point keeps its own groups and controls");
+  setup_times();
   splits_ = assign_splits(data.perturbations(), opt_.validation_fraction, opt_.test_fraction, opt_.split_seed);
   const auto measured = static_cast<int>(data.genes().size()), latent = static_cast<int>(data.latent_targets().size());
   first_shared_ = measured + latent;
@@ -88,6 +86,7 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
     o.perturbation = gr.perturbation;
     o.batch = gr.batch;
     o.cells = static_cast<double>(gr.cells);
+    if (time_course()) o.time = time_values_[static_cast<std::size_t>(gr.time)];
     o.split = splits_[p];
     o.owned = data_.owned().contains(p);
     o.y.resize(G);
@@ -105,7 +104,7 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
     if (!ref_of.count(key)) {
       ref_of[key] = static_cast<int>(references_.size());
       ControlReference ref;
-      ref.medium = gr.medium, ref.time = gr.time;
+      ref.medium = gr.medium, ref.time = gr.time, ref.control_perturbation = gr.perturbation;
       references_.push_back(std::move(ref));
     }
     groups_[i].reference = ref_of[key];
@@ -116,6 +115,7 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
   build_references();
   // Perturbed groups: their batch's control group and its reference.
   int uncontrolled = 0;
+  std::set<std::pair<int, int>> uncontrolled_times;  // (medium, time) with perturbed groups and no controls
   for (auto& o : groups_) {
     if (perts[static_cast<std::size_t>(o.perturbation)].control) continue;
     const auto& gr = all[static_cast<std::size_t>(o.group)];
@@ -128,6 +128,7 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
       if (ref_of.count(key))
         o.reference = ref_of[key];
       else {
+        uncontrolled_times.insert(key);
         for (const auto& [k, r] : ref_of)
           if (k.first == gr.medium) o.reference = r;
       }
@@ -138,11 +139,25 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
       if (o.owned) ++uncontrolled;
     }
   }
+  // Each rank sees its own perturbations' groups: the (medium, time) pairs of all ranks.
+  const auto T = data_.times().size();
+  std::vector<double> seen(data_.media().size() * T, 0.0);
+  for (const auto& [medium, time] : uncontrolled_times)
+    seen[static_cast<std::size_t>(medium) * T + static_cast<std::size_t>(time)] = 1;
+  comm_.replicated_sum_in_place(seen);
+  for (std::size_t k = 0; k < seen.size(); ++k) {
+    if (seen[k] == 0) continue;
+    const auto medium = k / T, time = k % T;
+    reporter_.warn("time '" + data_.times()[time] + "' in medium '" + data_.media()[medium] +
+                     "' has perturbed cells but no control cells: its batch offsets and its control state are taken "
+                     "from another time (biased if the controls change over time); add time-matched controls");
+  }
   const auto total_uncontrolled = comm_.sum(static_cast<std::int64_t>(uncontrolled));
   if (total_uncontrolled > 0)
     reporter_.warn(std::to_string(total_uncontrolled) +
                    " groups have no controls in their batch; their batch offset is taken as zero (biased)");
   build_conditions(media);
+  build_time_courses();
 }
 
 // Mean control profile per reference (unweighted over batches), the batch offsets of the
@@ -223,9 +238,10 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
     return v;
   };
   // Coupled, every (perturbation, medium) has one condition per animal: each animal its niche.
-  std::map<std::tuple<int, int, int>, int> cond_of;
-  auto condition_for = [&](int perturbation, int medium, int reference, int animal = -1) {
-    const auto key = std::make_tuple(perturbation, medium, animal);
+  // In a time course, one per time label of its groups (time -1: the steady state).
+  std::map<std::tuple<int, int, int, int>, int> cond_of;
+  auto condition_for = [&](int perturbation, int medium, int reference, int animal = -1, int time = -1) {
+    const auto key = std::make_tuple(perturbation, medium, animal, time);
     if (cond_of.count(key)) return cond_of[key];
     ConditionState c;
     c.perturbation = perturbation;
@@ -235,13 +251,14 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
                             : perturbation_condition(perts[static_cast<std::size_t>(perturbation)].target_nodes,
                                                      reference);
     c.reference = reference;
+    if (time >= 0) c.time = time_values_[static_cast<std::size_t>(time)], c.condition.tau = opt_.onset_tau;
     c.x = c.start = references_[static_cast<std::size_t>(reference)].state;
     cond_of[key] = static_cast<int>(conditions_.size());
     conditions_.push_back(std::move(c));
     return cond_of[key];
   };
   for (auto& ref : references_)
-    ref.condition = condition_for(0, ref.medium, static_cast<int>(&ref - references_.data()));
+    ref.condition = condition_for(ref.control_perturbation, ref.medium, static_cast<int>(&ref - references_.data()));
   // Per medium, a perturbation with no known target: the shared knock alone.
   std::map<int, int> generic_of;
   for (auto& ref : references_) {
@@ -262,6 +279,22 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
     const auto& gr = all[static_cast<std::size_t>(o.group)];
     const auto& ref = references_[static_cast<std::size_t>(o.reference)];
     o.generic = ref.generic;
+    if (std::isfinite(o.time)) {  // a time course: the group's state at its time, and the shared knock's
+      o.condition = condition_for(o.perturbation, gr.medium, o.reference, -1, gr.time);
+      if (shared_count_ == 0) {
+        o.generic = condition_for(ref.control_perturbation, gr.medium, o.reference, -1, gr.time);
+        continue;
+      }
+      const auto key = std::make_tuple(-1, gr.medium, -1, gr.time);
+      if (!cond_of.count(key)) {
+        ConditionState c = conditions_[static_cast<std::size_t>(ref.generic)];
+        c.time = o.time, c.condition.tau = opt_.onset_tau, c.reference = o.reference;
+        cond_of[key] = static_cast<int>(conditions_.size());
+        conditions_.push_back(std::move(c));
+      }
+      o.generic = cond_of[key];
+      continue;
+    }
     if (!opt_.niche) {
       o.condition = perts[static_cast<std::size_t>(o.perturbation)].control
                         ? ref.condition
@@ -274,7 +307,7 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
     auto& c = conditions_[static_cast<std::size_t>(o.condition)];
     c.member = o.owned, c.cells = o.cells;
     if (shared_count_ == 0) continue;
-    const auto key = std::make_tuple(-1, gr.medium, o.batch);
+    const auto key = std::make_tuple(-1, gr.medium, o.batch, -1);
     if (!cond_of.count(key)) {
       ConditionState probe = conditions_[static_cast<std::size_t>(ref.generic)];
       probe.animal = o.batch;

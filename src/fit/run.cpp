@@ -69,6 +69,8 @@ GradientCheckReport run_gradient_check(const parallel::Comm& comm, const FitRequ
   // check solves tighter than a fit needs (at 1e-10, 6e-5 relative error on fit_small).
   FitRequest request = given;
   request.options.steady.atol = std::min(request.options.steady.atol, 1e-13);
+  request.options.trajectory.ode.rtol = std::min(request.options.trajectory.ode.rtol, 1e-10);  // the same for time courses
+  request.options.trajectory.ode.atol = std::min(request.options.trajectory.ode.atol, 1e-12);
   Session session(comm, request, false, reporter);  // a deck's stale fit.truth must not stop a check
   std::vector<double> at;
   if (!request.restart.empty()) at = session.read_restart().theta;

@@ -169,15 +169,15 @@ void add_low_rank_vjp(const model::VectorField& field, const model::Condition& c
 }  // namespace
 
 void add_parameter_vjp(const model::VectorField& field, const model::Condition& cond, const std::vector<double>& x,
-                       const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad) {
+                       const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad,
+                       double t) {
   const auto& p = field.params();
   const auto G = static_cast<std::size_t>(p.genes), K = static_cast<std::size_t>(p.media);
-  constexpr double kInf = std::numeric_limits<double>::infinity();
   if (knock_grad) knock_grad->assign(cond.knock.size(), 0.0);
   if (p.kind != model::ModelKind::kNeural) {
     std::vector<double> sx(G), kappa(G, 0.0);
     p.W.multiply(x.data(), sx.data());
-    for (const auto& [g, k] : cond.knock) kappa[static_cast<std::size_t>(g)] = cond.kappa_at(k, kInf);
+    for (const auto& [g, k] : cond.knock) kappa[static_cast<std::size_t>(g)] = cond.kappa_at(k, t);
     for (std::size_t g = 0; g < G; ++g) {
       double sg = sx[g] + p.c[g];
       for (std::size_t q = 0; q < K && q < cond.medium.size(); ++q) sg += p.U[g * K + q] * cond.medium[q];
@@ -198,7 +198,8 @@ void add_parameter_vjp(const model::VectorField& field, const model::Condition& 
     if (knock_grad)
       for (std::size_t i = 0; i < cond.knock.size(); ++i) {
         const auto g = static_cast<std::size_t>(cond.knock[i].first);
-        (*knock_grad)[i] = -w[g] * p.v[g] * field.production_scale(g, cond.medium) * sx[g];  // w_g * df_g/dkappa_g
+        (*knock_grad)[i] = -w[g] * p.v[g] * field.production_scale(g, cond.medium) * sx[g] *
+                           cond.kappa_at(1.0, t);  // w_g * df_g/dkappa_g(t) * dkappa_g(t)/dkappa
       }
   }
   for (std::size_t g = 0; g < G; ++g) grad.gamma[g] -= w[g] * x[g];

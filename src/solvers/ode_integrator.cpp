@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/solvers/cvodes_support.hpp"
 
 namespace perturbfit::solvers {
 
@@ -40,9 +41,7 @@ namespace {
 
 using Impl = OdeIntegrator::Impl;
 
-void check_flag(int flag, const char* what) {
-  if (flag < 0) throw NumericalError(std::string("CVODES: ") + what + " failed: " + CVodeGetReturnFlagName(flag));
-}
+using cvodes::check;
 
 int rhs(realtype t, N_Vector y, N_Vector ydot, void* user) {
   auto* s = static_cast<Impl*>(user);
@@ -128,20 +127,20 @@ OdeReport OdeIntegrator::integrate(const model::Condition& cond, double t0, doub
   if (!s.initialised) {
     s.cvode = CVodeCreate(CV_BDF, s.ctx);
     if (!s.cvode) throw NumericalError("CVODES: cannot create the integrator");
-    check_flag(CVodeInit(s.cvode, rhs, t0, s.y), "CVodeInit");
-    check_flag(CVodeSetUserData(s.cvode, &s), "CVodeSetUserData");
+    check(CVodeInit(s.cvode, rhs, t0, s.y), "CVodeInit");
+    check(CVodeSetUserData(s.cvode, &s), "CVodeSetUserData");
     s.ls = SUNLinSol_SPGMR(s.y, SUN_PREC_LEFT, 30, s.ctx);
     if (!s.ls) throw NumericalError("CVODES: cannot create the GMRES solver");
-    check_flag(CVodeSetLinearSolver(s.cvode, s.ls, nullptr), "CVodeSetLinearSolver");
-    check_flag(CVodeSetJacTimes(s.cvode, jac_times_setup, jac_times), "CVodeSetJacTimes");
-    check_flag(CVodeSetPreconditioner(s.cvode, prec_setup, prec_solve), "CVodeSetPreconditioner");
+    check(CVodeSetLinearSolver(s.cvode, s.ls, nullptr), "CVodeSetLinearSolver");
+    check(CVodeSetJacTimes(s.cvode, jac_times_setup, jac_times), "CVodeSetJacTimes");
+    check(CVodeSetPreconditioner(s.cvode, prec_setup, prec_solve), "CVodeSetPreconditioner");
     s.initialised = true;
   } else {
-    check_flag(CVodeReInit(s.cvode, t0, s.y), "CVodeReInit");
+    check(CVodeReInit(s.cvode, t0, s.y), "CVodeReInit");
   }
-  check_flag(CVodeSStolerances(s.cvode, s.options.rtol, s.options.atol), "CVodeSStolerances");
-  check_flag(CVodeSetMaxNumSteps(s.cvode, s.options.max_steps), "CVodeSetMaxNumSteps");
-  check_flag(CVodeSetStopTime(s.cvode, t0 + dt), "CVodeSetStopTime");
+  check(CVodeSStolerances(s.cvode, s.options.rtol, s.options.atol), "CVodeSStolerances");
+  check(CVodeSetMaxNumSteps(s.cvode, s.options.max_steps), "CVodeSetMaxNumSteps");
+  check(CVodeSetStopTime(s.cvode, t0 + dt), "CVodeSetStopTime");
   realtype t_reached = t0;
   const int flag = CVode(s.cvode, t0 + dt, s.y, &t_reached, CV_NORMAL);
   report.ok = flag >= 0;

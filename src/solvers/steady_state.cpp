@@ -313,6 +313,8 @@ const char* to_string(SolveMethod m) {
       return "cvodes+newton";
     case SolveMethod::kFailed:
       return "failed";
+    case SolveMethod::kTimeCourse:
+      return "time-course";
   }
   return "?";
 }

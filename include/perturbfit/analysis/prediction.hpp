@@ -84,6 +84,12 @@ class Predictor {
  private:
   model::Condition condition(const PredictionQuery& q) const;
   std::vector<double> measured(const std::vector<double>& x, const PredictionQuery& q) const;
+  // Each column from xs: its steady state where times is infinite (batched, as the fit's),
+  // else its state at that time of the trajectory from xs (a time-course fit's context).
+  std::vector<solvers::SteadyStateReport> solve_columns(const std::vector<const model::Condition*>& conds,
+                                                        std::vector<std::vector<double>>& xs,
+                                                        const std::vector<const std::vector<double>*>& retry,
+                                                        const std::vector<double>& times) const;
 
   fit::FitProblem& problem_;
   fit::Baselines baselines_;

@@ -1,5 +1,6 @@
 // Small string helpers for messages and line-oriented input files.
 #pragma once
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,13 @@ inline std::vector<std::string> split_trimmed(const std::string& s, const std::s
     if (pos == std::string::npos) return out;
     start = pos + separator.size();
   }
+}
+
+// A number as a reader writes it: 2 rather than 2.000000, 1e-05 rather than 0.000010.
+inline std::string format_number(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
 }
 
 // "a, b, c", at most `limit` items, then "... (N in all)".

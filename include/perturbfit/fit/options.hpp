@@ -10,6 +10,7 @@
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/model/parameters.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
+#include "perturbfit/solvers/trajectory.hpp"
 
 namespace perturbfit::fit {
 
@@ -64,6 +65,15 @@ struct FitOptions {
   bool production_response = false;
   std::vector<std::string> ligand_genes;
   int niche_channels = 0;  // 0: one per ligand gene
+  // Time courses (fit.dynamics; problem_time.cpp): groups at a finite time are predicted by
+  // integrating from the observed control state with the onset tau; labels in steady_times
+  // stay steady states. kAuto: time courses when the screen has two or more numeric times.
+  enum class Dynamics { kAuto, kSteady, kTimeCourse };
+  Dynamics dynamics = Dynamics::kAuto;
+  std::vector<std::string> steady_times;
+  double onset_tau = 0.0;
+  bool controls_steady = true;  // the steady-state term on every (medium, time) of controls
+  solvers::TrajectoryOptions trajectory;
   bool operator==(const FitOptions&) const = default;
 };
 

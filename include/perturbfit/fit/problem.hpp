@@ -39,6 +39,7 @@
 // through the node's out-weights and applies to every perturbation, seen or not.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,7 @@ struct LossValue {
   std::int64_t steady_states = 0;         // solved (all ranks)
   std::int64_t fallbacks = 0;             // needed PETSc SNES after the batched solver
   std::int64_t adjoint_iterations = 0;
+  std::int64_t time_courses = 0;          // trajectories integrated (all ranks)
 };
 
 // One group held by this rank, with its observation.
@@ -71,6 +73,7 @@ struct ObservedGroup {
   int control = -1;    // index into control_groups()
   int reference = -1;  // index into the (medium, time) control references
   int generic = -1;    // condition of the shared knock alone in the group's context (predicted_generic)
+  double time = std::numeric_limits<double>::infinity();  // time-course fits: its time; infinity: a steady state
   double cells = 0;
   Split split = Split::kTrain;
   bool owned = false;         // counted on this rank (controls are held by every rank, owned by one)
@@ -80,6 +83,7 @@ struct ObservedGroup {
 
 struct ControlReference {  // one per (medium, time) of the control groups
   int medium = 0, time = 0;
+  int control_perturbation = 0;  // the control perturbation of its first control group
   double cells = 0;
   int condition = -1;
   int generic = -1;           // condition of a perturbation with no known target (the shared knock only)
@@ -217,7 +221,11 @@ class FitProblem {
     bool control = false;
     bool generic = false;       // the shared knock only (held on every rank, as controls)
     int reference = 0;          // control reference of its medium: the cold start
-    std::vector<double> x;      // last steady state
+    // Time courses: the time since the perturbation at which x is the trajectory's state
+    // (infinity: a steady state), and the trajectory (time_courses()) it belongs to.
+    double time = std::numeric_limits<double>::infinity();
+    int trajectory = -1;
+    std::vector<double> x;      // last steady state (or state at `time`)
     std::vector<double> start;  // where the next solve starts (kAnchored)
     std::vector<double> kept;   // the best line-search trial's steady state (kAnchored)
     bool solved = false;        // x is a steady state of the current point
@@ -227,6 +235,27 @@ class FitProblem {
     int newton_iterations = 0;
   };
   const std::vector<ConditionState>& conditions() const { return conditions_; }
+
+  // Time courses (problem_time.cpp). One trajectory per (perturbation, medium) with groups at
+  // finite times: integrated from the observed control state of its medium's earliest time
+  // (`initial`, a reference) through its members' times (conditions, ascending time).
+  struct TimeCourse {
+    int initial = -1;
+    std::vector<int> members;
+  };
+  bool time_course() const { return !time_values_.empty(); }
+  const std::vector<TimeCourse>& time_courses() const { return time_courses_; }
+  // Per time label of the screen: its value in a time-course fit (infinity: a steady state).
+  const std::vector<double>& time_values() const { return time_values_; }
+  // A reference's time in a time-course fit (infinity: a steady state), and the reference
+  // whose observed control state starts its medium's trajectories (-1 if it is steady).
+  double reference_time(int reference) const {
+    return time_course() ? time_values_[static_cast<std::size_t>(references_[static_cast<std::size_t>(reference)].time)]
+                         : std::numeric_limits<double>::infinity();
+  }
+  int initial_reference(int reference) const {
+    return initial_of_reference_.empty() ? -1 : initial_of_reference_[static_cast<std::size_t>(reference)];
+  }
 
   // With data.guide_counts: the fitness weights phi (one per node) at the current point, and
   // every observation's predicted change at the last solve_all (all ranks, in the order of
@@ -270,6 +299,18 @@ class FitProblem {
   // With niche (animals x K), each condition sits in its animal's niche (animal -1: the mean).
   std::int64_t solve(const std::vector<int>& which, LossValue* tally, bool check_stability,
                      const std::vector<double>* niche = nullptr);
+  std::int64_t solve_steady(const std::vector<int>& which, LossValue* tally, bool check_stability,
+                            const std::vector<double>* niche);
+  // problem_time.cpp. Which time labels are time points (time_values_; empty: a steady fit),
+  // warned and checked against the options; before the groups.
+  void setup_times();
+  // After the conditions: the trajectories and each medium's initial state.
+  void build_time_courses();
+  // Integrates the trajectories of the listed (time-course) conditions; returns failures.
+  std::int64_t integrate(const std::vector<int>& which, LossValue* tally);
+  // The data term's dl/dx of time-course conditions through their trajectories' adjoints
+  // into grad; returns kappa's gradient.
+  double time_course_gradient(const std::vector<std::vector<double>>& dl_dx, solvers::ParameterGradient& grad);
   // lambda_ss * residual of the observed control states of the references in `used`.
   void steady_state_term(const std::vector<char>& used, LossValue& value, std::vector<double>* gradient) const;
   void regularisers(LossValue& value, std::vector<double>* gradient) const;
@@ -310,6 +351,9 @@ class FitProblem {
   std::vector<ObservedGroup> groups_;
   std::vector<ControlReference> references_;
   std::vector<ConditionState> conditions_;
+  std::vector<double> time_values_;
+  std::vector<TimeCourse> time_courses_;
+  std::vector<int> initial_of_reference_;  // time courses: per reference, its medium's initial reference
   model::ModelParameters params_;
   double kappa_ = 0.8;
   int first_shared_ = 0, shared_count_ = 0;

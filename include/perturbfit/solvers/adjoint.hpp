@@ -3,6 +3,7 @@
 // once (GMRES on the transposed sparse-plus-low-rank operator, Jacobi; options prefix
 // -adjoint_), then dl/dtheta = -lambda^T df/dtheta. Groundwork of the fit (issue 5).
 #pragma once
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -20,11 +21,12 @@ struct ParameterGradient {
   void unflatten(const double* values);
 };
 
-// grad += w^T df/dtheta at (x, cond), t = infinity. If knock_grad is given, it receives
-// w_g * df_g/dkappa_g for each entry of cond.knock (the fit learns kappa).
+// grad += w^T df/dtheta at (x, cond) at time t since the perturbation (infinity: a steady
+// state). If knock_grad is given, it receives w^T df/d(kappa of the entry) for each entry of
+// cond.knock (the fit learns kappa; with an onset, kappa_g(t) = kappa (1 - exp(-t/tau))).
 void add_parameter_vjp(const model::VectorField& field, const model::Condition& cond, const std::vector<double>& x,
-                       const std::vector<double>& w, ParameterGradient& grad,
-                       std::vector<double>* knock_grad = nullptr);
+                       const std::vector<double>& w, ParameterGradient& grad, std::vector<double>* knock_grad = nullptr,
+                       double t = std::numeric_limits<double>::infinity());
 
 // The same for a batch: X and Wt interleaved (X[g * nb + k], nb = conds.size()); one pass
 // over W serves the batch. knock_grads, if given, receives one vector per column.

@@ -28,10 +28,11 @@ struct SteadyStateOptions {
 };
 
 // How a steady state was reached (the codes are stored in truth.h5 solves/method).
-enum class SolveMethod { kBatchedNewton = 0, kNewton = 1, kCvodesNewton = 2, kFailed = 3 };
+// kTimeCourse: not a steady state but a fit's time-course state (solvers::Trajectory).
+enum class SolveMethod { kBatchedNewton = 0, kNewton = 1, kCvodesNewton = 2, kFailed = 3, kTimeCourse = 4 };
 // How its stability was decided (codes stored in truth.h5 solves/stability_method).
 enum class StabilityMethod { kSkipped = 0, kGershgorin = 1, kCayleyPower = 2 };
-const char* to_string(SolveMethod m);      // batched-newton | newton | cvodes+newton | failed
+const char* to_string(SolveMethod m);      // batched-newton | newton | cvodes+newton | failed | time-course
 const char* to_string(StabilityMethod m);  // skipped | gershgorin | cayley-power
 
 struct SteadyStateReport {
