@@ -1,6 +1,7 @@
-// Setup shared by the benchmarks: the G-gene random network with about nnz edges, and one
+// Setup shared by the benchmarks: a wall clock; the G-gene random network with about nnz edges, and one
 // single knockdown (kappa = 0.85) per perturbation index, target = index mod G.
 #pragma once
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -9,6 +10,10 @@
 #include "perturbfit/parallel/decomposition.hpp"
 
 namespace perturbfit::bench {
+
+using Clock = std::chrono::steady_clock;
+// Wall seconds since t.
+inline double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 inline model::ModelParameters benchmark_model(int genes, long nnz, std::uint64_t seed) {
   model::GeneratorOptions g;

@@ -30,12 +30,12 @@
 #include "perturbfit/solvers/batched_steady_state.hpp"
 
 using namespace perturbfit;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::since;
 
 namespace {
 constexpr double kAdjointRtol = 1e-8;
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct Evaluation {
   double loss = 0, seconds = 0, steady_seconds = 0, adjoint_seconds = 0;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "bench_common.hpp"
 #include "perturbfit/cli/provenance.hpp"
 #include "perturbfit/cli/runtime.hpp"
 #include "perturbfit/io/atomic_file.hpp"
@@ -22,11 +23,8 @@
 #include "perturbfit/solvers/steady_state_problem.hpp"
 
 using namespace perturbfit;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-}  // namespace
+using bench::Clock;
+using bench::since;
 
 int main(int argc, char** argv) {
   int genes = 5000, animals = 8, groups = 600, channels = 10, ligands = 10, batch = 16, repeat = 3;

@@ -19,11 +19,8 @@
 #include "perturbfit/solvers/steady_state.hpp"
 
 using namespace perturbfit;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-}  // namespace
+using bench::Clock;
+using bench::since;
 
 int main(int argc, char** argv) {
   int genes = 5000, perturbations = 5000, reference_sample = 20, batch = 32;
@@ -54,10 +51,10 @@ int main(int argc, char** argv) {
   auto t = Clock::now();
   const int reps = 200;
   for (int r = 0; r < reps; ++r) params.W.multiply(x0.data(), y.data());
-  const double spmv = seconds_since(t) / reps;
+  const double spmv = since(t) / reps;
   t = Clock::now();
   for (int r = 0; r < reps / 4; ++r) params.W.multiply_many(xs.data(), ys.data(), 16);
-  const double spmm16 = seconds_since(t) / (reps / 4);
+  const double spmm16 = since(t) / (reps / 4);
 
   const auto mine = parallel::block_range(static_cast<std::size_t>(perturbations), comm.size(), comm.rank());
   const auto conds = bench::single_knockdowns(mine, genes);
@@ -76,9 +73,9 @@ int main(int argc, char** argv) {
     unstable += (r.converged && !r.stable) ? 1 : 0;
     if (solutions.size() < static_cast<std::size_t>(reference_sample)) solutions.push_back(x);
   }
-  const double local_newton = seconds_since(t);
+  const double local_newton = since(t);
   comm.barrier();
-  const double wall_newton = seconds_since(t);
+  const double wall_newton = since(t);
 
   // The batched Newton-GMRES (one pass over W serves `batch` perturbations) on the same share.
   std::vector<const model::Condition*> cp;
@@ -92,7 +89,7 @@ int main(int argc, char** argv) {
   for (const auto& r : breports)
     b_failed += !r.converged, b_newton += r.newton_iterations, b_krylov += r.krylov_iterations;
   comm.barrier();
-  const double wall_batched = seconds_since(t);
+  const double wall_batched = since(t);
   double b_diff = 0;
   for (std::size_t k = 0; k < solutions.size(); ++k)
     b_diff = std::max(b_diff, bench::relative_difference(xb[k], solutions[k]));
@@ -111,7 +108,7 @@ int main(int argc, char** argv) {
     ref_err = std::max(ref_err, bench::relative_difference(solutions[k], x));
     ++ref_n;
   }
-  ref_time = seconds_since(t);
+  ref_time = since(t);
 
   std::vector<std::int64_t> sums{newton_its, linear_its, failed, fallback, certified, unstable, ref_n};
   comm.sum_in_place(sums);

@@ -8,6 +8,10 @@ splits are fitted. Reported per lambda_ss: held-out test MSE of expression and e
 (mean and sd over seeds), Pearson of effects, AUPRC and relative error of W against the
 truth, and the spread of the recovered W across seeds (in true units: the mean over edges
 of the standard deviation across seeds, divided by the RMS of the true weights).
+With fit.heldout_times (a time-resolved screen, issue 13) it also reports the extrapolation
+to the held-out times: the model's MSE of effects there, against "persistence" (each
+perturbation's observed effect at the latest training time, averaged over its batches,
+carried forward) and the replicate noise floor.
 
 usage: lambda_ss_study.py DECK OUT [--seeds 5] [--lambdas 0,0.1,1] [--ranks 2] [--set k=v ...]
 Writes OUT/study.json and prints a Markdown table."""
@@ -23,11 +27,36 @@ from study_common import launch, study_arguments
 
 ap = study_arguments()
 ap.add_argument("--lambdas", default="0,0.1,1")
+ap.add_argument("--later", default="", help="time labels held out of every fit (fit.heldout_times), comma-separated")
 args, mpirun, sets = launch(ap)
+later_times = [t for t in args.later.split(",") if t]
+if later_times:
+    sets += ["--set", "fit.heldout_times=[" + ",".join(f'"{t}"' for t in later_times) + "]"]
 
 sim = os.path.join(args.out, "screen")
 if not os.path.exists(os.path.join(sim, "screen.h5ad")):
     subprocess.run(mpirun + [args.exe, "simulate", args.deck, "-o", sim, "-q"], check=True)
+
+def persistence_mse(f, m):
+    """MSE of effects at the held-out times when each perturbation's effect at the latest
+    training time (mean over its batches) is carried forward; None without held-out times."""
+    if not later_times or "later times" not in m["metrics"].get("model", {}):
+        return None
+    dec = lambda a: np.array([x.decode() if isinstance(x, bytes) else str(x) for x in a])  # noqa: E731
+    pert, time = dec(f["groups/perturbation"][:]), dec(f["groups/time"][:])
+    effect = f["groups/observed_effect"][:]
+    times = sorted({t for t in time if t not in later_times and t != "inf"}, key=float)
+    later = [t for t in set(time) if t in later_times]
+    last = times[-1]
+    errors = []
+    for p in set(pert) - {"control"}:
+        before = effect[(pert == p) & (time == last)]
+        for t in later:
+            after = effect[(pert == p) & (time == t)]
+            if len(before) and len(after):
+                errors.append(np.mean((after - before.mean(axis=0)) ** 2, axis=1))
+    return float(np.mean(np.concatenate(errors))) if errors else None
+
 
 results = {}
 for lam in [float(x) for x in args.lambdas.split(",")]:
@@ -43,8 +72,12 @@ for lam in [float(x) for x in args.lambdas.split(",")]:
         m = json.loads(res.stdout)
         with h5py.File(os.path.join(out, "fit.h5"), "r") as f:
             w = f["parameters/W/data"][:]
-        runs.append({"seed": seed, "metrics": m, "W": w, "wall": m["wall_seconds"]})
+            persistence = persistence_mse(f, m)
+        runs.append({"seed": seed, "metrics": m, "W": w, "wall": m["wall_seconds"], "persistence": persistence})
         t = m["metrics"]
+        if runs[-1]["persistence"] is not None:
+            print(f"  later times: model {t['model']['later times']['mse_effect']:.5f}, "
+                  f"persistence {runs[-1]['persistence']:.5f}", flush=True)
         print(f"lambda_ss={lam:g} seed={seed}: test MSE {t['model']['test']['mse_expression']:.5f} "
               f"(control {t['control_mean']['test']['mse_expression']:.5f}), AUPRC {m['truth_recovery']['auprc_W']:.3f}, "
               f"{m['iterations']} iterations, {m['wall_seconds']:.1f} s", flush=True)
@@ -67,10 +100,17 @@ for lam in [float(x) for x in args.lambdas.split(",")]:
         "pearson_W": stat(lambda m: m["truth_recovery"]["pearson_W"]),
         "W_spread_across_seeds": spread,
         "wall_seconds": stat(lambda m: m["wall_seconds"]),
+        "later_times_mse_effect": (stat(lambda m: m["metrics"]["model"]["later times"]["mse_effect"])
+                                   if runs[0]["persistence"] is not None else None),
+        "later_times_persistence_mse_effect": ({"mean": float(np.mean([r["persistence"] for r in runs])),
+                                                "sd": float(np.std([r["persistence"] for r in runs]))}
+                                               if runs[0]["persistence"] is not None else None),
+        "later_times_noise_floor": (stat(lambda m: m["metrics"]["replicate"]["later times"]["noise_floor_mse_effect"])
+                                    if runs[0]["persistence"] is not None else None),
         "iterations": stat(lambda m: m["iterations"]),
     }
 
-json.dump({"deck": args.deck, "seeds": args.seeds, "ranks": args.ranks, "settings": args.set, "results": results},
+json.dump({"deck": args.deck, "seeds": args.seeds, "later_times": later_times, "ranks": args.ranks, "settings": args.set, "results": results},
           open(os.path.join(args.out, "study.json"), "w"), indent=2)
 print("\n| lambda_ss | test MSE expr | test MSE effect | Pearson effect | control-mean MSE | AUPRC(W) | rel. error W | "
       "W spread across seeds | s per fit |")
@@ -80,3 +120,11 @@ for lam, r in results.items():
     print(f"| {lam} | {f(r['test_mse_expression'])} | {f(r['test_mse_effect'])} | {f(r['test_pearson_effect'])} | "
           f"{f(r['control_mean_test_mse_expression'])} | {f(r['auprc_W'])} | {f(r['relative_error_W'])} | "
           f"{r['W_spread_across_seeds']:.3f} | {r['wall_seconds']['mean']:.1f} |")
+if later_times:
+    print(f"\nExtrapolation to the held-out times {', '.join(later_times)} (MSE of effects, every perturbation):\n")
+    print("| lambda_ss | model | persistence (last training time carried forward) | replicate noise floor |")
+    print("|---|---|---|---|")
+    for lam, r in results.items():
+        f = lambda s: f"{s['mean']:.4g} ± {s['sd']:.2g}"
+        print(f"| {lam} | {f(r['later_times_mse_effect'])} | {f(r['later_times_persistence_mse_effect'])} | "
+              f"{f(r['later_times_noise_floor'])} |")

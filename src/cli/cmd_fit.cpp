@@ -52,13 +52,14 @@ std::string fmt(const json& v) {
   return os.str();
 }
 
-// The test split, then each kind of held-out perturbation present: model, baselines and
-// the replicate ceiling side by side.
+// The test split, then each kind of held-out perturbation present, then the held-out times
+// (fit.heldout_times): model, baselines and the replicate ceiling side by side.
 std::string metrics_table(const json& metrics) {
   std::ostringstream os;
   os << "held-out metrics (effects = contrast with same-batch controls, log scale; replicate = noise ceiling)\n";
   for (const auto& subset : fit::subset_names()) {
-    if (subset.rfind("test", 0) != 0 || !metrics.contains("model") || !metrics["model"].contains(subset)) continue;
+    const bool shown = subset.rfind("test", 0) == 0 || subset == "later times";
+    if (!shown || !metrics.contains("model") || !metrics["model"].contains(subset)) continue;
     os << "  " << subset << "\n    " << std::left << std::setw(14) << "predictor" << std::setw(8) << "groups"
        << std::setw(12) << "MSE expr" << std::setw(12) << "MSE effect" << std::setw(12) << "Pearson"
        << "Pearson top-20\n";

@@ -19,7 +19,7 @@ std::vector<double> observed_effect(const FitProblem& problem, const ObservedGro
 namespace {
 bool training_perturbed(const FitProblem& problem, const ObservedGroup& o) {
   const auto& perts = problem.data().perturbations();
-  return o.owned && o.split == Split::kTrain && o.control >= 0 && o.condition >= 0 &&
+  return o.owned && o.split == Split::kTrain && o.control >= 0 && o.condition >= 0 && !o.heldout_time &&
          !perts[static_cast<std::size_t>(o.perturbation)].control;
 }
 const std::vector<int>& targets_of(const FitProblem& problem, const ObservedGroup& o) {

@@ -22,7 +22,8 @@ const std::vector<std::string> kSubsets{"train",
                                         "test",
                                         "test/single",
                                         "test/combination (singles seen)",
-                                        "test/combination (unseen single)"};
+                                        "test/combination (unseen single)",
+                                        "later times"};
 // groups, sse expression, sse effect, pearson sum, count, top20 sum, count, noise floor,
 // L2 over the top-expressed genes, pearson over them, count, groups by fallback
 constexpr std::size_t kStats = 12;
@@ -138,8 +139,8 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     std::partial_sort(top.begin(), top.begin() + static_cast<long>(k), top.end(),
                       [&](std::size_t a, std::size_t b) { return std::abs(e_obs[a]) > std::abs(e_obs[b]); });
     top.resize(k);
-    std::vector<std::size_t> subsets{static_cast<std::size_t>(o.split)};
-    if (o.split == Split::kTest) {
+    std::vector<std::size_t> subsets{o.heldout_time ? kSubsets.size() - 1 : static_cast<std::size_t>(o.split)};
+    if (o.split == Split::kTest && !o.heldout_time) {
       auto& subset = category[static_cast<std::size_t>(o.perturbation)];
       if (subset == 0) {  // computed once per perturbation: holdout_category scans the whole table
         const auto cat = holdout_category(perts, problem.splits(), static_cast<std::size_t>(o.perturbation));

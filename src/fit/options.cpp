@@ -108,6 +108,7 @@ FitOptions fit_options(const config::Deck& d) {
                : dynamics == "time_course" ? FitOptions::Dynamics::kTimeCourse
                                            : FitOptions::Dynamics::kAuto;
   o.steady_times = d.get<std::vector<std::string>>("fit.steady_times");
+  o.heldout_times = d.get<std::vector<std::string>>("fit.heldout_times");
   o.onset_tau = d.get<double>("fit.onset_tau");
   o.controls_steady = d.get<bool>("fit.controls_steady");
   o.trajectory.ode.rtol = d.get<double>("fit.ode_rtol");
@@ -175,6 +176,7 @@ config::SectionSpec fit_section() {
            {"niche_channels", VT::kInt, 0, "fit.niche = coupled: niche channels K (Gamma is K x L; they enter f as medium channels through U and C); 0: one per ligand gene", range::count(0, 10000)},
            {"dynamics", VT::kString, "auto", "steady (every group at its steady state, whatever its time) | time_course (a group at a numeric time t is predicted by integrating the model for t from the observed control state of its medium's earliest time, with the perturbation's onset fit.onset_tau; CVODES, gradients by the CVODES adjoint) | auto (time_course when the screen has two or more numeric times, else steady). Time labels are in the model's time unit (1/gamma)"},
            {"steady_times", VT::kStringList, nlohmann::json::array(), "time labels whose groups are steady states in a time-course fit (e.g. [\"late\"] or [\"96\"])"},
+           {"heldout_times", VT::kStringList, nlohmann::json::array(), "time labels held out of the fit (every perturbation, controls too): their groups are in no loss and no baseline, and are evaluated as \"later times\" in metrics.json (extrapolation in time; without a time course they are steady states like the others)"},
            {"onset_tau", VT::kFloat, 0.0, "time constant of the perturbation's onset in a time-course fit: kappa(t) = kappa (1 - exp(-t / onset_tau)); 0: instantaneous", range::non_negative()},
            {"controls_steady", VT::kBool, true, "time courses: the control cells are at a steady state at every time (a non-differentiating system), so the steady-state term (lambda_ss) applies to every (medium, time) of controls; false (differentiating): only to those at fit.steady_times"},
            {"ode_rtol", VT::kFloat, 1e-8, "CVODES relative tolerance of the fit's time courses and their adjoints (--check-gradient uses at most 1e-10)", range::positive()},

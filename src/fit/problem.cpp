@@ -185,7 +185,7 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     return batches.empty() || std::find(batches.begin(), batches.end(), b) != batches.end();
   };
   auto in_loss = [&](const ObservedGroup& o) {
-    return o.owned && o.split == Split::kTrain && o.condition >= 0 && selected_batch(o.batch);
+    return o.owned && o.split == Split::kTrain && o.condition >= 0 && !o.heldout_time && selected_batch(o.batch);
   };
   std::vector<char> needed(conditions_.size(), 0);
   for (const auto& o : groups_)
@@ -193,7 +193,8 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   // References whose control groups are selected: the steady-state term's control states.
   std::vector<char> used_references(references_.size(), 0);
   for (const auto& o : groups_)
-    if (o.control >= 0 && &groups_[static_cast<std::size_t>(o.control)] == &o && selected_batch(o.batch))
+    if (o.control >= 0 && &groups_[static_cast<std::size_t>(o.control)] == &o && !o.heldout_time &&
+        selected_batch(o.batch))
       used_references[static_cast<std::size_t>(o.reference)] = 1;
   // A differentiating system's controls are at a steady state only where the deck says so.
   if (time_course() && !opt_.controls_steady)
@@ -421,7 +422,7 @@ std::vector<double> FitProblem::validation_losses(const std::vector<double>& the
   const double eps = opt_.pseudocount;
   const auto& perts = data_.perturbations();
   auto validated = [&](const ObservedGroup& o) {
-    return o.owned && o.split == Split::kValidation && o.condition >= 0 &&
+    return o.owned && o.split == Split::kValidation && o.condition >= 0 && !o.heldout_time &&
            !perts[static_cast<std::size_t>(o.perturbation)].control;
   };
   std::vector<int> which;

@@ -87,6 +87,9 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
     o.batch = gr.batch;
     o.cells = static_cast<double>(gr.cells);
     if (time_course()) o.time = time_values_[static_cast<std::size_t>(gr.time)];
+    const auto& heldout = opt_.heldout_times;
+    o.heldout_time = std::find(heldout.begin(), heldout.end(), data_.times()[static_cast<std::size_t>(gr.time)]) !=
+                     heldout.end();
     o.split = splits_[p];
     o.owned = data_.owned().contains(p);
     o.y.resize(G);

@@ -10,6 +10,8 @@
   the time points.
 - The time-course fit predicts the held-out perturbations better than the same screen fitted
   as steady states (fit.dynamics = steady), and better than train_mean.
+- fit.heldout_times = ["8"]: the groups at time 8 leave every loss and subset and are
+  reported as "later times" (every perturbation's groups at 8, none elsewhere).
 - `predict --groups test` reproduces fit.h5's test rows (to the ODE tolerance: predict
   integrates each row alone, the fit each perturbation's times together), time points
   included.
@@ -69,6 +71,16 @@ assert np.isinf(ss_time).any()
 mt, ms, tm = test_mse(m_timed, "model"), test_mse(m_steady, "model"), test_mse(m_timed, "train_mean")
 print(f"test MSE of effects: time course {mt:.5f}, as steady states {ms:.5f}, train_mean {tm:.5f}")
 assert mt < ms and mt < tm
+held, m_held = fit("heldout", "--set", 'fit.heldout_times=["8"]', "--set", "fit.max_iterations=5")
+with h5py.File(os.path.join(held, "fit.h5")) as f:
+    labels_h = np.array([t.decode() if isinstance(t, bytes) else str(t) for t in f["groups/time"][:]])
+at8 = int(np.isin(labels_h, ["8", "8.0"]).sum())
+model_h = m_held["metrics"]["model"]
+print(f"held-out time 8: {model_h['later times']['groups']} groups reported as later times "
+      f"({at8} perturbed groups at 8); train {model_h['train']['groups']}, test {model_h['test']['groups']}")
+assert model_h["later times"]["groups"] == at8 > 0
+assert model_h["train"]["groups"] + model_h["validation"]["groups"] + model_h["test"]["groups"] + at8 == len(labels_h)
+
 pred = f"{work}/predict"
 run(exe, mpirun, 1, "predict", deck, "--data", screen, "--model", os.path.join(timed, "fit.h5"), "--groups", "test",
     "-o", pred, "--set", "fit.truth=", "--force", "-q")

@@ -71,6 +71,7 @@ struct FitOptions {
   enum class Dynamics { kAuto, kSteady, kTimeCourse };
   Dynamics dynamics = Dynamics::kAuto;
   std::vector<std::string> steady_times;
+  std::vector<std::string> heldout_times;  // groups at these times: held out of the fit, evaluated apart
   double onset_tau = 0.0;
   bool controls_steady = true;  // the steady-state term on every (medium, time) of controls
   solvers::TrajectoryOptions trajectory;

@@ -76,6 +76,9 @@ struct ObservedGroup {
   double time = std::numeric_limits<double>::infinity();  // time-course fits: its time; infinity: a steady state
   double cells = 0;
   Split split = Split::kTrain;
+  // At a time of fit.heldout_times: in no loss and no baseline, every split; evaluated as
+  // "later times" (extrapolation in time).
+  bool heldout_time = false;
   bool owned = false;         // counted on this rank (controls are held by every rank, owned by one)
   std::vector<double> y;      // G
   std::vector<double> delta;  // G; control groups only: the batch offset of their batch

@@ -27,7 +27,7 @@ struct TrajectoryOptions {
 struct TrajectoryReport {
   bool ok = false;
   std::string message;  // CVODES' flag name when !ok
-  long steps = 0;       // forward (or backward) internal steps
+  long steps = 0;       // internal steps of the forward (or the whole backward) integration
   long checkpoints = 0;
 };
 
