@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -86,6 +87,24 @@ json inspect_report(const ScreenData& s, const DataOptions& o) {
     warnings.push_back("batch '" + b +
                        "' has no control cells: its offset is unidentifiable and its perturbations can only be "
                        "contrasted with other batches' controls, a bias no number of cells removes");
+  // Per (medium, time): a time point with perturbed cells and no controls has no time-matched
+  // reference (controls of differentiating cells move: another time's are not a substitute).
+  std::map<std::pair<int, int>, std::pair<std::int64_t, std::int64_t>> per_time;  // perturbed, control cells
+  for (const auto& g : s.groups()) {
+    auto& [perturbed, control] = per_time[{g.medium, g.time}];
+    (s.perturbations()[static_cast<std::size_t>(g.perturbation)].control ? control : perturbed) += g.cells;
+  }
+  json untimed = json::array();
+  for (const auto& [key, n] : per_time) {
+    if (n.first == 0 || n.second > 0) continue;
+    const auto& time = s.times()[static_cast<std::size_t>(key.second)];
+    const auto& medium = s.media()[static_cast<std::size_t>(key.first)];
+    untimed.push_back({{"medium", medium}, {"time", time}});
+    warnings.push_back("time '" + time + "' in medium '" + medium +
+                       "' has perturbed cells but no control cells: no time-matched controls; its effects can only be "
+                       "taken against another time's controls (biased if the controls change over time)");
+  }
+  r["times_without_controls"] = untimed;
   std::sort(group_cells.begin(), group_cells.end());
   std::int64_t small = 0;
   for (auto c : group_cells) small += c < o.min_cells_per_group;

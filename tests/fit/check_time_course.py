@@ -4,6 +4,8 @@
 - Bad decks: a non-numeric time label that fit.steady_times does not list is refused (exit
   2, naming the label); with the time-0 controls declared steady the fit warns that its
   trajectories start later.
+- The same screen without the controls at time 2: `inspect` and `fit` both warn that time 2
+  has no time-matched controls.
 - At t = 0 the model predicts no specific effect (the onset has not begun: kappa(0) = 0 with
   tau > 0): every perturbed group at t = 0 gets the same row, the common part (train_mean's
   at t = 0, fit.shared_response); at 2 and 8 they differ; fit.h5's /steady_states/time holds
@@ -34,7 +36,19 @@ assert res.returncode == 2 and "'inf' is not a number" in res.stderr, (res.retur
 res = run(exe, mpirun, 1, "fit", deck, "-o", f"{work}/late", "--data", screen, "--set", "fit.truth=", "--force",
           "--set", 'fit.steady_times=["0","inf"]', "--set", "fit.max_iterations=0")
 assert "earliest time-course controls are at time 2" in res.stderr, res.stderr
-print("refusal and warning: OK")
+import anndata  # noqa: E402
+screen_a = anndata.read_h5ad(screen)
+keep = ~((screen_a.obs["perturbation"].astype(str) == "control") & (screen_a.obs["time"].astype(float) == 2.0))
+no_controls = f"{work}/no_controls_at_2.h5ad"
+os.makedirs(work, exist_ok=True)
+screen_a[keep.values].copy().write_h5ad(no_controls)
+res = run(exe, mpirun, 1, "inspect", no_controls, "--json")
+report = json.loads(res.stdout)
+assert [t["time"] for t in report["times_without_controls"]] in (["2"], ["2.0"]), report["times_without_controls"]
+res = run(exe, mpirun, 1, "fit", deck, "-o", f"{work}/no_controls", "--data", no_controls, "--set", "fit.truth=",
+          "--force", "--set", "fit.max_iterations=0", "--set", "data.allow_uncontrolled_batches=true")
+assert "has perturbed cells but no control cells" in res.stderr, res.stderr
+print("refusal and warnings: OK")
 
 
 def fit(name, *settings):
@@ -84,7 +98,6 @@ assert model_h["train"]["groups"] + model_h["validation"]["groups"] + model_h["t
 pred = f"{work}/predict"
 run(exe, mpirun, 1, "predict", deck, "--data", screen, "--model", os.path.join(timed, "fit.h5"), "--groups", "test",
     "-o", pred, "--set", "fit.truth=", "--force", "-q")
-import anndata  # noqa: E402
 p = anndata.read_h5ad(os.path.join(pred, "predictions.h5ad"))
 with h5py.File(os.path.join(timed, "fit.h5")) as f:
     dec = lambda a: [x.decode() if isinstance(x, bytes) else str(x) for x in a]  # noqa: E731
