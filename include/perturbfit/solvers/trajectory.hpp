@@ -3,7 +3,7 @@
 // Jacobian, Jacobi preconditioner), sampled at given times; then, for a loss
 // l = sum_i l_i(x(t_i)), the CVODES adjoint: lambda' = -(df/dx)^T lambda backwards from the
 // last time, with lambda += dl_i/dx at each t_i, and
-//   dl/dtheta = integral_0^T lambda^T df/dtheta dt   (a backward quadrature),
+//   dl/dtheta = integral_0^T lambda^T df/dtheta dt   (Gauss-Legendre over the backward steps),
 //   dl/dx0    = lambda(0).
 // The forward pass stores checkpoints every `checkpoint_steps` steps (CVodeAdjInit, Hermite
 // interpolation); the backward pass recomputes the forward states between them.
