@@ -6,10 +6,11 @@
 #  - valgrind must find no definitely-lost block allocated from perturbfit code. Open MPI's
 #    own initialisation and finalisation leaks (reached through PetscInitialize and
 #    PetscFinalize in cli::PetscRuntime) are reported, not counted.
-# usage: check_leaks.sh PERTURBFIT DECK WORKDIR [fit|latent|analysis]
+# usage: check_leaks.sh PERTURBFIT DECK WORKDIR [fit|latent|analysis|time_course]
 #   fit: simulate, inspect, fit, restart; latent: the panel screen and the latent fit;
 #   analysis: predict (pairs, a protocol, cells), export, check and design on a fit made first
-#   (unchecked) (three CTest tests, so that they run side by side); fit and latent when omitted.
+#   (unchecked); time_course: simulate, fit and predict a time-resolved screen (DECK is one)
+#   (four CTest tests, so that they run side by side); fit and latent when omitted.
 set -uo pipefail
 exe="$1"; deck="$2"; work="$3"; part="${4:-all}"
 rm -rf "$work"; mkdir -p "$work"
@@ -18,12 +19,16 @@ fit_args="fit $deck --data $work/out/screen.h5ad --set fit.max_iterations=3 --se
 panel="--set measure.panel_fraction=0.5"
 latent_fit="fit $deck --data $work/panel/screen.h5ad --set fit.max_iterations=3 --set fit.lambda_ss=0.1 -o $work/latent"
 cmds=()
-if [ "$part" != latent ]; then
+if [ "$part" != latent ] && [ "$part" != time_course ]; then
   cmds+=("simulate $deck -o $work/out" "inspect $work/out/screen.h5ad" "$fit_args -o $work/fit"
          "$fit_args --set fit.max_iterations=4 --restart $work/fit")
 fi
-if [ "$part" != fit ] && [ "$part" != analysis ]; then
+if [ "$part" != fit ] && [ "$part" != analysis ] && [ "$part" != time_course ]; then
   cmds+=("simulate $deck $panel -o $work/panel" "$latent_fit")
+fi
+if [ "$part" = time_course ]; then  # DECK: a time-resolved screen (trajectories and their adjoints)
+  cmds=("simulate $deck -o $work/out" "$fit_args -o $work/fit"
+        "predict $deck --data $work/out/screen.h5ad --model $work/fit/fit.h5 --groups test -o $work/predict")
 fi
 if [ "$part" = analysis ]; then
   "$exe" simulate "$deck" -o "$work/out" -q > /dev/null || { echo "FAIL: the analysis part's simulate"; exit 1; }
