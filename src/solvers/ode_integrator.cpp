@@ -57,12 +57,6 @@ int rhs(realtype t, N_Vector y, N_Vector ydot, void* user) {
   return 0;
 }
 
-int jac_times_setup(realtype t, N_Vector y, N_Vector, void* user) {
-  auto* s = static_cast<Impl*>(user);
-  s->field.linearize(N_VGetArrayPointer(y), *s->cond, t, s->lin);
-  return 0;
-}
-
 int jac_times(N_Vector v, N_Vector jv, realtype, N_Vector, N_Vector, void* user, N_Vector) {
   auto* s = static_cast<Impl*>(user);
   const double* vv = N_VGetArrayPointer(v);
@@ -132,7 +126,7 @@ OdeReport OdeIntegrator::integrate(const model::Condition& cond, double t0, doub
     s.ls = SUNLinSol_SPGMR(s.y, SUN_PREC_LEFT, 30, s.ctx);
     if (!s.ls) throw NumericalError("CVODES: cannot create the GMRES solver");
     check(CVodeSetLinearSolver(s.cvode, s.ls, nullptr), "CVodeSetLinearSolver");
-    check(CVodeSetJacTimes(s.cvode, jac_times_setup, jac_times), "CVodeSetJacTimes");
+    check(CVodeSetJacTimes(s.cvode, cvodes::linearize_for_products<Impl>, jac_times), "CVodeSetJacTimes");
     check(CVodeSetPreconditioner(s.cvode, prec_setup, prec_solve), "CVodeSetPreconditioner");
     s.initialised = true;
   } else {

@@ -29,7 +29,7 @@ struct Trajectory::Impl {
 
   const model::Condition* cond = nullptr;
   std::vector<double> times;
-  model::Linearization lin, lin_b;
+  model::Linearization lin, lin_b, lin_rhs_b;  // products (forward, backward); the backward right-hand side
   std::vector<double> diag, precond, diag_b, precond_b;
   std::vector<double> knock_work;
 
@@ -52,12 +52,6 @@ int rhs(realtype t, N_Vector y, N_Vector ydot, void* user) {
   s->field.evaluate(N_VGetArrayPointer(y), *s->cond, t, f);
   for (int g = 0; g < s->size(); ++g)
     if (!std::isfinite(f[g])) return 1;  // recoverable: CVODES retries with a smaller step
-  return 0;
-}
-
-int jac_times_setup(realtype t, N_Vector y, N_Vector, void* user) {
-  auto* s = static_cast<Impl*>(user);
-  s->field.linearize(N_VGetArrayPointer(y), *s->cond, t, s->lin);
   return 0;
 }
 
@@ -105,10 +99,9 @@ int prec_solve(realtype, N_Vector, N_Vector, N_Vector r, N_Vector z, realtype, r
 // Backward: lambda' = -(df/dx)^T lambda at the (interpolated) forward state y.
 int rhs_b(realtype t, N_Vector y, N_Vector yb, N_Vector ybdot, void* user) {
   auto* s = static_cast<Impl*>(user);
-  model::Linearization lin;
-  s->field.linearize(N_VGetArrayPointer(y), *s->cond, t, lin);
+  s->field.linearize(N_VGetArrayPointer(y), *s->cond, t, s->lin_rhs_b);  // reused: called every stage
   double* out = N_VGetArrayPointer(ybdot);
-  s->field.jtvp(lin, N_VGetArrayPointer(yb), out);
+  s->field.jtvp(s->lin_rhs_b, N_VGetArrayPointer(yb), out);
   for (int g = 0; g < s->size(); ++g) {
     out[g] = -out[g];
     if (!std::isfinite(out[g])) return 1;
@@ -179,7 +172,7 @@ TrajectoryReport Trajectory::forward(const model::Condition& cond, const std::ve
   s.ls.reset(SUNLinSol_SPGMR(s.y.get(), SUN_PREC_LEFT, 30, s.ctx));
   if (!s.ls) throw NumericalError("CVODES: cannot create the GMRES solver");
   check(CVodeSetLinearSolver(mem, s.ls.get(), nullptr), "CVodeSetLinearSolver");
-  check(CVodeSetJacTimes(mem, jac_times_setup, jac_times), "CVodeSetJacTimes");
+  check(CVodeSetJacTimes(mem, cvodes::linearize_for_products<Impl>, jac_times), "CVodeSetJacTimes");
   check(CVodeSetPreconditioner(mem, prec_setup, prec_solve), "CVodeSetPreconditioner");
   if (record) check(CVodeAdjInit(mem, s.options.checkpoint_steps, CV_HERMITE), "CVodeAdjInit");
   // Never past the last sampled time: the onset and the backward pass start there.

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/model/vector_field.hpp"
 
 namespace perturbfit::solvers::cvodes {
 
@@ -30,5 +31,14 @@ struct MemoryDeleter {
   void operator()(void* mem) const { CVodeFree(&mem); }
 };
 using Memory = std::unique_ptr<void, MemoryDeleter>;  // CVodeCreate's integrator memory
+
+// CVodeSetJacTimes' setup: df/dx at (t, y) into the user data's `lin`, which the products
+// then reuse. S has `field`, `cond` (a Condition pointer) and `lin`.
+template <class S>
+int linearize_for_products(realtype t, N_Vector y, N_Vector, void* user) {
+  auto* s = static_cast<S*>(user);
+  s->field.linearize(N_VGetArrayPointer(y), *s->cond, t, s->lin);
+  return 0;
+}
 
 }  // namespace perturbfit::solvers::cvodes
