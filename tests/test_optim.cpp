@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/fit/early_stopping.hpp"
@@ -40,6 +41,27 @@ TEST(ProjectedLbfgs, MinimisesRosenbrock) {
   while (opt.iterate(st, rosenbrock) == fit::ProjectedLbfgs::Status::kContinue && it < 500) ++it;
   for (double v : st.x) EXPECT_NEAR(v, 1.0, 1e-6);
   EXPECT_LT(it, 200);
+}
+
+TEST(ProjectedLbfgs, StepsBackFromATrialWhoseObjectiveFails) {
+  // Where the fit's objective cannot be evaluated (every steady state failed) it returns
+  // infinity and leaves the gradient untouched; the search must step back, not read it.
+  const std::size_t n = 4;
+  fit::ProjectedLbfgs opt(std::vector<double>(n, -5), std::vector<double>(n, 5), 10, 1e-9);
+  auto st = start(n);
+  int calls = 0, failures = 0;
+  const fit::ProjectedLbfgs::Objective failing_far = [&](const std::vector<double>& x, std::vector<double>& g) {
+    // The first trial of the first search fails (call 1 evaluates the start), and so does
+    // every point far from the start.
+    bool far = false;
+    for (double v : x) far = far || std::abs(v) > 1.6;
+    if (++calls == 2 || far) return ++failures, std::numeric_limits<double>::infinity();
+    return rosenbrock(x, g);
+  };
+  int it = 0;
+  while (opt.iterate(st, failing_far) == fit::ProjectedLbfgs::Status::kContinue && it < 500) ++it;
+  for (double v : st.x) EXPECT_NEAR(v, 1.0, 1e-6);
+  EXPECT_GT(failures, 0);
 }
 
 TEST(ProjectedLbfgs, StopsOnAnActiveBound) {

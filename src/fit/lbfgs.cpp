@@ -127,14 +127,15 @@ bool ProjectedLbfgs::search(LbfgsState& st, const std::vector<double>& d, const 
     double slope = 0;  // g's: the first-order change along the realised (projected) step
     for (std::size_t i = 0; i < n; ++i) slope += st.g[i] * (trial.x[i] - st.x[i]);
     if (!(slope < 0)) break;  // the projection left no descent
+    trial.g.clear();  // an objective that fails (infinite value) need not set it
     trial.f = objective(trial.x, trial.g);
-    double end_slope = 0;
-    for (std::size_t i = 0; i < n; ++i) end_slope += trial.g[i] * (trial.x[i] - st.x[i]);
-    if (!std::isfinite(trial.f) || trial.f > st.f + kArmijo * slope) {
+    if (!std::isfinite(trial.f) || trial.g.size() != n || trial.f > st.f + kArmijo * slope) {
       hi = a;
     } else {
       best = trial, have_best = true;
       if (observer.keep) observer.keep();
+      double end_slope = 0;
+      for (std::size_t i = 0; i < n; ++i) end_slope += trial.g[i] * (trial.x[i] - st.x[i]);
       if (end_slope >= kCurvature * slope) break;  // both conditions hold
       lo = a;
     }
