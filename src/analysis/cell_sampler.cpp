@@ -8,8 +8,9 @@
 
 namespace perturbfit::analysis {
 
-CellSampler::CellSampler(const parallel::Comm& comm, const data::ScreenData& screen, double pseudocount)
-    : pseudocount_(pseudocount) {
+CellSampler::CellSampler(const parallel::Comm& comm, const data::ScreenData& screen, double pseudocount,
+                         const std::vector<double>& nb_size, const std::vector<double>& dropout)
+    : pseudocount_(pseudocount), dropout_(dropout) {
   const auto G = screen.genes().size();
   std::vector<double> moments(2 * G + 1, 0.0);  // sum y/s, sum (y/s)^2 per gene, control cells
   std::vector<double> local_s;
@@ -40,6 +41,8 @@ CellSampler::CellSampler(const parallel::Comm& comm, const data::ScreenData& scr
     const double mean = moments[g] / n, var = std::max(0.0, moments[G + g] / n - mean * mean);
     dispersion_[g] = mean > 0 ? std::max(0.0, (var - mean) / (mean * mean)) : 0.0;
   }
+  if (!nb_size.empty())
+    for (std::size_t g = 0; g < G; ++g) dispersion_[g] = 1.0 / nb_size[g];
 }
 
 void CellSampler::sample(const std::vector<double>& X, std::int64_t row, int cells, std::vector<std::int64_t>& indptr,
@@ -52,6 +55,7 @@ void CellSampler::sample(const std::vector<double>& X, std::int64_t row, int cel
     for (std::size_t g = 0; g < X.size(); ++g) {
       const double mean = s * std::max(0.0, std::exp(X[g]) - pseudocount_);
       if (!(mean > 0)) continue;
+      if (!dropout_.empty() && rng.uniform() < dropout_[g]) continue;  // a structural zero
       const auto k = dispersion_[g] > 0 ? rng.negative_binomial(mean, 1.0 / dispersion_[g]) : rng.poisson(mean);
       if (k == 0) continue;
       indices.push_back(static_cast<std::int32_t>(g));

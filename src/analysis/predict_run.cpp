@@ -281,7 +281,7 @@ json run_predict(const parallel::Comm& comm, fit::FitProblem& problem, const Pre
   io::write_h5ad(comm, (request.output / "predictions.h5ad").string(), block, &staged);
   std::int64_t sampled = 0;
   if (request.cells_per_row > 0) {
-    const CellSampler sampler(comm, data, problem.options().pseudocount);
+    const CellSampler sampler(comm, data, problem.options().pseudocount, problem.nb_size(), problem.nb_dropout());
     io::H5adBlock cells;
     cells.var_names = data.genes();
     std::vector<double> size_factors;

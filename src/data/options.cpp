@@ -67,7 +67,7 @@ config::SectionSpec data_section() {
            {"guide_counts", VT::kString, "", "guide-abundance read-outs (tab-separated: guide, perturbation, batch, medium, time, count; what simulate's count_guides writes); relative to the deck; fit then fits the fitness weights phi from them (fit.lambda_abundance)"},
            {"top_variable", VT::kInt, 0, "keep only the N genes of highest log-normalised variance (0: all)", range::count(0)},
            {"keep_targets", VT::kBool, true, "gene selection (genes_file, top_variable) keeps every perturbation target present in var, so that measured targets stay measured"},
-           {"likelihood", VT::kString, "gaussian", "gaussian (pseudo-bulk of log-normalised expression) | nb (counts must be integers)"},
+           {"likelihood", VT::kString, "gaussian", "gaussian (the fit's data term: squared error of the pseudo-bulk log(eps + mean normalised expression)) | nb (the per-cell negative-binomial likelihood of raw counts, with each gene's NB size learned and with fit.zero_inflation its dropout; counts must be integers; docs/fit.md, Count likelihood)"},
            {"missing_targets", VT::kString, "latent", "a target absent from var: latent (the fit models it as an unmeasured node of the network, knocked down by its guides) | skip (drop its cells, with a warning) | error"},
            {"allow_uncontrolled_batches", VT::kBool, false, "accept batches without control cells (their offsets are then unidentifiable; a loud warning)"},
            {"allow_empty_groups", VT::kBool, false, "accept perturbation categories with no cells"},

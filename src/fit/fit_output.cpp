@@ -72,6 +72,14 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
     model::write_parameters(f, p);
     f.write("/parameters/kappa", std::vector<double>{problem.kappa()});
     if (problem.niche_coupled()) write_niche(f, problem);
+    if (problem.count_likelihood()) {
+      f.group("/measurement");
+      f.attr_string("/measurement", "description",
+                    "data.likelihood = nb: per measured gene (/genes) the NB size r (larger: closer to Poisson; "
+                    "simulate's measure.dispersion) and with fit.zero_inflation the dropout pi, as fitted");
+      f.write("/measurement/nb_size", problem.nb_size());
+      if (!problem.nb_dropout().empty()) f.write("/measurement/dropout", problem.nb_dropout());
+    }
     f.write("/theta", fitted);
     f.attr_string("/theta", "description",
                   "the fitted optimisation variables (FitProblem's theta: c-bar in place of c, kappa, coupling, "

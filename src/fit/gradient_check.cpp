@@ -22,8 +22,7 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
   for (std::size_t i = 0; i < nw; ++i) theta[i] = 0.5 * rng.normal() / (std::max(x_mean, 1e-3) * std::sqrt(in_degree));
   for (std::size_t i = nw; i < theta.size(); ++i)
     if (lower[i] < upper[i] && theta[i] != 0) theta[i] *= 1.0 + 0.1 * rng.normal();
-  const ThetaLayout layout(problem.parameters(), problem.coupling().gamma.size(),
-                           problem.fits_abundance() ? problem.fitness().size() : 0);
+  const ThetaLayout layout = problem.layout();
   // The niche channels' U starts at 0, where the loss does not depend on Gamma: give it values.
   const auto K = static_cast<std::size_t>(problem.parameters().media);
   if (problem.niche_coupled())
@@ -34,7 +33,7 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
   for (std::size_t i = layout.Q; i < layout.Q + problem.parameters().Q.size(); ++i)
     if (lower[i] < upper[i]) theta[i] = 0.3 * rng.normal();
   // phi starts at 0, where the abundance term does not depend on the steady states: give it values.
-  for (std::size_t i = layout.fitness; i < theta.size(); ++i) theta[i] = 0.5 * rng.normal();
+  for (std::size_t i = layout.fitness; i < layout.log_size; ++i) theta[i] = 0.5 * rng.normal();
   if (at) theta = *at;
   const auto base = problem.evaluate(theta, &grad);
   nlohmann::json rows = nlohmann::json::array();
@@ -48,7 +47,9 @@ nlohmann::json check_gradient(FitProblem& problem, int directions, double step, 
   std::vector<Block> blocks;
   for (int k = 0; k < directions; ++k) blocks.push_back({"", 0, theta.size()});
   if (problem.niche_coupled()) blocks.push_back({"Gamma", layout.coupling, layout.fitness});
-  if (problem.fits_abundance()) blocks.push_back({"phi", layout.fitness, theta.size()});
+  if (problem.fits_abundance()) blocks.push_back({"phi", layout.fitness, layout.log_size});
+  if (problem.count_likelihood()) blocks.push_back({"NB size", layout.log_size, layout.logit_dropout});
+  if (!problem.nb_dropout().empty()) blocks.push_back({"dropout", layout.logit_dropout, theta.size()});
   if (!problem.parameters().Q.empty()) blocks.push_back({"Q", layout.Q, layout.Q + problem.parameters().Q.size()});
   for (std::size_t k = 0; k < blocks.size(); ++k) {
     RandomStream dir(opt.seed, StreamDomain::kFitDirection, static_cast<std::uint64_t>(k) + 1);

@@ -75,10 +75,12 @@ FitOptions fit_options(const config::Deck& d) {
   o.gatol = d.get<double>("fit.gatol");
   o.learning_rate = d.get<double>("fit.learning_rate");
   o.checkpoint_every = d.get<int>("fit.checkpoint_every");
-  if (d.get<std::string>("data.likelihood") != "gaussian")
+  o.count_likelihood = d.get<std::string>("data.likelihood") == "nb";
+  o.zero_inflation = d.get<bool>("fit.zero_inflation");
+  if (o.zero_inflation && !o.count_likelihood)
     throw UsageError(
-        "fit supports data.likelihood = gaussian (pseudo-bulk) only; the per-cell negative-binomial "
-        "likelihood is not implemented yet");
+        "fit.zero_inflation = true needs data.likelihood = \"nb\" (the Gaussian pseudo-bulk has no per-cell zeros "
+        "to inflate)");
   o.truth = relative_to_deck(d, d.get<std::string>("fit.truth"));
   o.steady = solvers::steady_state_options(d);
   o.steady.atol = d.get<double>("fit.steady_atol");
@@ -178,6 +180,7 @@ config::SectionSpec fit_section() {
            {"steady_times", VT::kStringList, nlohmann::json::array(), "time labels whose groups are steady states in a time-course fit (e.g. [\"late\"] or [\"96\"])"},
            {"heldout_times", VT::kStringList, nlohmann::json::array(), "time labels held out of the fit (every perturbation, controls too): their groups are in no loss and no baseline, and are evaluated as \"later times\" in metrics.json (extrapolation in time; without a time course they are steady states like the others)"},
            {"onset_tau", VT::kFloat, 0.0, "time constant of the perturbation's onset in a time-course fit: kappa(t) = kappa (1 - exp(-t / onset_tau)); 0: instantaneous", range::non_negative()},
+           {"zero_inflation", VT::kBool, false, "with data.likelihood = nb: each gene also has a probability pi_g of a structural zero (ZINB), learned with its NB size; false: plain NB"},
            {"controls_steady", VT::kBool, true, "time courses: the control cells are at a steady state at every time (a non-differentiating system), so the steady-state term (lambda_ss) applies to every (medium, time) of controls; false (differentiating): only to those at fit.steady_times"},
            {"ode_rtol", VT::kFloat, 1e-8, "CVODES relative tolerance of the fit's time courses and their adjoints (--check-gradient uses at most 1e-10)", range::positive()},
            {"ode_atol", VT::kFloat, 1e-10, "CVODES absolute tolerance of the fit's time courses, in model units (--check-gradient uses at most 1e-12)", range::positive()},

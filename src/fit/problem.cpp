@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/solvers/adjoint.hpp"
@@ -38,6 +39,8 @@ std::vector<double> FitProblem::initial_point() const {
   theta.push_back(kappa_);
   theta.insert(theta.end(), coupling_.gamma.begin(), coupling_.gamma.end());
   if (fits_abundance_) theta.insert(theta.end(), params_.fitness.begin(), params_.fitness.end());
+  for (const double r : nb_size_) theta.push_back(std::log(r));
+  for (const double pi : nb_dropout_) theta.push_back(std::log(pi / (1.0 - pi)));
   return theta;
 }
 
@@ -73,6 +76,7 @@ void FitProblem::bounds(std::vector<double>& lower, std::vector<double>& upper) 
       lower[L.Q + g * K + k] = upper[L.Q + g * K + k] = 0.0;
   for (std::size_t i = 0; i < static_cast<std::size_t>(external_channels_) * ligands; ++i)
     lower[L.coupling + i] = upper[L.coupling + i] = 0.0;
+  count_bounds(lower, upper);
 }
 
 void FitProblem::set_point(const std::vector<double>& theta) {
@@ -86,7 +90,11 @@ void FitProblem::set_point(const std::vector<double>& theta) {
   kappa_ = theta[L.kappa];
   std::copy(theta.begin() + static_cast<long>(L.coupling), theta.begin() + static_cast<long>(L.fitness),
             coupling_.gamma.begin());
-  if (fits_abundance_) std::copy(theta.begin() + static_cast<long>(L.fitness), theta.end(), params_.fitness.begin());
+  if (fits_abundance_)
+    std::copy(theta.begin() + static_cast<long>(L.fitness), theta.begin() + static_cast<long>(L.log_size),
+              params_.fitness.begin());
+  for (std::size_t g = 0; g < nb_size_.size(); ++g) nb_size_[g] = std::exp(theta[L.log_size + g]);
+  for (std::size_t g = 0; g < nb_dropout_.size(); ++g) nb_dropout_[g] = model::logistic(theta[L.logit_dropout + g]);
   for (auto& c : conditions_) {
     for (auto& k : c.condition.knock)
       if (!is_shared(k.first)) k.second = kappa_;
@@ -214,7 +222,18 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   LossValue value;
   if (opt_.niche && !batches.empty()) throw std::logic_error("niche coupling evaluates every animal together");
   // Coupled, every group of every animal is solved (its cells shape the niche, whatever its split).
-  const std::int64_t failed = opt_.niche ? solve_coupled(&value, false, false) : solve(which, &value, false);
+  std::int64_t failed = 0;
+  if (opt_.niche) {
+    failed = solve_coupled(&value, false, false);
+  } else {
+    std::string failure;
+    try {
+      failed = solve(which, &value, false);
+    } catch (const NumericalError& e) {
+      failure = e.what();
+    }
+    agree_on_failure(failure);
+  }
   if (opt_.niche && failed > 0)
     throw NumericalError("the coupled steady state (every animal's niche and groups) failed at this point");
 
@@ -222,10 +241,18 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   double cells = 0, loss = 0;
   std::vector<std::vector<double>> dl_dx(conditions_.size());
   std::vector<double> fitness_grad(gradient && fits_abundance_ ? params_.fitness.size() : 0, 0.0);
+  std::vector<double> size_grad(gradient ? nb_size_.size() : 0, 0.0), dropout_grad(gradient ? nb_dropout_.size() : 0, 0.0);
   for (const auto& o : groups_) {
     if (!in_loss(o)) continue;
     const auto& c = conditions_[static_cast<std::size_t>(o.condition)];
     if (!c.solved) continue;
+    if (opt_.count_likelihood) {
+      auto& dx = dl_dx[static_cast<std::size_t>(o.condition)];
+      if (gradient && dx.empty()) dx.assign(N, 0.0);
+      cells += o.cells;
+      loss += count_term(o, c.x, gradient ? &dx : nullptr, &size_grad, &dropout_grad);
+      continue;
+    }
     const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
     auto& dx = dl_dx[static_cast<std::size_t>(o.condition)];
     if (gradient && dx.empty()) dx.assign(N, 0.0);  // latent nodes: not observed
@@ -258,17 +285,24 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     if (opt_.niche) {
       kappa_grad = coupled_gradient(dl_dx, g, coupling_grad);
     } else {
-      std::vector<const model::Condition*> conds;
-      std::vector<const std::vector<double>*> xs, rhs;
-      for (std::size_t i = 0; i < conditions_.size(); ++i) {
-        if (dl_dx[i].empty() || conditions_[i].trajectory >= 0) continue;  // time courses: below
-        conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x), rhs.push_back(&dl_dx[i]);
+      // Each rank's adjoints are its own: agree_on_failure.
+      std::string failure;
+      try {
+        std::vector<const model::Condition*> conds;
+        std::vector<const std::vector<double>*> xs, rhs;
+        for (std::size_t i = 0; i < conditions_.size(); ++i) {
+          if (dl_dx[i].empty() || conditions_[i].trajectory >= 0) continue;  // time courses: below
+          conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x), rhs.push_back(&dl_dx[i]);
+        }
+        std::vector<std::vector<double>> knock_grads;
+        solvers::SteadyStateProblem steady(*field_, opt_.steady, opt_.batch_size);
+        iterations = steady.accumulate_gradient(conds, xs, rhs, opt_.adjoint_rtol, g, &knock_grads);
+        for (std::size_t k = 0; k < knock_grads.size(); ++k) kappa_grad += kappa_gradient(*conds[k], knock_grads[k]);
+        if (time_course()) kappa_grad += time_course_gradient(dl_dx, g);
+      } catch (const NumericalError& e) {
+        failure = e.what();
       }
-      std::vector<std::vector<double>> knock_grads;
-      solvers::SteadyStateProblem steady(*field_, opt_.steady, opt_.batch_size);
-      iterations = steady.accumulate_gradient(conds, xs, rhs, opt_.adjoint_rtol, g, &knock_grads);
-      for (std::size_t k = 0; k < knock_grads.size(); ++k) kappa_grad += kappa_gradient(*conds[k], knock_grads[k]);
-      if (time_course()) kappa_grad += time_course_gradient(dl_dx, g);
+      agree_on_failure(failure);
     }
     reduced[head - 1] = static_cast<double>(iterations);
     const auto flat = g.flatten();
@@ -276,6 +310,8 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
     reduced.push_back(kappa_grad);
     reduced.insert(reduced.end(), coupling_grad.begin(), coupling_grad.end());
     reduced.insert(reduced.end(), fitness_grad.begin(), fitness_grad.end());
+    reduced.insert(reduced.end(), size_grad.begin(), size_grad.end());
+    reduced.insert(reduced.end(), dropout_grad.begin(), dropout_grad.end());
   }
   comm_.replicated_sum_in_place(reduced);
   const double n = reduced[0];
@@ -303,6 +339,11 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
         gr[L.W + static_cast<std::size_t>(k)] -= gr[L.c + g];
   }
   return value;
+}
+
+void FitProblem::agree_on_failure(const std::string& failure) const {
+  if (comm_.max(failure.empty() ? 0.0 : 1.0) > 0)
+    throw NumericalError(failure.empty() ? "a solve failed on another rank" : failure);
 }
 
 double FitProblem::kappa_gradient(const model::Condition& condition, const std::vector<double>& knock_grad) const {
@@ -453,6 +494,10 @@ std::vector<double> FitProblem::validation_losses(const std::vector<double>& the
     const auto& c = conditions_[static_cast<std::size_t>(o.condition)];
     if (!c.solved) {
       losses.push_back(std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
+    if (opt_.count_likelihood) {  // the held-out cells' likelihood: what the fit maximises
+      losses.push_back(count_term(o, c.x, nullptr, nullptr, nullptr) / o.cells);
       continue;
     }
     const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;

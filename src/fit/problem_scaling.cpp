@@ -15,7 +15,9 @@
 //   dz_g = (1 - kappa_g) sigma(s) dv + dbeta + a (dc + sum_k m_k dU_k + sum_j (z_j - 1) dW_gj),
 //   a = (1 - kappa_g) v sigma'(s),  (W in c-bar coordinates: c-bar = c + W 1)
 // and H_ii = sum over the loss's groups k of 2 n_k / (N G) (rho_gk dz_g/dtheta_i)^2,
-// rho_gk = S_g / (eps + S_g z_gk). Parameters the data do not see directly here (the rows of
+// rho_gk = S_g / (eps + S_g z_gk). With data.likelihood = nb, n_k rho_gk^2 is the Fisher
+// information of the group's counts about z_gk instead (state_information), and the NB
+// sizes and dropouts take their empirical information over the training cells. Parameters the data do not see directly here (the rows of
 // unobserved nodes, kappa, the neural correction, phi) keep D = 1. (phi scaled by the
 // abundance term's curvature was tried: the selection study's fits then spent their
 // iterations on phi, and both the expression and the guide-change errors rose.) D is normalised by the median
@@ -44,7 +46,7 @@ std::vector<double> FitProblem::diagonal_scaling() {
     solve_coupled(nullptr, false, false);
   else
     solve(which, nullptr, false);
-  std::vector<double> H(L.size, 0.0), s, factor;
+  std::vector<double> H(L.size, 0.0), s, factor, count_fisher;
   double cells = 0;
   for (const auto& o : groups_) {
     if (!o.owned || o.split != Split::kTrain || o.condition < 0) continue;
@@ -53,8 +55,21 @@ std::vector<double> FitProblem::diagonal_scaling() {
     cells += o.cells;
     const std::vector<const model::Condition*> one{&c.condition};
     field_->batch_inputs(c.x.data(), 1, one, c.time, s, factor);  // a time course: its onset at its time
+    if (opt_.count_likelihood) {
+      count_fisher = state_information(o, c.x);
+      // The NB parameters act on the counts directly: their own (empirical) information.
+      const auto m = predicted_mean(o, c.x);
+      CountGradient info(G);
+      fit::count_information(count_matrix(), cells_.of(o.group), G, m.data(), nb_size_.data(),
+                             nb_dropout_.empty() ? nullptr : nb_dropout_.data(), info);
+      for (std::size_t g = 0; g < G; ++g) {
+        H[L.log_size + g] += info.log_size[g];
+        if (!nb_dropout_.empty()) H[L.logit_dropout + g] += info.logit_dropout[g];
+      }
+    }
     for (std::size_t g = 0; g < G; ++g) {
-      const double z = c.x[g], rho = scale_[g] / (eps + scale_[g] * z), w = o.cells * rho * rho;
+      const double z = c.x[g], rho = scale_[g] / (eps + scale_[g] * z);
+      const double w = opt_.count_likelihood ? count_fisher[g] : o.cells * rho * rho;
       const double sig = model::logistic(s[g]), a = factor[g] * p.v[g] * sig * (1.0 - sig);
       H[L.v + g] += w * factor[g] * sig * factor[g] * sig;
       H[L.beta + g] += w;
@@ -89,6 +104,8 @@ std::vector<double> FitProblem::diagonal_scaling() {
       if (!p.Q.empty()) set(L.Q + g * K + k);
     }
     for (auto e = p.W.row_ptr[g]; e < p.W.row_ptr[g + 1]; ++e) set(L.W + static_cast<std::size_t>(e));
+    if (opt_.count_likelihood) set(L.log_size + g);
+    if (!nb_dropout_.empty()) set(L.logit_dropout + g);
   }
   return D;
 }

@@ -55,6 +55,7 @@ FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data,
   for (int j : params_.W.col) read_[static_cast<std::size_t>(j)] = 1;
   initialise_parameters();
   setup_abundance();
+  setup_counts();
   set_point(initial_point());
   variable_scale_ = diagonal_scaling();
 }

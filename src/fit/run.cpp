@@ -25,6 +25,22 @@ using nlohmann::json;
 
 namespace {
 
+// data.likelihood = nb: the fitted measurement's spread over genes, for metrics.json and the
+// log (a size at its bound says the data wanted it further: Poisson-like or all noise).
+json measurement_summary(const FitProblem& problem, const Reporter& reporter) {
+  auto quantiles = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) { return v.empty() ? 0.0 : v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))]; };
+    return json{{"min", at(0.0)}, {"q10", at(0.1)}, {"median", at(0.5)}, {"q90", at(0.9)}, {"max", at(1.0)}};
+  };
+  json m{{"nb_size", quantiles(problem.nb_size())}};
+  if (!problem.nb_dropout().empty()) m["dropout"] = quantiles(problem.nb_dropout());
+  reporter.info("measurement: NB size per gene median " + m["nb_size"]["median"].dump() + " (10%-90% " +
+                m["nb_size"]["q10"].dump() + " - " + m["nb_size"]["q90"].dump() + ")" +
+                (m.contains("dropout") ? ", dropout median " + m["dropout"]["median"].dump() : std::string()));
+  return m;
+}
+
 // The fitted niche, for metrics.json and the log: how far apart the animals' niches are is
 // what the data could identify the coupling from (docs/in_vivo.md).
 json niche_summary(const FitProblem& problem, const Reporter& reporter) {
@@ -172,6 +188,7 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
                   test["mse"]["model"].dump() + ", no selection " + test["mse"]["no_selection"].dump() +
                   ", train mean " + test["mse"]["train_mean"].dump());
   }
+  if (problem.count_likelihood()) summary["measurement"] = measurement_summary(problem, reporter);
   if (!options.truth.empty()) {
     json truth;
     comm.run_on_root([&] { truth = truth_recovery(problem, options.truth); });

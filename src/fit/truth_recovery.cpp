@@ -137,7 +137,29 @@ nlohmann::json truth_recovery(const FitProblem& problem, const std::filesystem::
         {"auprc", average_precision(latent_scores, latent_positive, true_latent_out)},
         {"auprc_random",
          latent_scores.empty() ? 0.0 : static_cast<double>(latent_found) / static_cast<double>(latent_scores.size())}};
+  // data.likelihood = nb: the learned measurement against the simulated one (per measured gene).
+  nlohmann::json measurement = nullptr;
+  if (problem.count_likelihood() && file.exists("/measurement") && file.exists("/measurement/dispersion")) {
+    const auto true_size = file.read<double>("/measurement/dispersion"), true_dropout = file.read<double>("/measurement/dropout");
+    std::vector<double> log_fit, log_true, ratio, pi_fit, pi_true;
+    for (std::size_t g = 0; g < measured; ++g) {
+      const auto t = static_cast<std::size_t>(map[g]);
+      log_fit.push_back(std::log(problem.nb_size()[g])), log_true.push_back(std::log(true_size[t]));
+      ratio.push_back(problem.nb_size()[g] / true_size[t]);
+      if (!problem.nb_dropout().empty()) pi_fit.push_back(problem.nb_dropout()[g]), pi_true.push_back(true_dropout[t]);
+    }
+    std::nth_element(ratio.begin(), ratio.begin() + static_cast<long>(ratio.size() / 2), ratio.end());
+    measurement = {{"pearson_log_nb_size", pearson(log_fit, log_true)},
+                   {"median_nb_size_ratio", ratio.empty() ? 0.0 : ratio[ratio.size() / 2]}};
+    if (!pi_fit.empty()) {
+      measurement["pearson_dropout"] = pearson(pi_fit, pi_true);
+      measurement["mean_dropout_fit"] = std::accumulate(pi_fit.begin(), pi_fit.end(), 0.0) / static_cast<double>(pi_fit.size());
+      measurement["mean_dropout_true"] =
+          std::accumulate(pi_true.begin(), pi_true.end(), 0.0) / static_cast<double>(pi_true.size());
+    }
+  }
   return {{"truth", path.string()},
+          {"measurement", measurement},
           {"latent_out_edges", latent},
           {"true_edges", true_edges},
           {"true_edges_in_support", found},

@@ -58,8 +58,8 @@ def simulate_case(deck, ranks):
     return {"int": ints, "float": {k + "/" + i: v[j] for k, v in floats.items() for j, i in enumerate(("sum", "sum_sq"))}}, SIMULATE_TOL
 
 
-def fit_case(deck, data, ranks, sets):
-    d = os.path.join(out, f"fit_{os.path.basename(deck)}_np{ranks}")
+def fit_case(deck, data, ranks, sets, tag=""):
+    d = os.path.join(out, f"fit_{os.path.basename(deck)}{tag}_np{ranks}")
     args = ["fit", os.path.join(ROOT, deck), "-o", d] + (["--data", data] if data else [])
     for s in sets:
         args += ["--set", s]
@@ -107,6 +107,14 @@ cases = {
                                                 ["fit.max_iterations=5"]),
     "fit/real_mcfaline2023": lambda n: fit_case("inputs/real_mcfaline2023.toml", None, n, ["fit.max_iterations=10"]),
     "fit/real_datlinger2021": lambda n: fit_case("inputs/real_datlinger2021.toml", None, n, ["fit.max_iterations=10"]),
+    "fit/real_mcfaline2023_nb": lambda n: fit_case("inputs/real_mcfaline2023.toml", None, n,
+                                                   ["fit.max_iterations=10", "data.likelihood=nb"], "_nb"),
+    "fit/real_datlinger2021_zinb": lambda n: fit_case("inputs/real_datlinger2021.toml", None, n,
+                                                      ["fit.max_iterations=10", "data.likelihood=nb",
+                                                       "fit.zero_inflation=true"], "_zinb"),
+    "fit/fit_small_zinb": lambda n: fit_case("tests/data/fit_small.toml", fit_screen, n,
+                                             ["fit.max_iterations=15", "data.likelihood=nb", "fit.zero_inflation=true"],
+                                             "_zinb"),
     "inspect/real_datlinger2021": lambda n: inspect_case("inputs/real_datlinger2021.toml",
                                                          "tests/data/real/datlinger2021_jurkat_tcr.h5ad", n),
     "inspect/real_mcfaline2023": lambda n: inspect_case("inputs/real_mcfaline2023.toml",

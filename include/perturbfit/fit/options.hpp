@@ -38,6 +38,9 @@ struct FitOptions {
   double validation_fraction = 0.1, test_fraction = 0.2;
   std::uint64_t split_seed = 1, seed = 1;
   double pseudocount = 0.1;
+  // data.likelihood = nb: the data term is the per-cell (ZI)NB likelihood (count_likelihood.hpp)
+  // with one NB size per measured gene (and with zero_inflation one dropout) learned.
+  bool count_likelihood = false, zero_inflation = false;
   double lambda_ss = 0.0, lambda_l1 = 3e-4, l1_smoothing = 1e-3, lambda_l2 = 2e-4;
   double lambda_abundance = 1.0;    // with data.guide_counts: the fitness term (problem_abundance.cpp)
   double lambda_fitness_l1 = 0.0;   // its sparsity prior on phi

@@ -17,6 +17,8 @@
 //   xtilde = exp(mean over its control groups of (y_c - delta_c)) - eps,  ztilde = xtilde / S.
 // Loss:
 //   L = sum_k n_k/N * mean_g (yhat_kg - y_kg)^2                       training groups + controls
+//       (data.likelihood = nb: 1/N sum over their cells i of mean_g -log ZINB(y_ig; s_i exp(delta) S_g z_g, r_g, pi_g):
+//        problem_counts.cpp)
 //     + lambda_ss * sum_(m,t) w_mt * mean_g (f_g(ztilde; m, 0) / (eps / S_g + ztilde_g))^2   (measured g)
 //     + (lambda_abundance / G) * sum_o w_o (dt_o phi . (z_p - z_control) - y_o)^2   (guide counts: problem_abundance.cpp)
 //     + lambda_l1 * sum_e (sqrt(W_e^2 + s^2) - s) + lambda_l2 * ||(W, U, c, A, B, C, d)||^2
@@ -46,6 +48,7 @@
 
 #include "perturbfit/core/reporter.hpp"
 #include "perturbfit/data/screen_data.hpp"
+#include "perturbfit/fit/count_likelihood.hpp"
 #include "perturbfit/fit/options.hpp"
 #include "perturbfit/fit/splits.hpp"
 #include "perturbfit/model/niche.hpp"
@@ -97,11 +100,19 @@ struct ControlReference {  // one per (medium, time) of the control groups
 // theta: the model's parameters (model::ParameterLayout; c-bar in place of c), then kappa,
 // then (fit.niche = coupled) the niche coupling Gamma, K x L row-major, then (with guide
 // counts) the fitness weights phi, one per node.
+// With data.likelihood = nb, then log r_g, the NB size of each measured gene, and with
+// fit.zero_inflation logit pi_g, its dropout (problem_counts.cpp).
 struct ThetaLayout : model::ParameterLayout {
-  std::size_t kappa, coupling, fitness;
-  ThetaLayout(const model::ModelParameters& p, std::size_t coupling_size, std::size_t fitness_size)
-      : model::ParameterLayout(p), kappa(size), coupling(size + 1), fitness(size + 1 + coupling_size) {
-    size += 1 + coupling_size + fitness_size;
+  std::size_t kappa, coupling, fitness, log_size, logit_dropout;
+  ThetaLayout(const model::ModelParameters& p, std::size_t coupling_size, std::size_t fitness_size,
+              std::size_t size_genes = 0, std::size_t dropout_genes = 0)
+      : model::ParameterLayout(p),
+        kappa(size),
+        coupling(size + 1),
+        fitness(size + 1 + coupling_size),
+        log_size(fitness + fitness_size),
+        logit_dropout(log_size + size_genes) {
+    size = logit_dropout + dropout_genes;
   }
 };
 
@@ -167,7 +178,8 @@ class FitProblem {
   bool informative_targets(const std::vector<int>& target_nodes) const;
 
   // The data term of each validation group at theta (mean over genes of the squared
-  // residual; NaN where its steady state failed), every rank's groups in rank order, from
+  // residual; with data.likelihood = nb the mean over its cells and genes of the NLL; NaN
+  // where its steady state failed), every rank's groups in rank order, from
   // cold starts so that the values do not depend on earlier solves. Collective.
   std::vector<double> validation_losses(const std::vector<double>& theta);
 
@@ -201,6 +213,16 @@ class FitProblem {
   const std::vector<ControlReference>& references() const { return references_; }
   const std::vector<Split>& splits() const { return splits_; }
   const data::ScreenData& data() const { return data_; }
+  // The layout of theta (the blocks after the model's parameters).
+  ThetaLayout layout() const {
+    return ThetaLayout(params_, coupling_.gamma.size(), fits_abundance_ ? params_.fitness.size() : 0,
+                       nb_size_.size(), nb_dropout_.size());
+  }
+  // data.likelihood = nb: per measured gene the NB size r_g and (fit.zero_inflation) the
+  // dropout pi_g at the current point (empty otherwise).
+  bool count_likelihood() const { return opt_.count_likelihood; }
+  const std::vector<double>& nb_size() const { return nb_size_; }
+  const std::vector<double>& nb_dropout() const { return nb_dropout_; }
   const FitOptions& options() const { return opt_; }
   int measured_genes() const { return static_cast<int>(data_.genes().size()); }  // observed: the first nodes
   int nodes() const { return params_.genes; }  // measured genes, latent targets, shared-response node
@@ -317,11 +339,13 @@ class FitProblem {
   // lambda_ss * residual of the observed control states of the references in `used`.
   void steady_state_term(const std::vector<char>& used, LossValue& value, std::vector<double>* gradient) const;
   void regularisers(LossValue& value, std::vector<double>* gradient) const;
+  // Collective. Each rank's solves and adjoints are its own, and one may fail where another
+  // does not (far from the data, in a line search): the optimiser's search then steps back
+  // on every rank only if every rank throws. Throws NumericalError on every rank if
+  // `failure` (this rank's message, empty: none) is non-empty on any.
+  void agree_on_failure(const std::string& failure) const;
   // dl/dkappa from one condition's knock gradients: its targets' entries (the shared knock is fixed).
   double kappa_gradient(const model::Condition& condition, const std::vector<double>& knock_grad) const;
-  ThetaLayout layout() const {
-    return ThetaLayout(params_, coupling_.gamma.size(), fits_abundance_ ? params_.fitness.size() : 0);
-  }
   // problem_abundance.cpp. The terms of the owned perturbations and the series' controls.
   void setup_abundance();
   // The control state of every series on every rank (from the rank that solves it; NaN if
@@ -334,6 +358,22 @@ class FitProblem {
   // cells of all ranks) the term's dl/dx added scaled by cells, and dL/dphi x cells into fitness_grad.
   void abundance_term(const std::vector<int>& batches, LossValue& value, std::vector<std::vector<double>>* dl_dx,
                       double cells, std::vector<double>* fitness_grad);
+  // problem_counts.cpp. The cells of the owned groups and the initial NB sizes (moments of
+  // the control cells; every rank).
+  void setup_counts();
+  void count_bounds(std::vector<double>& lower, std::vector<double>& upper) const;
+  // The group's data term with data.likelihood = nb at state x: its cells' NLL / G; with
+  // dx, adds dNLL/dx / G into it and the NB parameters' gradient into size_grad, dropout_grad.
+  double count_term(const ObservedGroup& o, const std::vector<double>& x, std::vector<double>* dx,
+                    std::vector<double>* size_grad, std::vector<double>* dropout_grad) const;
+  // Per measured gene, the Fisher information of the group's counts about its state z_g at
+  // x: sum over cells of (d mu / d z)^2 / Var y = n s-bar E^2 / (m (1 + s-bar m / r)), E =
+  // exp(delta) S, m = E z, at the cells' mean size factor s-bar (the diagonal scaling).
+  std::vector<double> state_information(const ObservedGroup& o, const std::vector<double>& x) const;
+  // This rank's cells (the local CSR and size factors).
+  CountMatrix count_matrix() const;
+  // The predicted mean of each measured gene in normalised units, exp(delta) S z.
+  std::vector<double> predicted_mean(const ObservedGroup& o, const std::vector<double>& x) const;
   // problem_niche.cpp. Ligand genes to nodes and the niche channels (before the conditions).
   void setup_niche(std::size_t external_channels);
   std::vector<double> initial_coupling() const;
@@ -387,6 +427,9 @@ class FitProblem {
   std::vector<char> trained_single_target_;  // per node: the target of a training single
   std::vector<AbundanceTerm> abundance_terms_;
   std::vector<AbundanceControl> abundance_controls_;
+  // data.likelihood = nb: the owned groups' cells; the NB sizes and dropouts at the current point.
+  GroupCells cells_;
+  std::vector<double> nb_size_, nb_dropout_;
 };
 
 }  // namespace perturbfit::fit
