@@ -13,29 +13,28 @@ to the held-out times: the model's MSE of effects there, against "persistence" (
 perturbation's observed effect at the latest training time, averaged over its batches,
 carried forward) and the replicate noise floor.
 
-usage: lambda_ss_study.py DECK OUT [--seeds 5] [--lambdas 0,0.1,1] [--ranks 2] [--set k=v ...]
+The fits are a sweep (OUT/sweep.toml, run into OUT/sweep by `perturbfit sweep`, or with
+--array as a SLURM job array; OUT/sweep/sweep.md is its table): an interrupted study
+continues where it stopped.
+
+usage: lambda_ss_study.py DECK OUT [--seeds 5] [--lambdas 0,0.1,1] [--ranks 2] [--array] [--set k=v ...]
 Writes OUT/study.json and prints a Markdown table."""
 import json
 import os
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 
-from study_common import launch, study_arguments
+from study_common import launch, run_sweep, study_arguments
 
 ap = study_arguments()
 ap.add_argument("--lambdas", default="0,0.1,1")
 ap.add_argument("--later", default="", help="time labels held out of every fit (fit.heldout_times), comma-separated")
-args, mpirun, sets = launch(ap)
+args, _, _ = launch(ap)
 later_times = [t for t in args.later.split(",") if t]
 if later_times:
-    sets += ["--set", "fit.heldout_times=[" + ",".join(f'"{t}"' for t in later_times) + "]"]
+    args.set.append("fit.heldout_times=[" + ",".join(f'"{t}"' for t in later_times) + "]")
 
-sim = os.path.join(args.out, "screen")
-if not os.path.exists(os.path.join(sim, "screen.h5ad")):
-    subprocess.run(mpirun + [args.exe, "simulate", args.deck, "-o", sim, "-q"], check=True)
 
 def persistence_mse(f, m):
     """MSE of effects at the held-out times when each perturbation's effect at the latest
@@ -58,27 +57,27 @@ def persistence_mse(f, m):
     return float(np.mean(np.concatenate(errors))) if errors else None
 
 
+# One simulated screen (the sweep shares it: only [fit] keys vary), every lambda_ss fitted
+# on the same splits: a sweep of lambda_ss x fit.split_seed.
+lambdas = [float(x) for x in args.lambdas.split(",")]
+points = run_sweep(args, {"fit.lambda_ss": lambdas}, "fit.split_seed", range(1, args.seeds + 1), array=args.array)
 results = {}
-for lam in [float(x) for x in args.lambdas.split(",")]:
+for lam in lambdas:
     runs = []
-    for seed in range(1, args.seeds + 1):
-        out = os.path.join(args.out, f"lambda{lam:g}_seed{seed}")
-        cmd = mpirun + [args.exe, "fit", args.deck, "--data", os.path.join(sim, "screen.h5ad"), "-o", out, "--json", "-q",
-                        "--set", f"fit.lambda_ss={lam}", "--set", f"fit.split_seed={seed}",
-                        "--set", f"fit.truth={os.path.abspath(os.path.join(sim, 'truth.h5'))}"] + sets
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            sys.exit(f"fit failed: {' '.join(cmd)}\n{res.stderr}")
-        m = json.loads(res.stdout)
-        with h5py.File(os.path.join(out, "fit.h5"), "r") as f:
+    for p in points:
+        if p["settings"]["fit.lambda_ss"] != lam:
+            continue
+        m = p["metrics"]
+        with h5py.File(os.path.join(p["fit"], "fit.h5"), "r") as f:
             w = f["parameters/W/data"][:]
             persistence = persistence_mse(f, m)
-        runs.append({"seed": seed, "metrics": m, "W": w, "wall": m["wall_seconds"], "persistence": persistence})
+        runs.append({"seed": p["settings"]["fit.split_seed"], "metrics": m, "W": w, "wall": m["wall_seconds"],
+                     "persistence": persistence})
         t = m["metrics"]
         if runs[-1]["persistence"] is not None:
             print(f"  later times: model {t['model']['later times']['mse_effect']:.5f}, "
                   f"persistence {runs[-1]['persistence']:.5f}", flush=True)
-        print(f"lambda_ss={lam:g} seed={seed}: test MSE {t['model']['test']['mse_expression']:.5f} "
+        print(f"lambda_ss={lam:g} seed={runs[-1]['seed']}: test MSE {t['model']['test']['mse_expression']:.5f} "
               f"(control {t['control_mean']['test']['mse_expression']:.5f}), AUPRC {m['truth_recovery']['auprc_W']:.3f}, "
               f"{m['iterations']} iterations, {m['wall_seconds']:.1f} s", flush=True)
     W = np.array([r["W"] for r in runs])  # seeds x candidate edges (same support for every seed)

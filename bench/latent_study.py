@@ -8,30 +8,28 @@ fitted; held-out test metrics of the model, the baselines and the replicate ceil
 collected per kind of held-out perturbation, with the recovery of the latent nodes'
 out-edges against the truth.
 
-usage: latent_study.py DECK OUT [--seeds 5] [--ranks 2] [--set k=v ...]
+The simulations and fits are a sweep over run.seed (OUT/sweep.toml, run into OUT/sweep by
+`perturbfit sweep`, or with --array as a SLURM job array): an interrupted study continues.
+
+usage: latent_study.py DECK OUT [--seeds 5] [--ranks 2] [--array] [--set k=v ...]
 Writes OUT/study.json and prints a Markdown table."""
 import json
 import os
-import subprocess
 
-from study_common import launch, metric_values, run_fit_json, stat, study_arguments
+from study_common import launch, metric_values, run_sweep, stat, study_arguments
 
 ap = study_arguments()
-args, mpirun, sets = launch(ap)
+args, _, _ = launch(ap)
 subsets = ["test", "test/single", "test/combination (singles seen)", "test/combination (unseen single)"]
 predictors = ["model", "control_mean", "train_mean", "additive", "replicate"]
 
+# A new screen per seed (run.seed is a simulation key: the sweep simulates one screen each).
 runs = []
-for seed in range(1, args.seeds + 1):
-    sim, out = os.path.join(args.out, f"screen_seed{seed}"), os.path.join(args.out, f"fit_seed{seed}")
-    subprocess.run(mpirun + [args.exe, "simulate", args.deck, "-o", sim, "-q", "--set", f"run.seed={seed}"] + sets,
-                   check=True, stdout=subprocess.DEVNULL)
-    cmd = mpirun + [args.exe, "fit", args.deck, "--data", os.path.join(sim, "screen.h5ad"), "-o", out, "--json", "-q",
-                    "--set", f"run.seed={seed}", "--set", f"fit.truth={os.path.abspath(os.path.join(sim, 'truth.h5'))}"]
-    m = run_fit_json(cmd + sets)
+for p in run_sweep(args, {}, "run.seed", range(1, args.seeds + 1), array=args.array):
+    m = p["metrics"]
     runs.append(m)
     t = m["metrics"]
-    print(f"seed {seed}: test MSE effect model {t['model']['test']['mse_effect']:.5f}, control mean "
+    print(f"seed {p['settings']['run.seed']}: test MSE effect model {t['model']['test']['mse_effect']:.5f}, control mean "
           f"{t['control_mean']['test']['mse_effect']:.5f}, noise floor {t['replicate']['test']['noise_floor_mse_effect']:.5f}, "
           f"latent AUPRC {m['truth_recovery']['latent_out_edges']['auprc']:.3f}, {m['wall_seconds']:.1f} s", flush=True)
 

@@ -14,6 +14,7 @@ PACKAGES=(
   libtoml11-dev libcli11-dev nlohmann-json3-dev
   python3-anndata python3-h5py python3-scipy python3-numpy   # interop tests (/usr/bin/python3)
   python3-matplotlib               # tools/plot.py (figures of a fit)
+  slurm-wlm munge                  # the one-node SLURM cluster of the slurm tests (tools/slurm-local.sh)
 )
 
 SUDO=""

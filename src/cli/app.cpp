@@ -97,6 +97,12 @@ int run_command_line(const SplitArguments& args, int argc, char** argv, const pa
   DesignArgs des;
   add_design(app, des);
   add_common(des.command, json, quiet);
+  SweepArgs swp;
+  add_sweep(app, swp);
+  add_common(swp.command, json, quiet);
+  CollectArgs col;
+  add_collect(app, col);
+  add_common(col.command, json, quiet);
 
   std::vector<std::string> own = args.own;
   if (own.size() > 1 && !own[1].empty() && own[1][0] != '-') {  // CLI11 would only say "a subcommand is required"
@@ -143,6 +149,8 @@ int run_command_line(const SplitArguments& args, int argc, char** argv, const pa
     if (*exp.command) return run_export(ctx, exp);
     if (*chk.command) return run_check(ctx, chk);
     if (*des.command) return run_design(ctx, des);
+    if (*swp.command) return run_sweep(ctx, swp);
+    if (*col.command) return run_collect(ctx, col);
     if (*fitcmd) {
       if (!fit.restart.empty() && fitcmd->count("--output") == 0) fit.output = fit.restart;
       return run_fit(ctx, fit);

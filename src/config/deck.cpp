@@ -196,19 +196,39 @@ void apply_override(json& raw, const std::string& assignment) {
   raw[parts[0]][parts[1]] = value;
 }
 
-}  // namespace
-
-Deck Deck::parse(const std::string& toml_text, const std::string& origin, const Schema& schema,
-                 const std::vector<std::string>& overrides) {
-  json raw;
+json parse_toml_text(const std::string& toml_text, const std::string& origin) {
   try {
     std::istringstream in(toml_text);
-    raw = toml_to_json(toml::parse(in, origin));
+    return toml_to_json(toml::parse(in, origin));
   } catch (const toml::exception& e) {
     throw UsageError(toml_error_message(e, origin));
   } catch (const std::runtime_error& e) {
     throw UsageError(std::string("cannot parse deck ") + origin + ": " + e.what());
   }
+}
+
+std::string read_small_text_file(const std::filesystem::path& path, const std::string& what) {
+  // A deck is a small text file: a directory, a device (/dev/zero) or a huge file is a
+  // mistake in the command line, not something to read.
+  constexpr std::uintmax_t kMaxDeckBytes = 16u << 20;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UsageError(what + " '" + path.string() + "' is a directory; name the " + what + "'s .toml file");
+  if (const auto problem = input_file_problem(path); !problem.empty())
+    throw UsageError("cannot open " + what + " '" + path.string() + "': " + problem);
+  if (std::filesystem::file_size(path, ec) > kMaxDeckBytes)
+    throw UsageError(what + " '" + path.string() + "' is larger than 16 MiB; a " + what + " is a short TOML file");
+  std::ifstream in(path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+}  // namespace
+
+Deck Deck::parse(const std::string& toml_text, const std::string& origin, const Schema& schema,
+                 const std::vector<std::string>& overrides) {
+  json raw = parse_toml_text(toml_text, origin);
   for (const auto& o : overrides) apply_override(raw, o);
 
   Deck deck;
@@ -254,22 +274,13 @@ Deck Deck::parse(const std::string& toml_text, const std::string& origin, const 
 }
 
 Deck Deck::load(const std::filesystem::path& path, const Schema& schema, const std::vector<std::string>& overrides) {
-  // A deck is a small text file: a directory, a device (/dev/zero) or a huge file is a
-  // mistake in the command line, not something to read.
-  constexpr std::uintmax_t kMaxDeckBytes = 16u << 20;
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw UsageError("deck '" + path.string() + "' is a directory; name the deck's .toml file");
-  if (const auto problem = input_file_problem(path); !problem.empty())
-    throw UsageError("cannot open deck '" + path.string() + "': " + problem);
-  if (std::filesystem::file_size(path, ec) > kMaxDeckBytes)
-    throw UsageError("deck '" + path.string() + "' is larger than 16 MiB; a deck is a short TOML file");
-  std::ifstream in(path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  Deck deck = parse(buf.str(), path.string(), schema, overrides);
+  Deck deck = parse(read_small_text_file(path, "deck"), path.string(), schema, overrides);
   deck.directory_ = std::filesystem::absolute(path).parent_path();
   return deck;
+}
+
+json read_toml_file(const std::filesystem::path& path, const std::string& what) {
+  return parse_toml_text(read_small_text_file(path, what), path.string());
 }
 
 namespace {

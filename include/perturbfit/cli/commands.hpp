@@ -98,6 +98,22 @@ struct DesignArgs {
   CLI::App* command = nullptr;
 };
 
+// `sweep`: a sweep file's grid, point by point (config/sweep.hpp).
+struct SweepArgs {
+  std::string file;
+  std::filesystem::path output = "out/sweep";
+  long point = -1;  // only this point (a job-array task); -1: every point
+  bool count = false, list = false;
+  CLI::App* command = nullptr;
+};
+
+// `collect`: a sweep's points into one CSV and Markdown table.
+struct CollectArgs {
+  std::filesystem::path dir;
+  std::vector<std::string> columns;  // extra NAME=/json/pointer columns
+  CLI::App* command = nullptr;
+};
+
 int run_version(const CommandContext& ctx);
 int run_inspect(const CommandContext& ctx, const InspectArgs& args);
 int run_reference(const CommandContext& ctx);
@@ -111,6 +127,10 @@ void add_check(CLI::App& app, CheckArgs& args);
 int run_check(const CommandContext& ctx, const CheckArgs& args);
 void add_design(CLI::App& app, DesignArgs& args);
 int run_design(const CommandContext& ctx, const DesignArgs& args);
+void add_sweep(CLI::App& app, SweepArgs& args);
+int run_sweep(const CommandContext& ctx, const SweepArgs& args);
+void add_collect(CLI::App& app, CollectArgs& args);
+int run_collect(const CommandContext& ctx, const CollectArgs& args);
 
 // Entry point of the executable.
 int main(int argc, char** argv);

@@ -40,6 +40,10 @@ class Deck {
 template <class T>
 T step_get(const nlohmann::json& step, const std::string& key);
 
+// A small TOML file (a deck, a sweep) as JSON; UsageError naming `what` and the line if
+// it is missing, too large or not TOML.
+nlohmann::json read_toml_file(const std::filesystem::path& path, const std::string& what);
+
 // Levenshtein distance, used to suggest the nearest valid key.
 std::size_t edit_distance(const std::string& a, const std::string& b);
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
