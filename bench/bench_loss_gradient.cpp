@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
     median.runs = walls;
     return median;
   };
-  std::vector<std::vector<double>> xs_batched(conds.size(), x0), xs_snes(conds.size(), x0);
+  std::vector<std::vector<double>> xs_batched(conds.size(), x0), xs_snes(with_reference ? conds.size() : 0, x0);
   const Evaluation batched = measured(field, true, xs_batched);
   const Evaluation reference = with_reference ? measured(field, false, xs_snes) : Evaluation{};
   // The next iterate of an optimiser: W moved by 0.1% (relative, random), every steady state

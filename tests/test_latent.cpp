@@ -51,7 +51,7 @@ model::CsrMatrix latent_support(const fit::FitOptions& o, const std::vector<doub
   const Reporter quiet(true, true);
   auto nodes = kGenes;
   nodes.insert(nodes.end(), kLatentNames.begin(), kLatentNames.end());
-  return fit::support_pattern(o, nodes, kMeasured, kLatent, response_edges(response, o.target_out_degree), {},
+  return fit::support_pattern(o, nodes, kMeasured, kLatent, response_edges(response, o.target_out_degree), {}, {},
                               parallel::Comm(MPI_COMM_SELF), quiet);
 }
 

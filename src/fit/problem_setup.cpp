@@ -44,12 +44,14 @@ FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data,
                     "nothing to fit; use data.missing_targets = \"latent\" or a smaller "
                     "fit.test_fraction / fit.validation_fraction");
   std::vector<const double*> training_rows;
+  std::vector<int> training_ids;
   for (const auto& g : groups_)
-    if (g.owned && g.split == Split::kTrain) training_rows.push_back(g.y.data());
+    if (g.owned && g.split == Split::kTrain) training_rows.push_back(g.y.data()), training_ids.push_back(g.group);
   auto names = data.genes();
   const auto extra = unmeasured_nodes();
   names.insert(names.end(), extra.begin(), extra.end());
-  params_.W = support_pattern(opt_, names, measured, latent, response_edges(), training_rows, comm_, reporter_);
+  params_.W = support_pattern(opt_, names, measured, latent, response_edges(), training_rows, training_ids, comm_,
+                               reporter_);
   params_.gene_names = std::move(names);
   read_.assign(params_.gene_names.size(), 0);
   for (int j : params_.W.col) read_[static_cast<std::size_t>(j)] = 1;

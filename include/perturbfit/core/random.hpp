@@ -32,6 +32,7 @@ enum class StreamDomain : std::uint64_t {
   kCellTypes = 20,     // each cell type's activation bias
   kAssumptions = 21,   // sampling-noise draws of the assumption checks
   kPredictedCells = 22,  // cells sampled from predictions (predict --cells), keyed by row and cell
+  kCoexpressionSketch = 23,  // signs of the knn support's sketch, keyed by training group
 };
 
 class RandomStream {
