@@ -1,7 +1,7 @@
 // The pseudo-bulk statistics of groups from a rank's cells: sums of z = log1p(y / s), z^2
 // and y / s per gene, against hand-computed values; and, split over the ranks of
 // MPI_COMM_WORLD by perturbation, the same numbers as one rank holding every cell, with the
-// control rows on every rank.
+// control rows on every rank; and a request for less (no log moments, controls only).
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -36,6 +36,30 @@ struct TinyScreen {
   std::vector<std::int32_t> sub_cols;
   std::vector<double> sub_values, sub_s;
 };
+
+// Three perturbations (0 the control) split over the ranks of `world` by weighted blocks;
+// `mine`: this rank's cells of t; `all`: one rank's sums of every group.
+struct SplitScreen {
+  explicit SplitScreen(const perturbfit::parallel::Comm& world) : groups(3), perts(3) {
+    for (int g = 0; g < 3; ++g) groups[static_cast<std::size_t>(g)].perturbation = g;
+    perts[0].control = true;
+    all = pd::sum_groups({0, 1, 2}, 3, t.slice({0, 1, 2, 3, 4}), cell_group);
+    owned =
+        perturbfit::parallel::weighted_block_ranges({2, 2, 1}, world.size())[static_cast<std::size_t>(world.rank())];
+    for (std::size_t r = 0; r < 5; ++r)
+      if (owned.contains(static_cast<std::size_t>(t.cell_perturbation[r]))) mine.push_back(r);
+  }
+  pd::GroupStatistics statistics(const perturbfit::parallel::Comm& world, pd::StatisticsRequest request = {}) {
+    return pd::group_statistics(world, t.slice(mine), cell_group, groups, perts, owned, 3, request);
+  }
+  TinyScreen t;
+  std::vector<std::int32_t> cell_group{0, 1, 2, 0, 1};
+  std::vector<pd::Group> groups;
+  std::vector<pd::Perturbation> perts;
+  pd::GroupStatistics all;
+  perturbfit::parallel::Range owned;
+  std::vector<std::size_t> mine;
+};
 }  // namespace
 
 TEST(GroupStatistics, SumsOfOneGroupByHand) {
@@ -59,20 +83,9 @@ TEST(GroupStatistics, SumsOfOneGroupByHand) {
 
 TEST(GroupStatistics, SplitByPerturbationOverRanksEqualsOneRank) {
   perturbfit::parallel::Comm world(MPI_COMM_WORLD);
-  TinyScreen t;
-  const std::vector<std::int32_t> cell_group{0, 1, 2, 0, 1};
-  std::vector<pd::Group> groups(3);
-  for (int g = 0; g < 3; ++g) groups[static_cast<std::size_t>(g)].perturbation = g;
-  std::vector<pd::Perturbation> perts(3);
-  perts[0].control = true;
-  const auto all = pd::sum_groups({0, 1, 2}, 3, t.slice({0, 1, 2, 3, 4}), cell_group);
-
-  const auto ranges = perturbfit::parallel::weighted_block_ranges({2, 2, 1}, world.size());
-  const auto owned = ranges[static_cast<std::size_t>(world.rank())];
-  std::vector<std::size_t> mine;
-  for (std::size_t r = 0; r < 5; ++r)
-    if (owned.contains(static_cast<std::size_t>(t.cell_perturbation[r]))) mine.push_back(r);
-  const auto st = pd::group_statistics(world, t.slice(mine), cell_group, groups, perts, owned, 3);
+  SplitScreen split(world);
+  const auto& all = split.all;
+  const auto st = split.statistics(world);
   bool has_control = false;
   for (std::size_t h = 0; h < st.groups.size(); ++h) {
     const auto g = static_cast<std::size_t>(st.groups[h]);
@@ -86,4 +99,29 @@ TEST(GroupStatistics, SplitByPerturbationOverRanksEqualsOneRank) {
   }
   EXPECT_TRUE(has_control) << "every rank holds the control group";
   EXPECT_EQ(world.sum(static_cast<std::int64_t>(st.groups.size())), 3 + (world.size() - 1));
+}
+
+// A request for less gives the same numbers for what it holds: without the log moments the
+// linear sums are unchanged and sum, sum_sq are empty; without the perturbed groups every
+// rank holds exactly the control group, with the one-rank values.
+TEST(GroupStatistics, ARequestForLessHoldsLessAndTheSameNumbers) {
+  perturbfit::parallel::Comm world(MPI_COMM_WORLD);
+  SplitScreen split(world);
+  const auto& all = split.all;
+  const auto full = split.statistics(world);
+  const auto linear = split.statistics(world, {.log_moments = false, .perturbed_groups = true});
+  EXPECT_EQ(linear.groups, full.groups);
+  EXPECT_TRUE(linear.sum.empty());
+  EXPECT_TRUE(linear.sum_sq.empty());
+  EXPECT_EQ(linear.sum_linear, full.sum_linear);
+  EXPECT_EQ(linear.size_factor_sum, full.size_factor_sum);
+
+  const auto controls = split.statistics(world, {.log_moments = true, .perturbed_groups = false});
+  ASSERT_EQ(controls.groups, (std::vector<int>{0}));
+  EXPECT_EQ(controls.size_factor_sum[0], all.size_factor_sum[0]);
+  for (std::size_t j = 0; j < 3; ++j) {
+    EXPECT_EQ(controls.sum_row(0)[j], all.sum_row(0)[j]) << "gene " << j;
+    EXPECT_EQ(controls.sum_sq_row(0)[j], all.sum_sq_row(0)[j]) << "gene " << j;
+    EXPECT_EQ(controls.sum_linear_row(0)[j], all.sum_linear_row(0)[j]) << "gene " << j;
+  }
 }

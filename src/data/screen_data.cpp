@@ -149,9 +149,10 @@ void ScreenData::check_design() {
   }
 }
 
-GroupStatistics ScreenData::statistics() const {
+GroupStatistics ScreenData::statistics(StatisticsRequest request) const {
   const CellSlice cells{local_rows_, local_indptr_, local_cols_, local_values_, local_size_factors_};
-  return group_statistics(comm_, cells, cell_group_, groups_, perturbations_, owned_, static_cast<int>(genes_.size()));
+  return group_statistics(comm_, cells, cell_group_, groups_, perturbations_, owned_, static_cast<int>(genes_.size()),
+                          request);
 }
 
 }  // namespace perturbfit::data

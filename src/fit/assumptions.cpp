@@ -17,9 +17,10 @@ namespace {
 using nlohmann::json;
 constexpr int kNoiseDraws = 8;
 
-// Sampling variance of each held group's log pseudo-bulk, per gene, by group id.
+// Sampling variance of each control group's log pseudo-bulk, per gene, by group id (the
+// checks below use only the control groups').
 std::map<int, std::vector<double>> sampling_variances(const FitProblem& problem) {
-  const auto stats = problem.data().statistics();
+  const auto stats = problem.data().statistics({.log_moments = true, .perturbed_groups = false});
   const auto G = static_cast<std::size_t>(stats.genes);
   std::map<int, double> cells;
   for (const auto& o : problem.groups()) cells[o.group] = o.cells;
@@ -59,7 +60,8 @@ std::vector<std::pair<std::vector<double>, int>> reference_noise(const FitProble
   return out;
 }
 
-json controls_at_steady_state(const FitProblem& problem, const std::vector<std::pair<std::vector<double>, int>>& noise) {
+json controls_at_steady_state(const FitProblem& problem,
+                              const std::vector<std::pair<std::vector<double>, int>>& noise) {
   const auto G = static_cast<std::size_t>(problem.measured_genes());
   const double eps = problem.options().pseudocount;
   const auto& S = problem.scale();
@@ -161,17 +163,16 @@ json instant_perturbation(const FitProblem& problem, const parallel::Comm& comm)
                       "no perturbation is measured at two time points", "");
   std::sort(all.begin(), all.end());
   const double median = all[all.size() / 2];
-  return assumption("instant_perturbation", median,
-                    "median over perturbations measured at several times of RMS effect at the earliest time / at the "
-                    "latest",
-                    kInstantRatio, median >= kInstantRatio ? "pass" : "fail",
-                    std::to_string(all.size()) + " perturbations; early effects are " + std::to_string(median) +
-                        " of late ones",
-                    problem.time_course()
-                        ? "perturbations act gradually: this fit integrates the time course; check that "
-                          "fit.onset_tau is the protocol's onset"
-                        : "perturbations act gradually: fit the time course (fit.dynamics = time_course, "
-                          "fit.onset_tau = the protocol's onset) rather than each time point as a steady state");
+  return assumption(
+      "instant_perturbation", median,
+      "median over perturbations measured at several times of RMS effect at the earliest time / at the "
+      "latest",
+      kInstantRatio, median >= kInstantRatio ? "pass" : "fail",
+      std::to_string(all.size()) + " perturbations; early effects are " + std::to_string(median) + " of late ones",
+      problem.time_course() ? "perturbations act gradually: this fit integrates the time course; check that "
+                              "fit.onset_tau is the protocol's onset"
+                            : "perturbations act gradually: fit the time course (fit.dynamics = time_course, "
+                              "fit.onset_tau = the protocol's onset) rather than each time point as a steady state");
 }
 
 json exchangeable_batches(const FitProblem& problem, const std::map<int, std::vector<double>>& var) {
@@ -225,8 +226,8 @@ json controls_ignore_medium(const FitProblem& problem, const std::vector<std::pa
                     "largest over pairs of media of the squared difference of their control profiles / its sampling "
                     "variance, summed over genes",
                     kMediumRatio, worst <= kMediumRatio ? "pass" : "fail",
-                    "the control profiles of two media differ by " + std::to_string(worst) +
-                        "x their sampling noise" + (worst > kMediumRatio ? ": controls respond to the medium" : ""),
+                    "the control profiles of two media differ by " + std::to_string(worst) + "x their sampling noise" +
+                        (worst > kMediumRatio ? ": controls respond to the medium" : ""),
                     "contrast each medium's perturbations with that medium's controls (the fit does); give the media "
                     "as inputs ([[protocol]] medium steps) so the model learns the response");
 }
@@ -237,9 +238,12 @@ json assumption(const std::string& name, const json& statistic, const std::strin
                 const json& threshold, const std::string& verdict, const std::string& detail,
                 const std::string& what_to_change) {
   auto number = [](const json& v) { return v.is_number() && !std::isfinite(v.get<double>()) ? json("inf") : v; };
-  return {{"assumption", name},       {"statistic", number(statistic)},
-          {"statistic_meaning", statistic_meaning}, {"threshold", threshold},
-          {"verdict", verdict},       {"detail", detail},
+  return {{"assumption", name},
+          {"statistic", number(statistic)},
+          {"statistic_meaning", statistic_meaning},
+          {"threshold", threshold},
+          {"verdict", verdict},
+          {"detail", detail},
           {"what_to_change", verdict == "fail" ? what_to_change : ""}};
 }
 

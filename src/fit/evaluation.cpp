@@ -163,7 +163,8 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     std::vector<std::pair<std::vector<double>, std::vector<double>>> predictions(kPredictors.size());
     predictions[1] = {y_ctrl, std::vector<double>(G, 0.0)};
     predictions[2] = with_control(baselines.train_mean(o));
-    GroupPrediction row{o.group, o.y, y_pred, e_obs, std::vector<double>(G)};
+    GroupPrediction row{o.group, y_pred};
+    std::vector<double> predicted_effect(G);
 
     // With the shared response, the common part of every prediction is the training mean
     // (train_mean's estimate of it) and the model adds what it predicts beyond it: its state
@@ -177,8 +178,8 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     if (calibrated)
       for (std::size_t g = 0; g < G; ++g) row.predicted[g] = predictions[2].first[g] + y_pred[g] - generic[g];
     row.fallback = calibrated && !informed[static_cast<std::size_t>(o.perturbation)];
-    for (std::size_t g = 0; g < G; ++g) row.predicted_effect[g] = row.predicted[g] - y_ctrl[g];
-    predictions[0] = {row.predicted, row.predicted_effect};
+    for (std::size_t g = 0; g < G; ++g) predicted_effect[g] = row.predicted[g] - y_ctrl[g];
+    predictions[0] = {row.predicted, std::move(predicted_effect)};
     predictions[3] = with_control(baselines.additive(o));
     predictions[4] = with_control(baselines.linear(o));
     predictions[5] = with_control(baselines.pca_linear(o));
@@ -231,7 +232,8 @@ nlohmann::json abundance_metrics(FitProblem& problem) {
     const auto split = problem.abundance_split(observations[i]);
     subset[i] = to_string(split);
     if (split == Split::kTest)
-      subset[i] += "/" + holdout_category(perts, problem.splits(), static_cast<std::size_t>(observations[i].perturbation));
+      subset[i] +=
+          "/" + holdout_category(perts, problem.splits(), static_cast<std::size_t>(observations[i].perturbation));
   }
   json out;
   for (const auto& name : subset_names()) {
@@ -251,11 +253,11 @@ nlohmann::json abundance_metrics(FitProblem& problem) {
     }
     const double n = static_cast<double>(y.size());
     auto number = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
-    out[name] = {{"observations", y.size()},
-                 {"fallback_observations", fallbacks},
-                 {"mse", {{"model", number(model / n)}, {"no_selection", number(zero / n)},
-                          {"train_mean", number(mean / n)}}},
-                 {"pearson_model", number(y.size() > 2 ? pearson(y, yhat) : std::nan(""))}};
+    out[name] = {
+        {"observations", y.size()},
+        {"fallback_observations", fallbacks},
+        {"mse", {{"model", number(model / n)}, {"no_selection", number(zero / n)}, {"train_mean", number(mean / n)}}},
+        {"pearson_model", number(y.size() > 2 ? pearson(y, yhat) : std::nan(""))}};
   }
   return out;
 }

@@ -1,6 +1,9 @@
 #include "perturbfit/fit/fit_output.hpp"
 
+#include <unordered_map>
+
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/fit/baselines.hpp"
 #include "perturbfit/fit/checkpoint.hpp"
 #include "perturbfit/data/stats_file.hpp"
 #include "perturbfit/io/hdf5.hpp"
@@ -129,15 +132,35 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
   io::write_h5_collectively(
       comm, path, structure,
       [&](const H5File& f) {
-        auto stack = [&](auto member) {
+        // One dataset at a time, each row derived from its group as evaluate_predictions did:
+        // at genome scale every dataset is gigabytes per rank.
+        std::unordered_map<int, const ObservedGroup*> group_of;
+        for (const auto& o : problem.groups()) group_of[o.group] = &o;
+        auto stack = [&](auto&& row_of) {
           std::vector<double> out;
-          for (const auto& r : rows) out.insert(out.end(), (r.*member).begin(), (r.*member).end());
+          out.reserve(rows.size() * G);
+          for (const auto& r : rows) {
+            const auto& row = row_of(r, *group_of.at(r.group));
+            out.insert(out.end(), row.begin(), row.end());
+          }
           return out;
         };
-        f.write_rows("/groups/observed", first, stack(&GroupPrediction::observed));
-        f.write_rows("/groups/predicted", first, stack(&GroupPrediction::predicted));
-        f.write_rows("/groups/observed_effect", first, stack(&GroupPrediction::observed_effect));
-        f.write_rows("/groups/predicted_effect", first, stack(&GroupPrediction::predicted_effect));
+        f.write_rows(
+            "/groups/observed", first,
+            stack([](const GroupPrediction&, const ObservedGroup& o) -> const std::vector<double>& { return o.y; }));
+        f.write_rows("/groups/predicted", first,
+                     stack([](const GroupPrediction& r, const ObservedGroup&) -> const std::vector<double>& {
+                       return r.predicted;
+                     }));
+        f.write_rows("/groups/observed_effect", first, stack([&](const GroupPrediction&, const ObservedGroup& o) {
+                       return observed_effect(problem, o);
+                     }));
+        f.write_rows("/groups/predicted_effect", first, stack([&](const GroupPrediction& r, const ObservedGroup& o) {
+                       const auto& control = problem.control_group(o.control).y;
+                       std::vector<double> e(r.predicted.size());
+                       for (std::size_t g = 0; g < e.size(); ++g) e[g] = r.predicted[g] - control[g];
+                       return e;
+                     }));
       },
       staged);
 }

@@ -50,8 +50,8 @@ FitProblem::FitProblem(const parallel::Comm& comm, const data::ScreenData& data,
   auto names = data.genes();
   const auto extra = unmeasured_nodes();
   names.insert(names.end(), extra.begin(), extra.end());
-  params_.W = support_pattern(opt_, names, measured, latent, response_edges(), training_rows, training_ids, comm_,
-                               reporter_);
+  params_.W =
+      support_pattern(opt_, names, measured, latent, response_edges(), training_rows, training_ids, comm_, reporter_);
   params_.gene_names = std::move(names);
   read_.assign(params_.gene_names.size(), 0);
   for (int j : params_.W.col) read_[static_cast<std::size_t>(j)] = 1;
@@ -74,7 +74,8 @@ std::vector<std::string> FitProblem::unmeasured_nodes() const {
 }
 
 void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
-  const auto stats = data_.statistics();
+  const auto stats =
+      data_.statistics({.log_moments = false, .perturbed_groups = true});  // the pseudo-bulk needs only sums of y / s
   const auto G = static_cast<std::size_t>(stats.genes);
   const double eps = opt_.pseudocount;
   const auto& all = data_.groups();
@@ -91,8 +92,8 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
     o.cells = static_cast<double>(gr.cells);
     if (time_course()) o.time = time_values_[static_cast<std::size_t>(gr.time)];
     const auto& heldout = opt_.heldout_times;
-    o.heldout_time = std::find(heldout.begin(), heldout.end(), data_.times()[static_cast<std::size_t>(gr.time)]) !=
-                     heldout.end();
+    o.heldout_time =
+        std::find(heldout.begin(), heldout.end(), data_.times()[static_cast<std::size_t>(gr.time)]) != heldout.end();
     o.split = splits_[p];
     o.owned = data_.owned().contains(p);
     o.y.resize(G);
@@ -155,8 +156,8 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
     if (seen[k] == 0) continue;
     const auto medium = k / T, time = k % T;
     reporter_.warn("time '" + data_.times()[time] + "' in medium '" + data_.media()[medium] +
-                     "' has perturbed cells but no control cells: its batch offsets and its control state are taken "
-                     "from another time (biased if the controls change over time); add time-matched controls");
+                   "' has perturbed cells but no control cells: its batch offsets and its control state are taken "
+                   "from another time (biased if the controls change over time); add time-matched controls");
   }
   const auto total_uncontrolled = comm_.sum(static_cast<std::int64_t>(uncontrolled));
   if (total_uncontrolled > 0)
@@ -240,7 +241,8 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
   const auto& perts = data_.perturbations();
   auto medium_vector = [&](int m) {
     auto v = m < static_cast<int>(media.size()) ? media[static_cast<std::size_t>(m)] : std::vector<double>{};
-    if (opt_.niche) v.resize(static_cast<std::size_t>(external_channels_ + niche_channels_), 0.0);  // n_a added per solve
+    if (opt_.niche)
+      v.resize(static_cast<std::size_t>(external_channels_ + niche_channels_), 0.0);  // n_a added per solve
     return v;
   };
   // Coupled, every (perturbation, medium) has one condition per animal: each animal its niche.
@@ -253,9 +255,9 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
     c.perturbation = perturbation;
     c.animal = animal;
     c.control = perts[static_cast<std::size_t>(perturbation)].control;
-    c.condition = c.control ? model::Condition{medium_vector(medium), {}, 0.0}
-                            : perturbation_condition(perts[static_cast<std::size_t>(perturbation)].target_nodes,
-                                                     reference);
+    c.condition = c.control
+                      ? model::Condition{medium_vector(medium), {}, 0.0}
+                      : perturbation_condition(perts[static_cast<std::size_t>(perturbation)].target_nodes, reference);
     c.reference = reference;
     if (time >= 0) c.time = time_values_[static_cast<std::size_t>(time)], c.condition.tau = opt_.onset_tau;
     c.x = c.start = references_[static_cast<std::size_t>(reference)].state;

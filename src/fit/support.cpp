@@ -107,8 +107,9 @@ Standardised gene_moments(int G, const std::vector<const double*>& rows, const p
 // the lower index, appended as edges regulator -> t.
 void keep_top(std::vector<std::pair<double, int>>& score, int t, int k, std::vector<int>& r, std::vector<int>& c) {
   const auto keep = std::min<std::size_t>(static_cast<std::size_t>(k), score.size());
-  std::partial_sort(score.begin(), score.begin() + static_cast<long>(keep), score.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::partial_sort(
+      score.begin(), score.begin() + static_cast<long>(keep), score.end(),
+      [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
   for (std::size_t q = 0; q < keep; ++q) r.push_back(t), c.push_back(score[q].second);
 }
 
@@ -187,14 +188,16 @@ model::CsrMatrix sketched_coexpressed(int G, int k, const std::vector<const doub
       for (std::size_t q = 0; q < kSketch; ++q) d += st[q] * sj[q];
       score.emplace_back(std::abs(d), static_cast<int>(j));
     }
-    std::partial_sort(score.begin(), score.begin() + static_cast<long>(keep), score.end(),
-                      [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    std::partial_sort(
+        score.begin(), score.begin() + static_cast<long>(keep), score.end(),
+        [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     for (std::size_t q = 0; q < keep; ++q) cand.push_back(score[q].second);
   }
   // Exact correlations of every rank's candidates (gathered in rank order, which is gene
   // order): each rank adds its rows' products.
   const std::vector<int> all_cand = comm.all_gather(cand);
-  if (all_cand.size() != g_count * keep) throw std::logic_error("sketched_coexpressed: candidates of a gene are missing");
+  if (all_cand.size() != g_count * keep)
+    throw std::logic_error("sketched_coexpressed: candidates of a gene are missing");
   std::vector<double> corr(all_cand.size(), 0.0);
   std::vector<double> zrow(g_count);
   for (const double* y : rows) {
@@ -223,12 +226,14 @@ model::CsrMatrix nearest_coexpressed(int G, int k, const std::vector<const doubl
   reporter.info("support of W: knn by a " + std::to_string(kSketch) + "-row sketch of the " +
                 std::to_string(static_cast<long>(z.n)) + " training groups, then exact correlations of the " +
                 std::to_string(kCandidates * static_cast<std::size_t>(k)) + " best candidates per gene (" +
-                std::to_string(G) + " genes: the exact scan would take G^2 n = " + [work] {
+                std::to_string(G) + " genes: the exact scan would take G^2 n = " +
+                [work] {
                   std::ostringstream os;
                   os.precision(2);
                   os << work;
                   return os.str();
-                }() + " multiply-adds)");
+                }() +
+                " multiply-adds)");
   return sketched_coexpressed(G, k, rows, row_ids, z, comm);
 }
 

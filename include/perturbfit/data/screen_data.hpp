@@ -62,7 +62,7 @@ class ScreenData {
   double mean_total_counts() const { return mean_total_; }
 
   // Statistics of the owned groups plus every control group (replicated on all ranks).
-  GroupStatistics statistics() const;
+  GroupStatistics statistics(StatisticsRequest request = {}) const;
   // The group of every cell of the screen (global row id; -1: an excluded cell).
   const std::vector<std::int32_t>& cell_groups() const { return cell_group_; }
   // Collective. A digest of what the fit sees (genes, perturbations, batches, every count

@@ -28,9 +28,11 @@ namespace perturbfit::fit {
 inline constexpr std::size_t kTopExpressedGenes = 1000;
 
 // One owned perturbed group's rows for fit.h5.
+// The observed profile and both effects are not kept: they follow from the group and its
+// control (write_fit derives them), and each is a groups x genes array at genome scale.
 struct GroupPrediction {
   int group = 0;
-  std::vector<double> observed, predicted, observed_effect, predicted_effect;  // G each
+  std::vector<double> predicted;  // G
   bool fallback = false;  // the model knows nothing of the targets: predicted as train_mean
 };
 
