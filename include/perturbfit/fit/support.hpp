@@ -18,9 +18,9 @@ namespace perturbfit::fit {
 // expression, `measured` values each); the co-expression of support = knn is the
 // correlation of genes across all ranks' rows (row_ids: their groups' ids, which key the
 // random sketch a genome-scale panel uses, so the support does not depend on the ranks).
-// response_edges: (target gene, regulator
-// node) candidates from the training responses (FitProblem::response_edges), replicated;
-// with support = edgelist they are added only for regulators the prior gives no out-edge.
+// response_edges: (target gene, regulator node) candidates from the training responses
+// (FitProblem::response_edges), replicated; with support = edgelist they are added only
+// for regulators the prior gives no out-edge.
 // Self-loops are excluded. The values of the returned matrix are zero.
 model::CsrMatrix support_pattern(const FitOptions& options, const std::vector<std::string>& nodes, int measured,
                                  int latent, const std::vector<std::pair<int, int>>& response_edges,
