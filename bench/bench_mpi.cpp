@@ -12,21 +12,21 @@
 #include <vector>
 
 #include "perturbfit/cli/provenance.hpp"
+#include "perturbfit/cli/runtime.hpp"
 #include "perturbfit/io/atomic_file.hpp"
+#include "perturbfit/parallel/comm.hpp"
 
 namespace {
 
 // Median of `repeat` timings of `op`, each averaged over `inner` calls, ranks synchronised.
 template <class Op>
-double median_seconds(int repeat, int inner, Op op) {
+double median_seconds(const perturbfit::parallel::Comm& comm, int repeat, int inner, Op op) {
   std::vector<double> t;
   for (int r = 0; r < repeat; ++r) {
-    MPI_Barrier(MPI_COMM_WORLD);
+    comm.barrier();
     const double t0 = MPI_Wtime();
     for (int i = 0; i < inner; ++i) op();
-    double dt = (MPI_Wtime() - t0) / inner;
-    MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    t.push_back(dt);
+    t.push_back(comm.max((MPI_Wtime() - t0) / inner));
   }
   std::nth_element(t.begin(), t.begin() + static_cast<long>(t.size() / 2), t.end());
   return t[t.size() / 2];
@@ -41,13 +41,11 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "write the JSON here too");
   app.add_option("--repeat", repeat)->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
-  MPI_Init(&argc, &argv);
-  int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  perturbfit::cli::PetscRuntime runtime(std::vector<std::string>(argv, argv + argc));
+  const perturbfit::parallel::Comm comm(MPI_COMM_WORLD);
+  const int rank = comm.rank(), size = comm.size();
   if (size < 2) {
-    if (rank == 0) std::cerr << "bench_mpi: run at 2 or more ranks (tools/mpirun.sh 2 ...)\n";
-    MPI_Finalize();
+    std::cerr << "bench_mpi: run at 2 or more ranks (tools/mpirun.sh 2 ...)\n";
     return 2;
   }
   nlohmann::json j{{"benchmark", "mpi"}, {"ranks", size}};
@@ -55,7 +53,7 @@ int main(int argc, char** argv) {
   for (const std::size_t bytes : {std::size_t{8}, std::size_t{1} << 20, std::size_t{8} << 20}) {
     std::vector<char> buf(bytes);
     const int inner = bytes > 1000 ? 20 : 2000;
-    const double rt = median_seconds(repeat, inner, [&] {
+    const double rt = median_seconds(comm, repeat, inner, [&] {
       if (rank == 0) {
         MPI_Send(buf.data(), static_cast<int>(bytes), MPI_CHAR, 1, 0, MPI_COMM_WORLD);
         MPI_Recv(buf.data(), static_cast<int>(bytes), MPI_CHAR, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
@@ -64,7 +62,8 @@ int main(int argc, char** argv) {
         MPI_Send(buf.data(), static_cast<int>(bytes), MPI_CHAR, 0, 0, MPI_COMM_WORLD);
       }
     });
-    j["ping_pong"].push_back({{"bytes", bytes}, {"one_way_seconds", rt / 2},
+    j["ping_pong"].push_back({{"bytes", bytes},
+                              {"one_way_seconds", rt / 2},
                               {"bandwidth_bytes_per_second", static_cast<double>(bytes) / (rt / 2)}});
   }
   // Allreduce of n doubles: 1 (a loss), W1's |theta| (120,090), W1-G's (~500,000), 10^6.
@@ -72,7 +71,7 @@ int main(int argc, char** argv) {
                               std::size_t{500000}, std::size_t{1000000}}) {
     std::vector<double> a(n, 1.0), b(n);
     const int inner = n > 100000 ? 10 : 200;
-    const double t = median_seconds(repeat, inner, [&] {
+    const double t = median_seconds(comm, repeat, inner, [&] {
       MPI_Allreduce(a.data(), b.data(), static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     });
     j["allreduce"].push_back({{"doubles", n}, {"seconds", t}});
@@ -83,6 +82,5 @@ int main(int argc, char** argv) {
     std::cout << j.dump(2) << std::endl;
     if (!out.empty()) perturbfit::io::write_file_atomically(out, j.dump(2) + "\n");
   }
-  MPI_Finalize();
   return 0;
 }
