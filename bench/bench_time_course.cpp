@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
       xp.push_back(&xs[k]), rp.push_back(&residuals[k]);
     }
     solvers::ParameterGradient grad(params);
-    solvers::BatchedSteadyStateAdjoint(field, 1e-8, batch).accumulate(cp, xp, rp, grad);
+    solvers::BatchedSteadyStateAdjoint(field, 1e-8, batch, solvers::SteadyStateOptions{}.relaxation_rate).accumulate(cp, xp, rp, grad);
     auto flat = grad.flatten();
     comm.sum_in_place(flat);
     steady_adjoint = since(s1);

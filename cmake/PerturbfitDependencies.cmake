@@ -23,3 +23,7 @@ target_compile_definitions(perturbfit_hdf5 INTERFACE ${HDF5_C_DEFINITIONS} ${HDF
 find_package(toml11 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
+
+# glibc's vector math library (libmvec, x86_64): model/logistic.cpp calls its SSE2 exp for
+# the batched residuals. Optional: without it the scalar exp is used.
+find_library(PERTURBFIT_LIBMVEC mvec)

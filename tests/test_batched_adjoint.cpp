@@ -138,43 +138,48 @@ TEST_P(BatchedAdjointTest, GmresColumnsSolveTheirSystemsWhateverTheBatch) {
   EXPECT_EQ(s1, column(sol, G, B, 3));
 }
 
+// Both batched paths: relaxation first (Gauss-Seidel for the mechanistic model, Richardson
+// for the others) and GMRES from the start.
 TEST_P(BatchedAdjointTest, AccumulateEqualsPerColumnAdjointAndProducts) {
-  const int G = 24, N = 7;  // batches of 3: two full, one of one
-  const auto p = test_support::with_production_response(test_support::small_model(GetParam(), G, 3, 2));
-  const model::VectorField f(p);
-  const auto conds = knockdowns(G, N, 2);
-  const auto xs = steady_states(f, conds);
-  std::vector<std::vector<double>> rhs(N, std::vector<double>(G));
-  RandomStream rs(4, StreamDomain::kStart, 11);
-  for (auto& r : rhs)
-    for (auto& v : r) v = rs.normal();
-  std::vector<const std::vector<double>*> xp, rp;
-  for (int k = 0; k < N; ++k)
-    xp.push_back(&xs[static_cast<std::size_t>(k)]), rp.push_back(&rhs[static_cast<std::size_t>(k)]);
+  for (const double relaxation_rate : {0.5, 0.0}) {
+    SCOPED_TRACE(relaxation_rate);
+    const int G = 24, N = 7;  // batches of 3: two full, one of one
+    const auto p = test_support::with_production_response(test_support::small_model(GetParam(), G, 3, 2));
+    const model::VectorField f(p);
+    const auto conds = knockdowns(G, N, 2);
+    const auto xs = steady_states(f, conds);
+    std::vector<std::vector<double>> rhs(N, std::vector<double>(G));
+    RandomStream rs(4, StreamDomain::kStart, 11);
+    for (auto& r : rhs)
+      for (auto& v : r) v = rs.normal();
+    std::vector<const std::vector<double>*> xp, rp;
+    for (int k = 0; k < N; ++k)
+      xp.push_back(&xs[static_cast<std::size_t>(k)]), rp.push_back(&rhs[static_cast<std::size_t>(k)]);
 
-  solvers::BatchedSteadyStateAdjoint batched(f, 1e-12, 3);
-  solvers::ParameterGradient gb(p);
-  std::vector<std::vector<double>> kb;
-  const auto report = batched.accumulate(pointers(conds), xp, rp, gb, &kb);
-  EXPECT_GT(report.iterations, 0);
-  EXPECT_EQ(report.fallbacks, 0);
+    solvers::BatchedSteadyStateAdjoint batched(f, 1e-12, 3, relaxation_rate);
+    solvers::ParameterGradient gb(p);
+    std::vector<std::vector<double>> kb;
+    const auto report = batched.accumulate(pointers(conds), xp, rp, gb, &kb);
+    EXPECT_GT(relaxation_rate > 0 ? report.relaxation_sweeps : report.iterations, 0);
+    EXPECT_EQ(report.fallbacks, 0);
 
-  solvers::SteadyStateAdjoint single(f, 1e-12);
-  solvers::ParameterGradient gs(p);
-  std::vector<double> lambda, ks;
-  ASSERT_EQ(kb.size(), static_cast<std::size_t>(N));
-  for (std::size_t k = 0; k < static_cast<std::size_t>(N); ++k) {
-    single.solve(conds[k], xs[k], rhs[k], lambda);
-    for (auto& l : lambda) l = -l;
-    solvers::add_parameter_vjp(f, conds[k], xs[k], lambda, gs, &ks);
-    ASSERT_EQ(kb[k].size(), ks.size());
-    for (std::size_t i = 0; i < ks.size(); ++i) EXPECT_NEAR(kb[k][i], ks[i], 1e-8 * (1 + std::fabs(ks[i])));
+    solvers::SteadyStateAdjoint single(f, 1e-12);
+    solvers::ParameterGradient gs(p);
+    std::vector<double> lambda, ks;
+    ASSERT_EQ(kb.size(), static_cast<std::size_t>(N));
+    for (std::size_t k = 0; k < static_cast<std::size_t>(N); ++k) {
+      single.solve(conds[k], xs[k], rhs[k], lambda);
+      for (auto& l : lambda) l = -l;
+      solvers::add_parameter_vjp(f, conds[k], xs[k], lambda, gs, &ks);
+      ASSERT_EQ(kb[k].size(), ks.size());
+      for (std::size_t i = 0; i < ks.size(); ++i) EXPECT_NEAR(kb[k][i], ks[i], 1e-8 * (1 + std::fabs(ks[i])));
+    }
+    const auto a = gb.flatten(), b = gs.flatten();
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * (a[i] - b[i]), den += b[i] * b[i];
+    ASSERT_GT(den, 0);
+    EXPECT_LT(std::sqrt(num / den), 1e-9);
   }
-  const auto a = gb.flatten(), b = gs.flatten();
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * (a[i] - b[i]), den += b[i] * b[i];
-  ASSERT_GT(den, 0);
-  EXPECT_LT(std::sqrt(num / den), 1e-9);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, BatchedAdjointTest,

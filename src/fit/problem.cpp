@@ -167,7 +167,7 @@ std::int64_t FitProblem::solve_steady(const std::vector<int>& which, LossValue* 
     const auto& r = reports[k];
     c.method = r.method;
     c.newton_iterations = r.newton_iterations;
-    if (r.method != solvers::SolveMethod::kBatchedNewton) ++fallbacks;
+    if (!solvers::is_batched(r.method)) ++fallbacks;
     c.solved = r.converged;
     if (!r.converged) {
       ++failed;

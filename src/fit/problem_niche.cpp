@@ -75,7 +75,7 @@ std::int64_t FitProblem::solve_coupled(LossValue* tally, bool check_stability, b
     auto& c = conditions_[index[k]];
     const auto& r = report.groups[k];
     c.method = r.method, c.newton_iterations = r.newton_iterations;
-    if (r.method != solvers::SolveMethod::kBatchedNewton) ++fallbacks;
+    if (!solvers::is_batched(r.method)) ++fallbacks;
     c.solved = report.converged && r.converged;
     c.x = c.solved ? std::move(xs[k]) : references_[static_cast<std::size_t>(c.reference)].state;
     if (check_stability) c.stable = r.stable, c.leading_eigenvalue = r.leading_eigenvalue;

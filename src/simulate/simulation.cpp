@@ -393,7 +393,7 @@ void Simulation::step_equilibrate() {
     const auto& r = reports[i];
     ++local.solves;
     local.newton_iterations += r.newton_iterations;
-    if (r.method == solvers::SolveMethod::kBatchedNewton) ++local.batched;
+    if (solvers::is_batched(r.method)) ++local.batched;
     if (r.method == solvers::SolveMethod::kNewton) ++local.newton;
     if (r.method == solvers::SolveMethod::kCvodesNewton) ++local.fallback;
     if (!r.converged) {

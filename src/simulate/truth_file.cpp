@@ -95,7 +95,7 @@ void create_structure(const Simulation& sim, const ScreenRows& rows, const H5Fil
     f.group("/solves");
     f.attr_string("/solves", "description",
                   "the last equilibrate step's steady-state report per class: method 0 batched-newton, 1 newton, "
-                  "2 cvodes+newton, 3 failed; stability 0 skipped, 1 gershgorin, 2 cayley-power");
+                  "2 cvodes+newton, 3 failed, 5 batched-relaxation; stability 0 skipped, 1 gershgorin, 2 cayley-power");
     f.create<std::int32_t>("/solves/method", {n});
     f.create<std::int32_t>("/solves/newton_iterations", {n});
     f.create<double>("/solves/residual_norm", {n});

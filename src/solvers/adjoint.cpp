@@ -220,12 +220,12 @@ void add_parameter_vjp_batch(const model::VectorField& field, const std::vector<
   if (p.kind != model::ModelKind::kNeural) {
     std::vector<double> s, factor, wa(B);
     field.batch_inputs(X, nb, conds, kInf, s, factor);
+    model::logistic_many(s.data(), s.data(), s.size());  // sigma(s) from here on (the kappa gradient reads it)
     for (std::size_t g = 0; g < G; ++g) {
       double gc = 0, gv = 0, gb = 0;
       for (std::size_t b = 0; b < B; ++b) {
         const std::size_t i = g * B + b;
-        const double sig = model::logistic(s[i]);
-        s[i] = sig;                                              // sigma(s) from here on (the kappa gradient reads it)
+        const double sig = s[i];
         wa[b] = Wt[i] * factor[i] * p.v[g] * sig * (1.0 - sig);  // w_g * df_g/ds_g
         gc += wa[b];
         gv += Wt[i] * factor[i] * sig;

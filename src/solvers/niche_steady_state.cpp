@@ -92,7 +92,7 @@ void NicheSteadyState::solve_transposed(const std::vector<const model::Condition
                                         std::vector<std::vector<double>>& lambdas,
                                         const std::vector<double>* absolute_targets) const {
   if (batch_size_ > 0) {
-    BatchedSteadyStateAdjoint(field_, rtol, batch_size_).solve(conds, xs, rhs, lambdas, absolute_targets);
+    BatchedSteadyStateAdjoint(field_, rtol, batch_size_, options_.relaxation_rate).solve(conds, xs, rhs, lambdas, absolute_targets);
     return;
   }
   SteadyStateAdjoint adjoint(field_, rtol);

@@ -315,6 +315,8 @@ const char* to_string(SolveMethod m) {
       return "failed";
     case SolveMethod::kTimeCourse:
       return "time-course";
+    case SolveMethod::kBatchedRelaxation:
+      return "batched-relaxation";
   }
   return "?";
 }

@@ -9,7 +9,8 @@ SteadyStateProblem::SteadyStateProblem(const model::VectorField& field, const St
     : field_(field),
       snes_(field, options),
       batched_(batch_size > 0 ? std::make_unique<BatchedSteadyStateSolver>(field, options) : nullptr),
-      batch_size_(batch_size) {}
+      batch_size_(batch_size),
+      relaxation_rate_(options.relaxation_rate) {}
 
 std::vector<SteadyStateReport> SteadyStateProblem::solve(const std::vector<const model::Condition*>& conds,
                                                          std::vector<std::vector<double>>& xs,
@@ -21,7 +22,8 @@ std::vector<SteadyStateReport> SteadyStateProblem::solve(const std::vector<const
     auto& r = reports[k];
     if (batched[k].converged) {
       r.converged = true;
-      r.method = SolveMethod::kBatchedNewton;
+      r.method = batched[k].newton_iterations == 0 && batched[k].relaxation_sweeps > 0 ? SolveMethod::kBatchedRelaxation
+                                                                                       : SolveMethod::kBatchedNewton;
       r.newton_iterations = batched[k].newton_iterations;
       r.linear_iterations = batched[k].krylov_iterations;
       r.residual_norm = batched[k].residual_norm;
@@ -49,7 +51,7 @@ std::int64_t SteadyStateProblem::accumulate_gradient(const std::vector<const mod
                                                      ParameterGradient& grad,
                                                      std::vector<std::vector<double>>* knock_grads) {
   if (batch_size_ > 0) {  // one pass over W^T per Krylov iteration for a whole batch
-    BatchedSteadyStateAdjoint adjoint(field_, rtol, batch_size_);
+    BatchedSteadyStateAdjoint adjoint(field_, rtol, batch_size_, relaxation_rate_);
     return adjoint.accumulate(conds, xs, rhs, grad, knock_grads).iterations;
   }
   SteadyStateAdjoint adjoint(field_, rtol);  // the reference path: one PETSc KSP solve each

@@ -62,7 +62,7 @@ with h5py.File(os.path.join(one, "truth.h5"), "r") as t:
     assert t["states/snapshot0"].shape[1] == 40
     assert t["cells/class"].shape == (3000,)
     # per-class steady-state reports of the last equilibrate step
-    assert t["solves/method"].shape == (28,) and (t["solves/method"][:] <= 2).all()
+    assert t["solves/method"].shape == (28,) and set(t["solves/method"][:].tolist()) <= {0, 1, 2, 5}
     assert (t["solves/residual_norm"][:] <= 1e-9).all() and (t["solves/stable"][:] == 1).all()
 # the simulator's output round-trips through the project's own reader
 import json

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "perturbfit/model/logistic.hpp"
 #include "perturbfit/model/parameters.hpp"
 
 namespace perturbfit::model {
@@ -67,6 +68,9 @@ class VectorField {
   // s = W X + U m + c and the production factor (1 - kappa) exp(Q m), both G x nb
   void batch_inputs(const double* X, int nb, const std::vector<const Condition*>& conds, double t,
                     std::vector<double>& s, std::vector<double>& factor) const;
+  void batch_factors(int nb, const std::vector<const Condition*>& conds, double t, std::vector<double>& factor) const;
+  const CsrMatrix& transposed_W() const { return wt_; }
+  const std::vector<double>& self_weights() const { return w_diag_; }  // W_gg
 
  private:
   void kappa_vector(const Condition& cond, double t, std::vector<double>& kappa) const;
@@ -81,7 +85,5 @@ class VectorField {
   CsrMatrix wt_;                            // W^T, for batched transposed products
   std::vector<double> w_diag_;              // W_gg
 };
-
-double logistic(double s);
 
 }  // namespace perturbfit::model

@@ -1,6 +1,7 @@
 // The adjoints of many steady states at once: (df/dx at x_k)^T lambda_k = g_k for a batch
-// of columns by BatchedGmres (each Krylov iteration is one pass over W^T for the whole
-// batch), then grad -= lambda_k^T df/dtheta in one pass over W (add_parameter_vjp_batch).
+// of columns by Jacobi-preconditioned Richardson while it converges fast (relaxation_rate),
+// then BatchedGmres for what it leaves (each iteration of either is one pass over W^T for
+// the whole batch), then grad -= lambda_k^T df/dtheta in one pass over W (add_parameter_vjp_batch).
 // A column the lockstep GMRES does not solve is handed to SteadyStateAdjoint (PETSc KSP;
 // the -adjoint_ options apply there), which throws if it fails too.
 #pragma once
@@ -17,10 +18,13 @@ namespace perturbfit::solvers {
 class BatchedSteadyStateAdjoint {
  public:
   // rtol: relative to ||g_k|| (the convergence test of PETSc's KSP from a zero guess).
-  BatchedSteadyStateAdjoint(const model::VectorField& field, double rtol, int batch = 16, int krylov_dim = 30);
+  // relaxation_rate: SteadyStateOptions::relaxation_rate (0: GMRES from the start).
+  BatchedSteadyStateAdjoint(const model::VectorField& field, double rtol, int batch, double relaxation_rate,
+                            int krylov_dim = 30);
 
   struct Report {
-    std::int64_t iterations = 0;  // Krylov iterations, summed over columns
+    std::int64_t iterations = 0;         // Krylov iterations, summed over columns
+    std::int64_t relaxation_sweeps = 0;  // Richardson iterations, summed over columns
     std::int64_t fallbacks = 0;   // columns solved by SteadyStateAdjoint instead
   };
   // grad += dl/dtheta for the losses whose gradients at the steady states xs[k] of conds[k]
@@ -47,13 +51,19 @@ class BatchedSteadyStateAdjoint {
                      const std::vector<const std::vector<double>*>& rhs, std::size_t b, std::size_t nb, Chunk& chunk,
                      const std::vector<double>* absolute_targets = nullptr);
 
+  std::int64_t gauss_seidel(std::size_t G, std::size_t nb, std::vector<double>& L, std::vector<double>& R,
+                            std::vector<double>& rnorm);
+  std::int64_t richardson(const BatchedGmres::Operator& jtvp, std::size_t G, std::size_t nb, std::vector<double>& L,
+                          std::vector<double>& R, std::vector<double>& rnorm);
+
   const model::VectorField& field_;
   double rtol_;
   int batch_;
+  double relaxation_rate_;
   BatchedGmres gmres_;
   std::unique_ptr<SteadyStateAdjoint> fallback_;  // built only if a column needs it
   model::VectorField::BatchLinearization lin_;
-  std::vector<double> D_, B_, norms_, lambda_;
+  std::vector<double> D_, B_, R_, dL_, M_, start_, norms_, lambda_;  // work arrays, reused across chunks
 };
 
 }  // namespace perturbfit::solvers

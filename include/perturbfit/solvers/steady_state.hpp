@@ -19,6 +19,10 @@ struct SteadyStateOptions {
   double atol = 1e-9;  // accept when ||f(x*)||_2 <= atol
   double rtol = 1e-12;
   int max_iterations = 50;
+  // The batched solvers relax a column (Gauss-Seidel sweeps for a mechanistic model, Jacobi
+  // otherwise; its steady state and its adjoint) while each sweep cuts its residual by this
+  // factor, then finish it by Newton-GMRES (GMRES). 0: Newton-GMRES and GMRES from the start.
+  double relaxation_rate = 0.5;
   bool fallback = true;  // integrate with CVODES, then Newton again
   double fallback_time = 200.0;
   StabilityMode stability = StabilityMode::kCheck;
@@ -29,10 +33,19 @@ struct SteadyStateOptions {
 
 // How a steady state was reached (the codes are stored in truth.h5 solves/method).
 // kTimeCourse: not a steady state but a fit's time-course state (solvers::Trajectory).
-enum class SolveMethod { kBatchedNewton = 0, kNewton = 1, kCvodesNewton = 2, kFailed = 3, kTimeCourse = 4 };
+// kBatchedRelaxation: the batched solver's relaxation sweeps alone (no Newton step needed).
+enum class SolveMethod {
+  kBatchedNewton = 0,
+  kNewton = 1,
+  kCvodesNewton = 2,
+  kFailed = 3,
+  kTimeCourse = 4,
+  kBatchedRelaxation = 5
+};
+inline bool is_batched(SolveMethod m) { return m == SolveMethod::kBatchedNewton || m == SolveMethod::kBatchedRelaxation; }
 // How its stability was decided (codes stored in truth.h5 solves/stability_method).
 enum class StabilityMethod { kSkipped = 0, kGershgorin = 1, kCayleyPower = 2 };
-const char* to_string(SolveMethod m);      // batched-newton | newton | cvodes+newton | failed | time-course
+const char* to_string(SolveMethod m);      // batched-newton | newton | cvodes+newton | failed | time-course | batched-relaxation
 const char* to_string(StabilityMethod m);  // skipped | gershgorin | cayley-power
 
 struct SteadyStateReport {

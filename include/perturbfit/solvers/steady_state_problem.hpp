@@ -1,7 +1,8 @@
 // The steady states of many conditions of one model, by the project's one chain: the
-// batched Newton-GMRES for all of them (one pass over W serves a batch), then PETSc SNES
-// with its CVODES fallback for each column the batch did not finish, then the stability
-// test; and their adjoint, by the same split (batched GMRES, PETSc KSP for what it leaves).
+// batched solver for all of them (relaxation sweeps, then Newton-GMRES; one pass over W
+// serves a batch), then PETSc SNES with its CVODES fallback for each column the batch did
+// not finish, then the stability test; and their adjoint, by the same split (batched
+// relaxation and GMRES, PETSc KSP for what they leave).
 // Used by simulate (equilibrate steps) and fit (every loss evaluation and gradient).
 #pragma once
 #include <memory>
@@ -47,6 +48,7 @@ class SteadyStateProblem {
   SteadyStateSolver snes_;
   std::unique_ptr<BatchedSteadyStateSolver> batched_;  // null when batch_size == 0
   int batch_size_;
+  double relaxation_rate_;  // for the batched adjoint
 };
 
 }  // namespace perturbfit::solvers
