@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 #include <unordered_map>
 
@@ -150,9 +151,33 @@ void ScreenData::check_design() {
 }
 
 GroupStatistics ScreenData::statistics(StatisticsRequest request) const {
+  if (request.perturbed_groups && perturbed_counts_released_)
+    throw std::logic_error("ScreenData::statistics: the perturbed groups' counts were released");
   const CellSlice cells{local_rows_, local_indptr_, local_cols_, local_values_, local_size_factors_};
   return group_statistics(comm_, cells, cell_group_, groups_, perturbations_, owned_, static_cast<int>(genes_.size()),
                           request);
+}
+
+void ScreenData::release_perturbed_counts() {
+  std::vector<std::int64_t> rows, indptr{0};
+  std::vector<std::int32_t> cols;
+  std::vector<double> values, size_factors;
+  for (std::size_t r = 0; r < local_rows_.size(); ++r) {
+    const auto group = cell_group_[static_cast<std::size_t>(local_rows_[r])];
+    if (group < 0 || !perturbations_[static_cast<std::size_t>(groups_[static_cast<std::size_t>(group)].perturbation)].control)
+      continue;
+    rows.push_back(local_rows_[r]);
+    size_factors.push_back(local_size_factors_[r]);
+    for (auto k = local_indptr_[r]; k < local_indptr_[r + 1]; ++k) {
+      cols.push_back(local_cols_[static_cast<std::size_t>(k)]);
+      values.push_back(local_values_[static_cast<std::size_t>(k)]);
+    }
+    indptr.push_back(static_cast<std::int64_t>(cols.size()));
+  }
+  // Moved in, so the old arrays' memory goes back (shrink_to_fit is only a request).
+  local_rows_ = std::move(rows), local_indptr_ = std::move(indptr), local_cols_ = std::move(cols);
+  local_values_ = std::move(values), local_size_factors_ = std::move(size_factors);
+  perturbed_counts_released_ = true;
 }
 
 }  // namespace perturbfit::data

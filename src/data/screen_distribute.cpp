@@ -6,6 +6,7 @@
 #include <functional>
 #include <numeric>
 #include <set>
+#include <stdexcept>
 
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/core/hash.hpp"
@@ -142,6 +143,7 @@ void ScreenData::distribute(const io::H5adReader& reader) {
 }
 
 std::string ScreenData::content_digest() const {
+  if (perturbed_counts_released_) throw std::logic_error("ScreenData::content_digest: the counts were released");
   std::uint64_t rows = 0;  // XOR of per-cell hashes: independent of which rank holds a cell
   for (std::size_t r = 0; r < local_rows_.size(); ++r) {
     Fnv1a h;

@@ -41,67 +41,72 @@ bool Baselines::all_measured(const std::vector<int>& targets) const {
 void Baselines::estimate_means_and_linear(const parallel::Comm& comm) {
   const auto& perts = problem_.data().perturbations();
   const auto& splits = problem_.splits();
-  // Targets keyed by model node (measured genes first). Only targets of held-out
-  // perturbations and of combinations: never a dense G x G table.
-  for (std::size_t p = 0; p < perts.size(); ++p)
-    if (splits[p] != Split::kTrain || perts[p].target_nodes.size() > 1)
+  // Targets keyed by model node (measured genes first): for the linear baseline those of
+  // held-out perturbations and of combinations, for the additive one those of
+  // combinations. Never a dense G x G table.
+  for (std::size_t p = 0; p < perts.size(); ++p) {
+    const bool combination = perts[p].target_nodes.size() > 1;
+    if (splits[p] != Split::kTrain || combination)
       for (int t : perts[p].target_nodes)
         if (t >= 0 && !index_.count(t)) index_[t] = targets_.size(), targets_.push_back(t);
-  const std::size_t T = targets_.size(), R = problem_.references().size();
-  // One reduction: [single sums T x G][single counts T][cross T x G][target sums T][target
-  // squares T][gene sums G][groups][on-target sum][on-target count][context sums R x G][context counts R]
-  const std::size_t o_count = T * G_, o_cross = o_count + T, o_tsum = o_cross + T * G_, o_tsq = o_tsum + T,
-                    o_gsum = o_tsq + T, o_n = o_gsum + G_, o_on = o_n + 1, o_ctx = o_on + 2, o_ctxn = o_ctx + R * G_,
-                    size = o_ctxn + R;
-  std::vector<double> s(size, 0.0);
+    if (combination)
+      for (int t : perts[p].target_nodes)
+        if (t >= 0 && !single_index_.count(t)) {
+          const auto row = single_index_.size();
+          single_index_[t] = row;
+        }
+  }
+  const std::size_t T = targets_.size(), S = single_index_.size(), R = problem_.references().size();
+  // Each sum is reduced where it is accumulated: no second copy of the T x G tables.
+  single_sum_.assign(S * G_, 0.0), single_count_.assign(S, 0.0);
+  cross_.assign(T * G_, 0.0), target_sum_.assign(T, 0.0), target_sq_.assign(T, 0.0);
+  gene_sum_.assign(G_, 0.0), context_sum_.assign(R * G_, 0.0), context_count_.assign(R, 0.0);
+  std::vector<double> scalars(3, 0.0);  // groups, on-target sum, on-target count
   for (const auto& o : problem_.groups()) {
     if (!training_perturbed(problem_, o)) continue;
     const auto e = observed_effect(problem_, o);
     const auto& ts = targets_of(problem_, o);
     const int t = ts.size() == 1 ? ts[0] : -1;
-    if (t >= 0 && static_cast<std::size_t>(t) < G_) s[o_on] += e[static_cast<std::size_t>(t)], s[o_on + 1] += 1;
-    if (t >= 0 && index_.count(t)) {
-      const auto i = index_[t];
-      for (std::size_t g = 0; g < G_; ++g) s[i * G_ + g] += e[g];
-      s[o_count + i] += 1;
+    if (t >= 0 && static_cast<std::size_t>(t) < G_) scalars[1] += e[static_cast<std::size_t>(t)], scalars[2] += 1;
+    if (const auto it = single_index_.find(t); t >= 0 && it != single_index_.end()) {
+      for (std::size_t g = 0; g < G_; ++g) single_sum_[it->second * G_ + g] += e[g];
+      single_count_[it->second] += 1;
     }
     for (std::size_t i = 0; i < T; ++i) {
       if (static_cast<std::size_t>(targets_[i]) >= G_) continue;
       const double et = e[static_cast<std::size_t>(targets_[i])];
-      for (std::size_t g = 0; g < G_; ++g) s[o_cross + i * G_ + g] += et * e[g];
-      s[o_tsum + i] += et, s[o_tsq + i] += et * et;
+      for (std::size_t g = 0; g < G_; ++g) cross_[i * G_ + g] += et * e[g];
+      target_sum_[i] += et, target_sq_[i] += et * et;
     }
     const auto r = static_cast<std::size_t>(o.reference);
-    for (std::size_t g = 0; g < G_; ++g) s[o_gsum + g] += e[g], s[o_ctx + r * G_ + g] += e[g];
-    s[o_n] += 1, s[o_ctxn + r] += 1;
+    for (std::size_t g = 0; g < G_; ++g) gene_sum_[g] += e[g], context_sum_[r * G_ + g] += e[g];
+    scalars[0] += 1, context_count_[r] += 1;
   }
-  comm.replicated_sum_in_place(s);
-  single_sum_.assign(s.begin(), s.begin() + static_cast<long>(o_count));
-  single_count_.assign(s.begin() + static_cast<long>(o_count), s.begin() + static_cast<long>(o_cross));
-  cross_.assign(s.begin() + static_cast<long>(o_cross), s.begin() + static_cast<long>(o_tsum));
-  target_sum_.assign(s.begin() + static_cast<long>(o_tsum), s.begin() + static_cast<long>(o_tsq));
-  target_sq_.assign(s.begin() + static_cast<long>(o_tsq), s.begin() + static_cast<long>(o_gsum));
-  gene_sum_.assign(s.begin() + static_cast<long>(o_gsum), s.begin() + static_cast<long>(o_n));
-  groups_ = s[o_n];
-  on_target_ = s[o_on + 1] > 0 ? s[o_on] / s[o_on + 1] : 0.0;
-  context_sum_.assign(s.begin() + static_cast<long>(o_ctx), s.begin() + static_cast<long>(o_ctxn));
-  context_count_.assign(s.begin() + static_cast<long>(o_ctxn), s.end());
+  for (auto* v : {&single_sum_, &single_count_, &cross_, &target_sum_, &target_sq_, &gene_sum_, &context_sum_,
+                  &context_count_, &scalars})
+    comm.replicated_sum_in_place(*v);
+  groups_ = scalars[0];
+  on_target_ = scalars[2] > 0 ? scalars[1] / scalars[2] : 0.0;
 }
 
 void Baselines::estimate_pca_linear(const parallel::Comm& comm) {
-  // Centred training effects c_k = e_k - (its context's mean training effect).
-  std::vector<std::vector<double>> centred;
+  // Centred training effects c_k = e_k - (its context's mean training effect), formed when
+  // used: a stored copy would be another groups x genes array.
   std::vector<const ObservedGroup*> source;
-  for (const auto& o : problem_.groups()) {
-    if (!training_perturbed(problem_, o)) continue;
-    auto e = observed_effect(problem_, o);
-    const auto b = train_mean(o);
-    for (std::size_t g = 0; g < G_; ++g) e[g] -= b[g];
-    centred.push_back(std::move(e));
-    source.push_back(&o);
-  }
+  for (const auto& o : problem_.groups())
+    if (training_perturbed(problem_, o)) source.push_back(&o);
+  std::vector<std::vector<double>> context_mean(context_count_.size());
+  for (std::size_t r = 0; r < context_mean.size(); ++r) context_mean[r] = train_mean(static_cast<int>(r));
+  std::vector<double> c(G_);
+  auto centred = [&](const ObservedGroup& o) -> const std::vector<double>& {
+    const auto& y = o.y;
+    const auto& control = problem_.control_group(o.control).y;
+    const auto& b = context_mean[static_cast<std::size_t>(o.reference)];
+    for (std::size_t g = 0; g < G_; ++g) c[g] = (y[g] - control[g]) - b[g];
+    return c;
+  };
   const auto K =
-      static_cast<std::size_t>(std::min<double>(kComponents, comm.sum(static_cast<std::int64_t>(centred.size()))));
+      static_cast<std::size_t>(std::min<double>(kComponents, comm.sum(static_cast<std::int64_t>(source.size()))));
   components_ = static_cast<int>(K);
   if (K == 0) return;
   // Subspace iteration Q <- orth(C C^T Q): each rank adds its groups' c_k (c_k^T Q).
@@ -114,29 +119,31 @@ void Baselines::estimate_pca_linear(const parallel::Comm& comm) {
   std::vector<double> z(G_ * K), proj(K);
   for (int it = 0; it < 20; ++it) {
     std::fill(z.begin(), z.end(), 0.0);
-    for (const auto& c : centred) {
+    for (const auto* o : source) {
+      const auto& ck = centred(*o);
       std::fill(proj.begin(), proj.end(), 0.0);
       for (std::size_t g = 0; g < G_; ++g)
-        for (std::size_t j = 0; j < K; ++j) proj[j] += c[g] * embedding_[g * K + j];
+        for (std::size_t j = 0; j < K; ++j) proj[j] += ck[g] * embedding_[g * K + j];
       for (std::size_t g = 0; g < G_; ++g)
-        for (std::size_t j = 0; j < K; ++j) z[g * K + j] += c[g] * proj[j];
+        for (std::size_t j = 0; j < K; ++j) z[g * K + j] += ck[g] * proj[j];
     }
     comm.replicated_sum_in_place(z);
-    embedding_ = z;
+    embedding_.swap(z);
     solvers::orthonormalize_columns(static_cast<int>(G_), static_cast<int>(K), embedding_);
   }
   // W = (G^T G + l)^-1 G^T C P (P^T P + l)^-1 over the groups whose targets are all measured;
   // G^T G = I. Reduced: M = sum_k (G^T c_k) p_k^T and S = sum_k p_k p_k^T (K x K each).
   std::vector<double> MS(2 * K * K, 0.0), p(K);
-  for (std::size_t k = 0; k < centred.size(); ++k) {
-    const auto& ts = targets_of(problem_, *source[k]);
+  for (const auto* o : source) {
+    const auto& ts = targets_of(problem_, *o);
     if (!all_measured(ts)) continue;
+    const auto& ck = centred(*o);
     std::fill(p.begin(), p.end(), 0.0);
     for (int t : ts)
       for (std::size_t j = 0; j < K; ++j) p[j] += embedding_[static_cast<std::size_t>(t) * K + j];
     std::fill(proj.begin(), proj.end(), 0.0);
     for (std::size_t g = 0; g < G_; ++g)
-      for (std::size_t j = 0; j < K; ++j) proj[j] += centred[k][g] * embedding_[g * K + j];
+      for (std::size_t j = 0; j < K; ++j) proj[j] += ck[g] * embedding_[g * K + j];
     for (std::size_t i = 0; i < K; ++i)
       for (std::size_t j = 0; j < K; ++j) MS[i * K + j] += proj[i] * p[j], MS[K * K + i * K + j] += p[i] * p[j];
   }
@@ -165,8 +172,8 @@ std::vector<double> Baselines::additive(const ObservedGroup& o) const {
   if (ts.size() < 2) return {};
   std::vector<double> e(G_, 0.0);
   for (int t : ts) {
-    const auto it = index_.find(t);
-    if (it == index_.end() || single_count_[it->second] == 0) return {};
+    const auto it = single_index_.find(t);
+    if (it == single_index_.end() || single_count_[it->second] == 0) return {};
     for (std::size_t g = 0; g < G_; ++g) e[g] += single_sum_[it->second * G_ + g] / single_count_[it->second];
   }
   return e;

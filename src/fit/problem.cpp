@@ -124,6 +124,10 @@ void FitProblem::accept_candidate() {
   if (!niche_kept_.empty()) niche_start_ = std::move(niche_kept_), niche_kept_ = {};
 }
 
+void FitProblem::release_warm_starts() {
+  for (auto& c : conditions_) c.start = {}, c.kept = {};
+}
+
 std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, bool check_stability,
                                const std::vector<double>* niche) {
   std::vector<int> steady, timed;
@@ -143,7 +147,7 @@ std::int64_t FitProblem::solve_steady(const std::vector<int>& which, LossValue* 
   std::vector<std::vector<double>> xs;
   std::vector<const std::vector<double>*> references;  // a failed batched column restarts from the data
   for (int i : which) {
-    const auto& c = conditions_[static_cast<std::size_t>(i)];
+    auto& c = conditions_[static_cast<std::size_t>(i)];
     if (niche) {
       in_niche.push_back(c.condition);
       const auto K = in_niche.back().medium.size();
@@ -156,11 +160,24 @@ std::int64_t FitProblem::solve_steady(const std::vector<int>& which, LossValue* 
     } else {
       conds.push_back(&c.condition);
     }
-    xs.push_back(warm_start_ == WarmStart::kAnchored && !c.start.empty() ? c.start : c.x);
+    // The solve works in the condition's own buffer (moved out and back): a copy of every
+    // state would be another conditions x nodes array at genome scale.
+    auto x = std::move(c.x);
+    if (warm_start_ == WarmStart::kAnchored && !c.start.empty()) x.assign(c.start.begin(), c.start.end());
+    xs.push_back(std::move(x));
     references.push_back(&references_[static_cast<std::size_t>(c.reference)].state);
   }
   solvers::SteadyStateProblem steady(*field_, opt, opt_.batch_size);
-  const auto reports = steady.solve(conds, xs, references);
+  std::vector<solvers::SteadyStateReport> reports;
+  try {
+    reports = steady.solve(conds, xs, references);
+  } catch (...) {  // each condition keeps where its solve got to, unsolved
+    for (std::size_t k = 0; k < which.size(); ++k) {
+      auto& c = conditions_[static_cast<std::size_t>(which[k])];
+      c.x = std::move(xs[k]), c.solved = false;
+    }
+    throw;
+  }
   std::int64_t failed = 0, fallbacks = 0;
   for (std::size_t k = 0; k < which.size(); ++k) {
     auto& c = conditions_[static_cast<std::size_t>(which[k])];

@@ -105,6 +105,9 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
   Session session(comm, request, true, reporter);
   auto& problem = *session.problem;
   const auto& options = request.options;
+  // The Gaussian pseudo-bulk loss has what it needs from the perturbed cells (their groups'
+  // means); the NB likelihood reads every cell at every evaluation.
+  if (!problem.count_likelihood()) session.screen->release_perturbed_counts();
   FitReport report;
   report.checkpoint = request.output / "checkpoint.h5";
 
@@ -142,6 +145,7 @@ FitReport run_fit(const parallel::Comm& comm, const FitRequest& request, const p
                          std::to_string(final_loss.total) +
                          "); nothing is written but the last checkpoint. Check the screen or lower fit.learning_rate");
   const auto failed = problem.solve_all(true);
+  problem.release_warm_starts();  // memory: the evaluation and the output need only the solutions
   std::int64_t unstable = 0;
   for (const auto& c : problem.conditions()) {
     // Each condition once: coupled, the groups (members, one rank each); else controls on the root.

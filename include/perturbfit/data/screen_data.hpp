@@ -62,7 +62,15 @@ class ScreenData {
   double mean_total_counts() const { return mean_total_; }
 
   // Statistics of the owned groups plus every control group (replicated on all ranks).
+  // After release_perturbed_counts() only the control groups' (perturbed_groups = false).
   GroupStatistics statistics(StatisticsRequest request = {}) const;
+  // Frees the counts of every cell outside the control groups: a fit with the Gaussian
+  // pseudo-bulk loss needs them only for its set-up, and at genome scale they are the
+  // largest array a rank holds (12 bytes per stored count). The control cells stay, for
+  // the assumption checks. Afterwards content_digest() and statistics of perturbed
+  // groups throw std::logic_error.
+  void release_perturbed_counts();
+  bool perturbed_counts_released() const { return perturbed_counts_released_; }
   // The group of every cell of the screen (global row id; -1: an excluded cell).
   const std::vector<std::int32_t>& cell_groups() const { return cell_group_; }
   // Collective. A digest of what the fit sees (genes, perturbations, batches, every count
@@ -101,6 +109,7 @@ class ScreenData {
   std::vector<std::int64_t> local_rows_, local_indptr_{0};
   std::vector<std::int32_t> local_cols_;
   std::vector<double> local_values_, local_size_factors_;
+  bool perturbed_counts_released_ = false;
   double mean_total_ = 0.0;
 };
 

@@ -46,8 +46,9 @@ class Baselines {
   const FitProblem& problem_;
   std::size_t G_ = 0;
   std::vector<int> targets_;  // targets of held-out perturbations and of combinations
-  std::map<int, std::size_t> index_;
-  std::vector<double> single_sum_, single_count_;  // per indexed target: its singles' training effects
+  std::map<int, std::size_t> index_;         // target -> row of cross_
+  std::map<int, std::size_t> single_index_;  // target of a combination -> row of single_sum_
+  std::vector<double> single_sum_, single_count_;  // per combination target: its singles' training effects
   std::vector<double> cross_, target_sum_, target_sq_, gene_sum_;
   double groups_ = 0, on_target_ = 0;
   std::vector<double> context_sum_, context_count_;  // per control reference: training effects

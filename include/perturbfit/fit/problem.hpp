@@ -162,6 +162,9 @@ class FitProblem {
   void set_warm_start(WarmStart mode) { warm_start_ = mode; }
   void keep_candidate();
   void accept_candidate();
+  // Frees the warm starts and kept states (two G-vectors per condition) once no more
+  // iterations follow; later solves start from each condition's last solution.
+  void release_warm_starts();
 
   // Loss (and gradient if non-null) at theta, over the training groups of the selected
   // batches (empty: all) plus their controls. Collective; identical on every rank.
