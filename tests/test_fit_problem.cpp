@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "perturbfit/core/reporter.hpp"
@@ -146,4 +147,60 @@ TEST(FitProblem, WithoutBatchOffsetsEveryOffsetIsZero) {
     for (double d : o.delta) largest_without = std::max(largest_without, std::abs(d));
   EXPECT_GT(largest_with, 0.01);
   EXPECT_EQ(largest_without, 0.0);
+}
+
+// A Gaussian fit frees the perturbed cells' counts after set-up (run_fit): the loss, the
+// gradient and the control groups' statistics must not change, and anything that would
+// need the freed counts must refuse rather than read a smaller screen.
+TEST(FitProblem, ReleasingThePerturbedCountsKeepsTheLossAndTheControls) {
+  const auto dir = test_support::temp_dir("fit_problem_release");
+  TinyFit fit(write_screen(tiny_cells(), dir + "/screen.h5ad"), every_group_trains());
+  const auto theta = moved_point(fit.problem);
+  std::vector<double> g1, g2;
+  const auto before = fit.problem.evaluate(theta, &g1);
+  const auto controls = fit.screen.statistics({.log_moments = true, .perturbed_groups = false});
+  const auto cells_before = fit.screen.local_rows().size();
+
+  fit.screen.release_perturbed_counts();
+  EXPECT_TRUE(fit.screen.perturbed_counts_released());
+  EXPECT_EQ(fit.screen.local_rows().size(), 2u * 40u) << "two lanes of 40 control cells stay";
+  EXPECT_GT(cells_before, fit.screen.local_rows().size());
+  EXPECT_EQ(fit.screen.local_indptr().size(), fit.screen.local_rows().size() + 1);
+  const auto after = fit.screen.statistics({.log_moments = true, .perturbed_groups = false});
+  EXPECT_EQ(after.groups, controls.groups);
+  EXPECT_EQ(after.sum, controls.sum);
+  EXPECT_EQ(after.sum_sq, controls.sum_sq);
+  EXPECT_EQ(after.sum_linear, controls.sum_linear);
+  EXPECT_EQ(after.size_factor_sum, controls.size_factor_sum);
+  EXPECT_THROW((void)fit.screen.statistics(), std::logic_error);
+  EXPECT_THROW((void)fit.screen.content_digest(), std::logic_error);
+
+  const auto again = fit.problem.evaluate(theta, &g2);
+  EXPECT_NEAR(again.total, before.total, 1e-10 * before.total);
+  ASSERT_EQ(g1.size(), g2.size());
+  for (std::size_t i = 0; i < g1.size(); ++i)
+    EXPECT_NEAR(g1[i], g2[i], 1e-7 * (1e-9 + std::abs(g1[i]))) << "parameter " << i;
+}
+
+// After release_warm_starts() (the last iteration is over) a solve starts from each
+// condition's last solution and reaches the same states: the same loss and predictions.
+TEST(FitProblem, ReleasingTheWarmStartsKeepsTheSolutions) {
+  const auto dir = test_support::temp_dir("fit_problem_warm_starts");
+  TinyFit fit(write_screen(tiny_cells(), dir + "/screen.h5ad"), every_group_trains());
+  fit.problem.set_warm_start(fit::FitProblem::WarmStart::kAnchored);
+  const auto theta = moved_point(fit.problem);
+  const auto first = fit.problem.evaluate(theta, nullptr);
+  fit.problem.keep_candidate();
+  fit.problem.accept_candidate();
+  std::vector<std::vector<double>> states;
+  for (const auto& c : fit.problem.conditions()) states.push_back(c.x);
+  fit.problem.release_warm_starts();
+  const auto second = fit.problem.evaluate(theta, nullptr);
+  EXPECT_NEAR(second.total, first.total, 1e-10 * first.total);
+  ASSERT_EQ(states.size(), fit.problem.conditions().size());
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    const auto& x = fit.problem.conditions()[i].x;
+    ASSERT_EQ(x.size(), states[i].size()) << "condition " << i;
+    for (std::size_t g = 0; g < x.size(); ++g) EXPECT_NEAR(x[g], states[i][g], 1e-9) << "condition " << i;
+  }
 }
