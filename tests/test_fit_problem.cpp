@@ -13,11 +13,14 @@
 
 #include "perturbfit/core/reporter.hpp"
 #include "perturbfit/data/screen_data.hpp"
+#include "perturbfit/fit/evaluation.hpp"
+#include "perturbfit/fit/fit_output.hpp"
 #include "perturbfit/fit/gradient_check.hpp"
 #include "perturbfit/fit/media_inputs.hpp"
 #include "perturbfit/fit/options.hpp"
 #include "perturbfit/fit/problem.hpp"
 #include "perturbfit/io/h5ad_writer.hpp"
+#include "perturbfit/io/hdf5.hpp"
 #include "test_support.hpp"
 
 using namespace perturbfit;
@@ -202,5 +205,37 @@ TEST(FitProblem, ReleasingTheWarmStartsKeepsTheSolutions) {
     const auto& x = fit.problem.conditions()[i].x;
     ASSERT_EQ(x.size(), states[i].size()) << "condition " << i;
     for (std::size_t g = 0; g < x.size(); ++g) EXPECT_NEAR(x[g], states[i][g], 1e-9) << "condition " << i;
+  }
+}
+
+// fit.h5's groups x genes datasets are written a block of rows at a time: blocks of one row
+// must give the same file contents as one block, and each row must be its own group's.
+TEST(FitProblem, FitOutputRowsDoNotDependOnTheWriteBlock) {
+  const auto dir = test_support::temp_dir("fit_problem_write_blocks");
+  TinyFit fit(write_screen(tiny_cells(), dir + "/screen.h5ad"), every_group_trains());
+  const auto theta = moved_point(fit.problem);
+  (void)fit.problem.evaluate(theta, nullptr);
+  ASSERT_EQ(fit.problem.solve_all(true), 0);
+  std::vector<fit::GroupPrediction> rows;
+  (void)fit::evaluate_predictions(fit.problem, fit.comm, rows);
+  ASSERT_GT(rows.size(), 2u) << "one block would hold every row: nothing compared";
+  const fit::CheckpointIdentity identity{fit.screen.genes(), "lbfgs", "deck", "screen"};
+  fit::write_fit(fit.comm, dir + "/one_row.h5", fit.problem, theta, identity, {}, rows, "{}", nullptr, 1);
+  fit::write_fit(fit.comm, dir + "/default.h5", fit.problem, theta, identity, {}, rows, "{}");
+  const auto a = io::H5File::open_read(dir + "/one_row.h5"), b = io::H5File::open_read(dir + "/default.h5");
+  for (const std::string name :
+       {"/groups/observed", "/groups/predicted", "/groups/observed_effect", "/groups/predicted_effect"}) {
+    const auto x = a.read<double>(name), y = b.read<double>(name);
+    EXPECT_EQ(x.size(), rows.size() * kGenes) << name;
+    EXPECT_EQ(x, y) << name;
+  }
+  const auto predicted = a.read<double>("/groups/predicted"), observed = a.read<double>("/groups/observed");
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const auto& o = *std::find_if(fit.problem.groups().begin(), fit.problem.groups().end(),
+                                  [&](const fit::ObservedGroup& g) { return g.group == rows[r].group; });
+    for (std::size_t g = 0; g < kGenes; ++g) {
+      EXPECT_EQ(predicted[r * kGenes + g], rows[r].predicted[g]) << "row " << r;
+      EXPECT_EQ(observed[r * kGenes + g], o.y[g]) << "row " << r;
+    }
   }
 }

@@ -1,5 +1,7 @@
 #include "perturbfit/fit/fit_output.hpp"
 
+#include <algorithm>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "perturbfit/core/error.hpp"
@@ -37,7 +39,8 @@ void write_niche(const H5File& f, const FitProblem& problem) {
 void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProblem& problem,
                const std::vector<double>& fitted, const CheckpointIdentity& identity,
                const std::vector<IterationRecord>& history, const std::vector<GroupPrediction>& rows,
-               const std::string& metrics_json, io::OutputSet* staged) {
+               const std::string& metrics_json, io::OutputSet* staged, std::size_t rows_per_write) {
+  if (rows_per_write == 0) throw std::invalid_argument("write_fit: rows_per_write must be positive");
   const auto& p = problem.parameters();
   const auto& data = problem.data();
   const auto G = static_cast<hsize_t>(problem.measured_genes());
@@ -132,35 +135,37 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
   io::write_h5_collectively(
       comm, path, structure,
       [&](const H5File& f) {
-        // One dataset at a time, each row derived from its group as evaluate_predictions did:
-        // at genome scale every dataset is gigabytes per rank.
+        // A block of rows at a time, each row derived from its group as evaluate_predictions
+        // did: at genome scale every dataset is gigabytes per rank. The writes are collective,
+        // so every rank takes part in as many blocks as the rank with the most rows.
         std::unordered_map<int, const ObservedGroup*> group_of;
         for (const auto& o : problem.groups()) group_of[o.group] = &o;
-        auto stack = [&](auto&& row_of) {
+        const auto blocks = comm.max(static_cast<std::int64_t>((rows.size() + rows_per_write - 1) / rows_per_write));
+        auto write = [&](const std::string& name, auto&& row_of) {
           std::vector<double> out;
-          out.reserve(rows.size() * G);
-          for (const auto& r : rows) {
-            const auto& row = row_of(r, *group_of.at(r.group));
-            out.insert(out.end(), row.begin(), row.end());
+          for (std::int64_t b = 0; b < blocks; ++b) {
+            const auto begin = std::min(rows.size(), static_cast<std::size_t>(b) * rows_per_write);
+            const auto end = std::min(rows.size(), begin + rows_per_write);
+            out.clear();
+            for (auto r = begin; r < end; ++r) {
+              const auto& row = row_of(rows[r], *group_of.at(rows[r].group));
+              out.insert(out.end(), row.begin(), row.end());
+            }
+            f.write_rows(name, first + static_cast<std::int64_t>(begin), out);
           }
-          return out;
         };
-        f.write_rows(
-            "/groups/observed", first,
-            stack([](const GroupPrediction&, const ObservedGroup& o) -> const std::vector<double>& { return o.y; }));
-        f.write_rows("/groups/predicted", first,
-                     stack([](const GroupPrediction& r, const ObservedGroup&) -> const std::vector<double>& {
-                       return r.predicted;
-                     }));
-        f.write_rows("/groups/observed_effect", first, stack([&](const GroupPrediction&, const ObservedGroup& o) {
-                       return observed_effect(problem, o);
-                     }));
-        f.write_rows("/groups/predicted_effect", first, stack([&](const GroupPrediction& r, const ObservedGroup& o) {
-                       const auto& control = problem.control_group(o.control).y;
-                       std::vector<double> e(r.predicted.size());
-                       for (std::size_t g = 0; g < e.size(); ++g) e[g] = r.predicted[g] - control[g];
-                       return e;
-                     }));
+        write("/groups/observed",
+              [](const GroupPrediction&, const ObservedGroup& o) -> const std::vector<double>& { return o.y; });
+        write("/groups/predicted",
+              [](const GroupPrediction& r, const ObservedGroup&) -> const std::vector<double>& { return r.predicted; });
+        write("/groups/observed_effect",
+              [&](const GroupPrediction&, const ObservedGroup& o) { return observed_effect(problem, o); });
+        write("/groups/predicted_effect", [&](const GroupPrediction& r, const ObservedGroup& o) {
+          const auto& control = problem.control_group(o.control).y;
+          std::vector<double> e(r.predicted.size());
+          for (std::size_t g = 0; g < e.size(); ++g) e[g] = r.predicted[g] - control[g];
+          return e;
+        });
       },
       staged);
 }

@@ -47,6 +47,7 @@ double Comm::sum(double local) const { return allreduce(local, MPI_DOUBLE, MPI_S
 std::int64_t Comm::sum(std::int64_t local) const { return allreduce(local, MPI_INT64_T, MPI_SUM, comm_); }
 std::uint64_t Comm::xor_all(std::uint64_t local) const { return allreduce(local, MPI_UINT64_T, MPI_BXOR, comm_); }
 double Comm::max(double local) const { return allreduce(local, MPI_DOUBLE, MPI_MAX, comm_); }
+std::int64_t Comm::max(std::int64_t local) const { return allreduce(local, MPI_INT64_T, MPI_MAX, comm_); }
 
 std::int64_t Comm::exclusive_prefix_sum(std::int64_t local) const {
   std::int64_t out = 0;

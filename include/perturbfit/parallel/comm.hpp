@@ -22,6 +22,7 @@ class Comm {
   double sum(double local) const;
   std::int64_t sum(std::int64_t local) const;
   double max(double local) const;
+  std::int64_t max(std::int64_t local) const;
   // Bitwise XOR over ranks: combines per-row hashes into a digest independent of the split.
   std::uint64_t xor_all(std::uint64_t local) const;
   std::int64_t exclusive_prefix_sum(std::int64_t local) const;  // 0 on rank 0
