@@ -239,3 +239,28 @@ TEST(FitProblem, FitOutputRowsDoNotDependOnTheWriteBlock) {
     }
   }
 }
+
+// The plain fit's adjoints run chunk by chunk, each chunk's dl/dx built just before it: one
+// batch per chunk (many chunks) and one chunk for everything give the same gradient.
+TEST(FitProblem, AdjointChunksDoNotChangeTheGradient) {
+  const auto dir = test_support::temp_dir("fit_problem_chunks");
+  const auto path = write_screen(tiny_cells(), dir + "/screen.h5ad");
+  auto options = every_group_trains();
+  options.batch_size = 1;
+  options.adjoint_chunk_batches = 1;
+  TinyFit chunked(path, options);
+  options.adjoint_chunk_batches = 1000;
+  TinyFit whole(path, options);
+  const auto theta = moved_point(chunked.problem);
+  std::vector<double> g1, g2;
+  const auto a = chunked.problem.evaluate(theta, &g1), b = whole.problem.evaluate(theta, &g2);
+  ASSERT_GT(chunked.problem.conditions().size(), 4u) << "one chunk only: nothing is compared";
+  EXPECT_EQ(a.total, b.total);
+  ASSERT_EQ(g1.size(), g2.size());
+  double largest = 0;
+  for (std::size_t i = 0; i < g1.size(); ++i) {
+    EXPECT_EQ(g1[i], g2[i]) << "parameter " << i;
+    largest = std::max(largest, std::abs(g1[i]));
+  }
+  EXPECT_GT(largest, 0.0) << "a zero gradient compares nothing";
+}

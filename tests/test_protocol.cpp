@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <set>
 
 #include "perturbfit/cli/deck_schema.hpp"
 #include "perturbfit/config/deck.hpp"
 #include "perturbfit/core/error.hpp"
 #include "perturbfit/model/generators.hpp"
+#include "perturbfit/simulate/screen.hpp"
 #include "perturbfit/simulate/simulation.hpp"
 #include "test_support.hpp"
 
@@ -104,6 +106,37 @@ TEST(Protocol, PassageKeepsTheRequestedNumberOfCellsInExpectation) {
   std::set<int> seen(sim.snapshots()[0].cell_class.begin(), sim.snapshots()[0].cell_class.end());
   EXPECT_LE(seen.size(), 3u);
   EXPECT_GE(seen.size(), 1u);
+}
+
+// A measure step's snapshot shares the states it saw: what the simulation does afterwards
+// must not reach it (copy on write), and drawing the counts in chunks changes no row.
+TEST(Protocol, SnapshotsKeepTheStatesTheyMeasured) {
+  const Reporter quiet(true, true);
+  auto run = [&](const std::string& steps) {
+    simulate::SimulationSettings s;
+    s.multistart = 0;
+    auto sim = std::make_unique<simulate::Simulation>(parallel::Comm(MPI_COMM_SELF), medium_sensitive_model(), s,
+                                                      quiet);
+    sim->run(simulate::parse_protocol(config::Deck::parse(steps, "test", cli::deck_schema())));
+    return sim;
+  };
+  const auto first = kBase + kPerturb + evolve(24) + kMeasure;
+  const auto stopped = run(first), went_on = run(first + kStim + evolve(0.5) + kMeasure);
+  ASSERT_EQ(went_on->snapshots().size(), 2u);
+  const auto& kept = *went_on->snapshots()[0].owned_states;
+  const auto& seen = *stopped->snapshots()[0].owned_states;
+  ASSERT_EQ(kept.size(), 4u);
+  EXPECT_EQ(kept, seen);
+  EXPECT_GT(max_abs_diff(kept[1], (*went_on->snapshots()[1].owned_states)[1]), 1e-3) << "the new medium changed nothing";
+
+  const auto whole = simulate::assemble_screen(*went_on, quiet), chunked = simulate::assemble_screen(*went_on, quiet, 7);
+  ASSERT_EQ(whole.h5ad.n_obs, 100);
+  EXPECT_EQ(whole.h5ad.indptr, chunked.h5ad.indptr);
+  EXPECT_EQ(whole.h5ad.indices, chunked.h5ad.indices);
+  EXPECT_EQ(whole.h5ad.data, chunked.h5ad.data);
+  EXPECT_EQ(whole.size_factor, chunked.size_factor);
+  EXPECT_EQ(whole.cell_class, chunked.cell_class);
+  EXPECT_GT(whole.h5ad.indptr.back(), 0);
 }
 
 }  // namespace

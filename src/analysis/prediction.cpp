@@ -123,7 +123,10 @@ std::vector<double> Predictor::measured(const std::vector<double>& x, const Pred
 }
 
 std::vector<double> Predictor::control_profile(const PredictionQuery& q) const {
-  if (q.control_group >= 0) return problem_.control_group(q.control_group).y;
+  if (q.control_group >= 0) {
+    const auto& y = problem_.control_group(q.control_group).y;
+    return {y.begin(), y.end()};
+  }
   // No batch: the de-noised control level, log(eps + level) = mean over control groups of y - delta.
   const auto& level = problem_.references()[static_cast<std::size_t>(q.reference)].level;
   std::vector<double> y(level.size());

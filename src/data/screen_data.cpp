@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/memory.hpp"
 #include "perturbfit/core/text.hpp"
 #include "perturbfit/io/corrupt_file_guard.hpp"
 #include "perturbfit/parallel/decomposition.hpp"
@@ -178,6 +179,7 @@ void ScreenData::release_perturbed_counts() {
   local_rows_ = std::move(rows), local_indptr_ = std::move(indptr), local_cols_ = std::move(cols);
   local_values_ = std::move(values), local_size_factors_ = std::move(size_factors);
   perturbed_counts_released_ = true;
+  return_freed_memory();  // the set-up's transients too (group statistics, support search)
 }
 
 }  // namespace perturbfit::data

@@ -34,7 +34,7 @@ std::size_t slot(std::size_t predictor, std::size_t subset) { return (predictor 
 // floor_factor: for the replicate predictor over B replicates, (B - 1) / B: the expected
 // squared error of the leave-one-out mean is sigma^2 B / (B - 1), so this scales its error
 // to sigma^2, the error of the true effect (equal noise in every replicate assumed).
-void accumulate(double* s, const std::vector<double>& y_obs, const std::vector<double>& y_pred,
+void accumulate(double* s, std::span<const double> y_obs, const std::vector<double>& y_pred,
                 const std::vector<double>& e_obs, const std::vector<double>& e_pred,
                 const std::vector<std::size_t>& top, const std::vector<std::size_t>& expressed, double floor_factor) {
   const auto G = static_cast<double>(y_obs.size());
@@ -161,7 +161,7 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     };
     // predictions of each predictor as (expression, effect)
     std::vector<std::pair<std::vector<double>, std::vector<double>>> predictions(kPredictors.size());
-    predictions[1] = {y_ctrl, std::vector<double>(G, 0.0)};
+    predictions[1] = {std::vector<double>(y_ctrl.begin(), y_ctrl.end()), std::vector<double>(G, 0.0)};
     predictions[2] = with_control(baselines.train_mean(o));
     GroupPrediction row{o.group, y_pred};
     std::vector<double> predicted_effect(G);

@@ -136,26 +136,20 @@ void write_fit(const parallel::Comm& comm, const fs::path& path, const FitProble
       comm, path, structure,
       [&](const H5File& f) {
         // A block of rows at a time, each row derived from its group as evaluate_predictions
-        // did: at genome scale every dataset is gigabytes per rank. The writes are collective,
-        // so every rank takes part in as many blocks as the rank with the most rows.
+        // did: at genome scale every dataset is gigabytes per rank.
         std::unordered_map<int, const ObservedGroup*> group_of;
         for (const auto& o : problem.groups()) group_of[o.group] = &o;
-        const auto blocks = comm.max(static_cast<std::int64_t>((rows.size() + rows_per_write - 1) / rows_per_write));
         auto write = [&](const std::string& name, auto&& row_of) {
-          std::vector<double> out;
-          for (std::int64_t b = 0; b < blocks; ++b) {
-            const auto begin = std::min(rows.size(), static_cast<std::size_t>(b) * rows_per_write);
-            const auto end = std::min(rows.size(), begin + rows_per_write);
-            out.clear();
-            for (auto r = begin; r < end; ++r) {
-              const auto& row = row_of(rows[r], *group_of.at(rows[r].group));
-              out.insert(out.end(), row.begin(), row.end());
-            }
-            f.write_rows(name, first + static_cast<std::int64_t>(begin), out);
-          }
+          f.write_row_blocks<double>(
+              name, first, rows.size(),
+              [&](std::size_t r, std::vector<double>& out) {
+                const auto& row = row_of(rows[r], *group_of.at(rows[r].group));
+                out.insert(out.end(), row.begin(), row.end());
+              },
+              rows_per_write);
         };
         write("/groups/observed",
-              [](const GroupPrediction&, const ObservedGroup& o) -> const std::vector<double>& { return o.y; });
+              [](const GroupPrediction&, const ObservedGroup& o) { return o.y; });
         write("/groups/predicted",
               [](const GroupPrediction& r, const ObservedGroup&) -> const std::vector<double>& { return r.predicted; });
         write("/groups/observed_effect",

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "perturbfit/core/error.hpp"
+#include "perturbfit/core/memory.hpp"
 #include "perturbfit/solvers/adjoint.hpp"
 #include "perturbfit/solvers/steady_state_problem.hpp"
 #include "perturbfit/solvers/steady_state.hpp"
@@ -105,7 +106,8 @@ void FitProblem::set_point(const std::vector<double>& theta) {
 
 void FitProblem::reset_warm_starts() {
   for (auto& c : conditions_) {
-    c.x = c.start = references_[static_cast<std::size_t>(c.reference)].state;
+    c.x = references_[static_cast<std::size_t>(c.reference)].state;
+    c.start.assign(c.x.begin(), c.x.end());
     c.kept.clear();
     c.solved = false;
   }
@@ -114,7 +116,7 @@ void FitProblem::reset_warm_starts() {
 
 void FitProblem::keep_candidate() {
   for (auto& c : conditions_)
-    if (c.solved) c.kept = c.x;
+    if (c.solved) c.kept.assign(c.x.begin(), c.x.end());
   niche_kept_ = niche_;
 }
 
@@ -126,6 +128,7 @@ void FitProblem::accept_candidate() {
 
 void FitProblem::release_warm_starts() {
   for (auto& c : conditions_) c.start = {}, c.kept = {};
+  return_freed_memory();
 }
 
 std::int64_t FitProblem::solve(const std::vector<int>& which, LossValue* tally, bool check_stability,
@@ -205,7 +208,6 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
                                const std::vector<int>& batches) {
   set_point(theta);
   const auto G = static_cast<std::size_t>(measured_genes()), N = static_cast<std::size_t>(params_.genes);
-  const double eps = opt_.pseudocount;
   auto selected_batch = [&](int b) {
     return batches.empty() || std::find(batches.begin(), batches.end(), b) != batches.end();
   };
@@ -254,9 +256,15 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
   if (opt_.niche && failed > 0)
     throw NumericalError("the coupled steady state (every animal's niche and groups) failed at this point");
 
-  // Data term, unnormalised: sum_k n_k mean_g r^2, and dl/dx* per condition.
+  // Data term, unnormalised: sum_k n_k mean_g r^2, and dl/dx* per condition. The plain
+  // steady-state fit builds dl/dx chunk by chunk beside its adjoints (below): held for every
+  // condition at once it is a dense conditions x N block, gigabytes per rank at genome scale.
+  const bool chunked_dl_dx =
+      gradient && !opt_.count_likelihood && !opt_.niche && !time_course() && !fits_abundance();
+  const bool whole_dl_dx = gradient && !chunked_dl_dx;
   double cells = 0, loss = 0;
-  std::vector<std::vector<double>> dl_dx(conditions_.size());
+  std::vector<std::vector<double>> dl_dx(conditions_.size());  // each empty unless whole_dl_dx
+  std::vector<std::vector<int>> loss_groups(chunked_dl_dx ? conditions_.size() : 0);  // per condition
   std::vector<double> fitness_grad(gradient && fits_abundance_ ? params_.fitness.size() : 0, 0.0);
   std::vector<double> size_grad(gradient ? nb_size_.size() : 0, 0.0), dropout_grad(gradient ? nb_dropout_.size() : 0, 0.0);
   for (const auto& o : groups_) {
@@ -270,18 +278,11 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
       loss += count_term(o, c.x, gradient ? &dx : nullptr, &size_grad, &dropout_grad);
       continue;
     }
-    const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
-    auto& dx = dl_dx[static_cast<std::size_t>(o.condition)];
-    if (gradient && dx.empty()) dx.assign(N, 0.0);  // latent nodes: not observed
+    std::vector<double>* dx = whole_dl_dx ? &dl_dx[static_cast<std::size_t>(o.condition)] : nullptr;
+    if (dx && dx->empty()) dx->assign(N, 0.0);  // latent nodes: not observed
+    if (chunked_dl_dx) loss_groups[static_cast<std::size_t>(o.condition)].push_back(static_cast<int>(&o - groups_.data()));
     cells += o.cells;
-    double sq = 0;
-    for (std::size_t g = 0; g < G; ++g) {
-      const double x = scale_[g] * c.x[g];
-      const double r = std::log(eps + x) + (delta ? delta[g] : 0.0) - o.y[g];
-      sq += r * r;
-      if (gradient) dx[g] += o.cells * 2.0 * r * scale_[g] / (static_cast<double>(G) * (eps + x));
-    }
-    loss += o.cells * sq / static_cast<double>(G);
+    loss += o.cells * squared_residual(o, c.x, dx ? dx->data() : nullptr) / static_cast<double>(G);
   }
   // Its gradient is summed with the data term's, which is divided by the cells at the end.
   if (fits_abundance())
@@ -305,16 +306,37 @@ LossValue FitProblem::evaluate(const std::vector<double>& theta, std::vector<dou
       // Each rank's adjoints are its own: agree_on_failure.
       std::string failure;
       try {
-        std::vector<const model::Condition*> conds;
-        std::vector<const std::vector<double>*> xs, rhs;
-        for (std::size_t i = 0; i < conditions_.size(); ++i) {
-          if (dl_dx[i].empty() || conditions_[i].trajectory >= 0) continue;  // time courses: below
-          conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x), rhs.push_back(&dl_dx[i]);
-        }
-        std::vector<std::vector<double>> knock_grads;
+        std::vector<int> adjoints;  // the steady-state conditions with a data-term gradient (time courses: below)
+        for (std::size_t i = 0; i < conditions_.size(); ++i)
+          if ((chunked_dl_dx ? !loss_groups[i].empty() : !dl_dx[i].empty()) && conditions_[i].trajectory < 0)
+            adjoints.push_back(static_cast<int>(i));
+        // Chunks of whole solver batches: the batched adjoint sees the same batches either way.
+        const std::size_t chunk =
+            chunked_dl_dx ? static_cast<std::size_t>(std::max(1, opt_.adjoint_chunk_batches) * std::max(1, opt_.batch_size))
+                          : std::max<std::size_t>(1, adjoints.size());
         solvers::SteadyStateProblem steady(*field_, opt_.steady, opt_.batch_size);
-        iterations = steady.accumulate_gradient(conds, xs, rhs, opt_.adjoint_rtol, g, &knock_grads);
-        for (std::size_t k = 0; k < knock_grads.size(); ++k) kappa_grad += kappa_gradient(*conds[k], knock_grads[k]);
+        std::vector<std::vector<double>> chunk_dl_dx;
+        for (std::size_t begin = 0; begin < adjoints.size(); begin += chunk) {
+          const std::size_t end = std::min(adjoints.size(), begin + chunk);
+          std::vector<const model::Condition*> conds;
+          std::vector<const std::vector<double>*> xs, rhs;
+          chunk_dl_dx.resize(chunked_dl_dx ? end - begin : 0);
+          for (std::size_t k = begin; k < end; ++k) {
+            const auto i = static_cast<std::size_t>(adjoints[k]);
+            conds.push_back(&conditions_[i].condition), xs.push_back(&conditions_[i].x);
+            if (!chunked_dl_dx) {
+              rhs.push_back(&dl_dx[i]);
+              continue;
+            }
+            auto& dx = chunk_dl_dx[k - begin];
+            dx.assign(N, 0.0);
+            for (int h : loss_groups[i]) squared_residual(groups_[static_cast<std::size_t>(h)], conditions_[i].x, dx.data());
+            rhs.push_back(&dx);
+          }
+          std::vector<std::vector<double>> knock_grads;
+          iterations += steady.accumulate_gradient(conds, xs, rhs, opt_.adjoint_rtol, g, &knock_grads);
+          for (std::size_t k = 0; k < knock_grads.size(); ++k) kappa_grad += kappa_gradient(*conds[k], knock_grads[k]);
+        }
         if (time_course()) kappa_grad += time_course_gradient(dl_dx, g);
       } catch (const NumericalError& e) {
         failure = e.what();
@@ -477,7 +499,6 @@ bool FitProblem::informative_targets(const std::vector<int>& target_nodes) const
 std::vector<double> FitProblem::validation_losses(const std::vector<double>& theta) {
   set_point(theta);
   const auto G = static_cast<std::size_t>(measured_genes());
-  const double eps = opt_.pseudocount;
   const auto& perts = data_.perturbations();
   auto validated = [&](const ObservedGroup& o) {
     return o.owned && o.split == Split::kValidation && o.condition >= 0 && !o.heldout_time &&
@@ -517,13 +538,7 @@ std::vector<double> FitProblem::validation_losses(const std::vector<double>& the
       losses.push_back(count_term(o, c.x, nullptr, nullptr, nullptr) / o.cells);
       continue;
     }
-    const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
-    double sq = 0;
-    for (std::size_t g = 0; g < G; ++g) {
-      const double r = std::log(eps + scale_[g] * c.x[g]) + (delta ? delta[g] : 0.0) - o.y[g];
-      sq += r * r;
-    }
-    losses.push_back(sq / static_cast<double>(G));
+    losses.push_back(squared_residual(o, c.x, nullptr) / static_cast<double>(G));
   }
   return comm_.all_gather(losses);
 }
@@ -533,6 +548,20 @@ std::int64_t FitProblem::solve_all(bool check_stability) {
   std::vector<int> which(conditions_.size());
   for (std::size_t i = 0; i < which.size(); ++i) which[i] = static_cast<int>(i);
   return comm_.sum(solve(which, nullptr, check_stability));
+}
+
+double FitProblem::squared_residual(const ObservedGroup& o, const std::vector<double>& x, double* dx) const {
+  const auto G = static_cast<std::size_t>(measured_genes());
+  const double eps = opt_.pseudocount;
+  const double* delta = o.control >= 0 ? groups_[static_cast<std::size_t>(o.control)].delta.data() : nullptr;
+  double sq = 0;
+  for (std::size_t g = 0; g < G; ++g) {
+    const double z = scale_[g] * x[g];
+    const double r = std::log(eps + z) + (delta ? delta[g] : 0.0) - o.y[g];
+    sq += r * r;
+    if (dx) dx[g] += o.cells * 2.0 * r * scale_[g] / (static_cast<double>(G) * (eps + z));
+  }
+  return sq;
 }
 
 std::vector<double> FitProblem::predict(const ObservedGroup& o) const {

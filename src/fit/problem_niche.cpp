@@ -60,7 +60,7 @@ std::int64_t FitProblem::solve_coupled(LossValue* tally, bool check_stability, b
     if (!c.member) continue;
     members.push_back({&c.condition, c.animal, c.cells});
     index.push_back(i);
-    xs.push_back(anchored && !c.start.empty() ? c.start : c.x);
+    xs.push_back(anchored && !c.start.empty() ? std::vector<double>(c.start.begin(), c.start.end()) : c.x);
   }
   if (anchored && !niche_start_.empty()) niche_ = niche_start_;
   solvers::NicheSteadyState coupled(comm_, *field_, coupling_, opt, opt_.batch_size, animals_);

@@ -74,7 +74,7 @@ std::vector<std::string> FitProblem::unmeasured_nodes() const {
 }
 
 void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
-  const auto stats =
+  auto stats =
       data_.statistics({.log_moments = false, .perturbed_groups = true});  // the pseudo-bulk needs only sums of y / s
   const auto G = static_cast<std::size_t>(stats.genes);
   const double eps = opt_.pseudocount;
@@ -96,12 +96,15 @@ void FitProblem::build_groups(const std::vector<std::vector<double>>& media) {
         std::find(heldout.begin(), heldout.end(), data_.times()[static_cast<std::size_t>(gr.time)]) != heldout.end();
     o.split = splits_[p];
     o.owned = data_.owned().contains(p);
-    o.y.resize(G);
-    const double* lin = stats.sum_linear_row(h);
-    for (std::size_t g = 0; g < G; ++g) o.y[g] = std::log(eps + lin[g] / o.cells);
+    // The observed means overwrite the sums they come from: at genome scale each is a dense
+    // groups x genes block of gigabytes, held while the rank still holds its cells' counts.
+    double* row = stats.sum_linear.data() + h * G;
+    for (std::size_t g = 0; g < G; ++g) row[g] = std::log(eps + row[g] / o.cells);
+    o.y = std::span<const double>(row, G);
     index_of_group[o.group] = static_cast<int>(groups_.size());
     groups_.push_back(std::move(o));
   }
+  observed_means_ = std::move(stats.sum_linear);  // moving keeps the buffer the rows view
   // Control references: one per (medium, time) of the control groups.
   std::map<std::pair<int, int>, int> ref_of;
   for (std::size_t i = 0; i < groups_.size(); ++i) {
@@ -260,7 +263,8 @@ void FitProblem::build_conditions(const std::vector<std::vector<double>>& media)
                       : perturbation_condition(perts[static_cast<std::size_t>(perturbation)].target_nodes, reference);
     c.reference = reference;
     if (time >= 0) c.time = time_values_[static_cast<std::size_t>(time)], c.condition.tau = opt_.onset_tau;
-    c.x = c.start = references_[static_cast<std::size_t>(reference)].state;
+    c.x = references_[static_cast<std::size_t>(reference)].state;
+    c.start.assign(c.x.begin(), c.x.end());
     cond_of[key] = static_cast<int>(conditions_.size());
     conditions_.push_back(std::move(c));
     return cond_of[key];

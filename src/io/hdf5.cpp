@@ -254,6 +254,11 @@ void H5File::create(const std::string& name, std::vector<hsize_t> dims) const {
          H5Dclose);
 }
 
+long long H5File::max_over_writers(long long value) const {
+  if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_LONG_LONG, MPI_MAX, comm_);
+  return value;
+}
+
 template <class T>
 void H5File::write_rows(const std::string& name, std::int64_t row_begin, const std::vector<T>& values) const {
   H5Id d(check(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open dataset " + name, path_), H5Dclose);

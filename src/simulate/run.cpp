@@ -1,5 +1,6 @@
 #include "perturbfit/simulate/run.hpp"
 
+#include "perturbfit/core/memory.hpp"
 #include "perturbfit/io/atomic_file.hpp"
 #include "perturbfit/io/guide_count_table.hpp"
 #include "perturbfit/io/h5ad_writer.hpp"
@@ -23,6 +24,7 @@ SimulateReport run_simulation(const parallel::Comm& comm, const config::Deck& de
   sim.run(parse_protocol(deck));
 
   const auto rows = assemble_screen(sim, reporter);
+  return_freed_memory();  // the drawn cells' per-cell vectors
   SimulateReport report;
   report.screen = output / "screen.h5ad";
   const fs::path truth = output / "truth.h5";

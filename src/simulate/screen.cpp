@@ -26,7 +26,7 @@ struct Row {
 
 }  // namespace
 
-ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
+ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter, std::size_t cells_per_chunk) {
   const auto& snaps = sim.snapshots();
   const auto& comm = sim.comm();
   const auto& classes = sim.classes();
@@ -98,7 +98,6 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
   for (std::size_t s = 0; s < snaps.size(); ++s) snap_medium[s] = category(medium.categories, m_index, snaps[s].medium);
 
   const auto n = static_cast<std::size_t>(local_rows);
-  std::vector<MeasurementModel::Cell> cells(n);
   std::map<int, std::vector<double>> offsets;  // per global batch, computed once
   std::vector<int> row_batch(n);
   for (std::size_t k = 0; k < n; ++k) {
@@ -107,24 +106,6 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
     row_batch[k] = snap.batch_of(static_cast<std::size_t>(r.cell));
     if (!offsets.count(row_batch[k])) offsets[row_batch[k]] = sim.measurement().batch_offsets(row_batch[k]);
   }
-  Progress progress(reporter, "measure: drawing counts", n);
-  std::size_t done = 0;
-#pragma omp parallel for schedule(dynamic, 256)
-  for (std::size_t k = 0; k < n; ++k) {
-    const Row& r = order[static_cast<std::size_t>(begin) + k];
-    const auto& snap = snaps[static_cast<std::size_t>(r.snapshot)];
-    const auto& x = snap.owned_states[static_cast<std::size_t>(r.cls) - snap.owned.begin];
-    cells[k] = sim.measurement().draw(static_cast<std::uint64_t>(snap.first_cell_id + r.cell), x.data(),
-                                      offsets.at(row_batch[k]), snap.depth);
-    std::size_t now;
-#pragma omp atomic capture
-    now = ++done;
-#ifdef _OPENMP
-    if (omp_get_thread_num() == 0)
-#endif
-      progress.update(now);
-  }
-  progress.finish();
 
   io::NumericColumn time{"time", {}};
   io::IntegerColumn n_counts{"n_counts", {}};
@@ -133,32 +114,68 @@ ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter) {
   const bool typed = type_names.size() >= 2;
   io::CategoricalColumn cell_type{"cell_type", type_names, {}};
   if (typed && any_pre) cell_type.categories.push_back("none");
-  for (std::size_t k = 0; k < n; ++k) {
-    const Row& r = order[static_cast<std::size_t>(begin) + k];
-    const auto& snap = snaps[static_cast<std::size_t>(r.snapshot)];
-    auto& cell = cells[k];
-    std::int64_t sum = 0;
-    for (std::size_t q = 0; q < cell.genes.size(); ++q) {  // what the panel sees
-      const auto j = column_of[static_cast<std::size_t>(cell.genes[q])];
-      if (j < 0) continue;
-      b.indices.push_back(j);
-      b.data.push_back(cell.counts[q]);
-      sum += cell.counts[q];
+  // Per-cell vectors are held for one chunk only, never beside the whole matrix.
+  std::vector<std::vector<std::int32_t>> piece_indices, piece_data;
+  Progress progress(reporter, "measure: drawing counts", n);
+  std::size_t done = 0;
+  std::vector<MeasurementModel::Cell> cells;
+  for (std::size_t first = 0; first < n; first += std::max<std::size_t>(1, cells_per_chunk)) {
+    const std::size_t last = std::min(n, first + std::max<std::size_t>(1, cells_per_chunk));
+    cells.assign(last - first, {});
+#pragma omp parallel for schedule(dynamic, 64)
+    for (std::size_t k = first; k < last; ++k) {
+      const Row& r = order[static_cast<std::size_t>(begin) + k];
+      const auto& snap = snaps[static_cast<std::size_t>(r.snapshot)];
+      const auto& x = (*snap.owned_states)[static_cast<std::size_t>(r.cls) - snap.owned.begin];
+      cells[k - first] = sim.measurement().draw(static_cast<std::uint64_t>(snap.first_cell_id + r.cell), x.data(),
+                                                offsets.at(row_batch[k]), snap.depth);
+      std::size_t now;
+#pragma omp atomic capture
+      now = ++done;
+#ifdef _OPENMP
+      if (omp_get_thread_num() == 0)
+#endif
+        progress.update(now);
     }
-    b.indptr.push_back(static_cast<std::int64_t>(b.indices.size()));
-    perturbation.codes.push_back(snap.before_perturbation ? pre_p : class_p[static_cast<std::size_t>(r.cls)]);
-    guide.codes.push_back(snap.before_perturbation ? pre_g : class_g[static_cast<std::size_t>(r.cls)]);
-    batch.codes.push_back(row_batch[k]);
-    medium.codes.push_back(snap_medium[static_cast<std::size_t>(r.snapshot)]);
-    if (typed)
-      cell_type.codes.push_back(snap.before_perturbation ? static_cast<std::int32_t>(type_names.size())
-                                                         : classes[static_cast<std::size_t>(r.cls)].cell_type);
-    time.values.push_back(snap.time);
-    n_counts.values.push_back(sum);
-    out.cell_class.push_back(r.cls);
-    out.cell_snapshot.push_back(r.snapshot);
-    out.size_factor.push_back(cell.size_factor);
-    cell = {};  // release as we go: peak memory stays near one copy of the counts
+    auto& indices = piece_indices.emplace_back();
+    auto& data = piece_data.emplace_back();
+    for (std::size_t k = first; k < last; ++k) {
+      const Row& r = order[static_cast<std::size_t>(begin) + k];
+      const auto& snap = snaps[static_cast<std::size_t>(r.snapshot)];
+      const auto& cell = cells[k - first];
+      std::int64_t sum = 0, stored = 0;
+      for (std::size_t q = 0; q < cell.genes.size(); ++q) {  // what the panel sees
+        const auto j = column_of[static_cast<std::size_t>(cell.genes[q])];
+        if (j < 0) continue;
+        indices.push_back(j);
+        data.push_back(cell.counts[q]);
+        sum += cell.counts[q], ++stored;
+      }
+      b.indptr.push_back(b.indptr.back() + stored);
+      perturbation.codes.push_back(snap.before_perturbation ? pre_p : class_p[static_cast<std::size_t>(r.cls)]);
+      guide.codes.push_back(snap.before_perturbation ? pre_g : class_g[static_cast<std::size_t>(r.cls)]);
+      batch.codes.push_back(row_batch[k]);
+      medium.codes.push_back(snap_medium[static_cast<std::size_t>(r.snapshot)]);
+      if (typed)
+        cell_type.codes.push_back(snap.before_perturbation ? static_cast<std::int32_t>(type_names.size())
+                                                           : classes[static_cast<std::size_t>(r.cls)].cell_type);
+      time.values.push_back(snap.time);
+      n_counts.values.push_back(sum);
+      out.cell_class.push_back(r.cls);
+      out.cell_snapshot.push_back(r.snapshot);
+      out.size_factor.push_back(cell.size_factor);
+    }
+    indices.shrink_to_fit(), data.shrink_to_fit();
+  }
+  progress.finish();
+  cells = {};
+  // One exact allocation each; every piece is freed as soon as it is copied.
+  b.indices.reserve(static_cast<std::size_t>(b.indptr.back()));
+  b.data.reserve(static_cast<std::size_t>(b.indptr.back()));
+  for (std::size_t c = 0; c < piece_indices.size(); ++c) {
+    b.indices.insert(b.indices.end(), piece_indices[c].begin(), piece_indices[c].end());
+    b.data.insert(b.data.end(), piece_data[c].begin(), piece_data[c].end());
+    piece_indices[c] = {}, piece_data[c] = {};
   }
   b.categorical = {perturbation, guide, batch, medium};
   b.numeric = {time};

@@ -250,7 +250,7 @@ void Simulation::ensure_initial_state(const std::string& where) {
   measurement_ = std::make_unique<MeasurementModel>(settings_.measurement, p.genes, total);
   classes_ = {PopulationClass{"unperturbed", "none", {}, 0.0, true}};
   owned_ = {0, 1};  // every rank holds the single unperturbed class until the perturbation
-  states_ = {x};
+  states_ = std::make_shared<ClassStates>(ClassStates{x});
   owned_log_weights_ = {0.0};
   initialised_ = true;
 }
@@ -263,7 +263,7 @@ void Simulation::step_medium(const MediumStep& s) {
 }
 
 void Simulation::step_perturb(const PerturbStep& s, const std::string& where) {
-  const std::vector<double> pre = states_.at(0);
+  const std::vector<double> pre = states().at(0);
   const double pre_log_weight = owned_log_weights_.at(0);
   classes_ = build_library(s.library, params_, settings_.seed, where);
   split_cell_types();
@@ -271,7 +271,7 @@ void Simulation::step_perturb(const PerturbStep& s, const std::string& where) {
   perturbed_ = true;
   time_since_perturbation_ = 0.0;
   owned_ = parallel::block_range(classes_.size(), comm_.size(), comm_.rank());
-  states_.assign(owned_.size(), pre);
+  states_ = std::make_shared<ClassStates>(owned_.size(), pre);
   owned_log_weights_.clear();
   for (std::size_t c = owned_.begin; c < owned_.end; ++c)
     owned_log_weights_.push_back(pre_log_weight + classes_[c].log_weight);
@@ -300,17 +300,18 @@ void Simulation::split_cell_types() {
 
 void Simulation::step_advance(double dt, const std::string& what) {
   SolveTally local;
-  Progress progress(reporter_, what + " dt=" + std::to_string(dt), states_.size());
+  auto& held = writable_states();
+  Progress progress(reporter_, what + " dt=" + std::to_string(dt), held.size());
   std::string failure;
   // After an equilibrate (time since the perturbation infinite) the knockdown is complete:
   // integrate from 0 with an instantaneous onset, which is the same field.
   const bool complete = !std::isfinite(time_since_perturbation_);
-  for (std::size_t i = 0; i < states_.size(); ++i) {
+  for (std::size_t i = 0; i < held.size(); ++i) {
     const std::size_t cls = owned_.begin + i;
     auto condition = condition_of(cls);
     if (complete) condition.tau = 0.0;
     const auto report = ode_->integrate(condition, perturbed_ && !complete ? time_since_perturbation_ : 0.0, dt,
-                                        states_[i], &owned_log_weights_[i]);
+                                        held[i], &owned_log_weights_[i]);
     ++local.ode_integrations;
     local.ode_steps += report.steps;
     if (!report.ok && failure.empty()) failure = classes_[cls].guide + ": " + report.message;
@@ -331,9 +332,9 @@ void Simulation::step_advance(double dt, const std::string& what) {
 // acts, so each class grows at the rate of its coupled steady state, r = r0 + phi . x, for
 // dt; the new composition changes every niche, which is then solved again.
 void Simulation::step_expand_in_niches(double dt) {
-  for (std::size_t i = 0; i < states_.size(); ++i) {
+  for (std::size_t i = 0; i < states().size(); ++i) {
     double r = params_.growth_rate;
-    for (std::size_t g = 0; g < params_.fitness.size(); ++g) r += params_.fitness[g] * states_[i][g];
+    for (std::size_t g = 0; g < params_.fitness.size(); ++g) r += params_.fitness[g] * states()[i][g];
     owned_log_weights_[i] += r * dt;
   }
   elapsed_ += dt;
@@ -377,18 +378,19 @@ void Simulation::step_count_guides(const CountGuidesStep& s, int step_index) {
 
 void Simulation::step_equilibrate() {
   SolveTally local;
-  Progress progress(reporter_, "equilibrate", states_.size());
+  auto& held = writable_states();
+  Progress progress(reporter_, "equilibrate", held.size());
   std::string first_failure;
   std::vector<model::Condition> conds;
-  for (std::size_t i = 0; i < states_.size(); ++i) conds.push_back(condition_of(owned_.begin + i));
+  for (std::size_t i = 0; i < held.size(); ++i) conds.push_back(condition_of(owned_.begin + i));
   std::vector<const model::Condition*> cp;
   for (const auto& c : conds) cp.push_back(&c);
   std::vector<solvers::SteadyStateReport> reports;
   if (animals_ > 0)
     equilibrate_niches(conds, reports);
   else
-    reports = steady_->solve(cp, states_);  // a failed batched column goes on from its iterate
-  for (std::size_t i = 0; i < states_.size(); ++i) {
+    reports = steady_->solve(cp, held);  // a failed batched column goes on from its iterate
+  for (std::size_t i = 0; i < held.size(); ++i) {
     const std::size_t cls = owned_.begin + i;
     const auto& r = reports[i];
     ++local.solves;
@@ -403,7 +405,7 @@ void Simulation::step_equilibrate() {
     }
     if (r.converged && r.stability_method != solvers::StabilityMethod::kSkipped && !r.stable) ++local.unstable;
     if (perturbed_) {
-      if (reports_.size() != states_.size()) reports_.resize(states_.size());
+      if (reports_.size() != held.size()) reports_.resize(held.size());
       reports_[i] = r;
     }
     progress.update(i + 1);
@@ -472,15 +474,15 @@ void Simulation::step_transplant(const TransplantStep& s, int step_index) {
       split.push_back(c);
       split.back().animal = static_cast<int>(a);
     }
-  std::vector<std::vector<double>> states;
+  ClassStates per_animal;
   std::vector<double> log_weights;
-  for (std::size_t i = 0; i < states_.size(); ++i)
+  for (std::size_t i = 0; i < states().size(); ++i)
     for (std::size_t a = 0; a < A; ++a) {
-      states.push_back(states_[i]);
+      per_animal.push_back(states()[i]);
       log_weights.push_back(log_count(counts[(owned_.begin + i) * A + a]));
     }
   classes_ = std::move(split);
-  states_ = std::move(states);
+  states_ = std::make_shared<ClassStates>(std::move(per_animal));
   owned_log_weights_ = std::move(log_weights);
   owned_ = {owned_.begin * A, owned_.end * A};
   animals_ = s.animals;
@@ -500,10 +502,10 @@ void Simulation::equilibrate_niches(const std::vector<model::Condition>& conds,
   for (double lw : owned_log_weights_) top = std::max(top, lw);
   top = comm_.max(top);
   std::vector<solvers::NicheMember> members;
-  for (std::size_t i = 0; i < states_.size(); ++i)
+  for (std::size_t i = 0; i < conds.size(); ++i)
     members.push_back({&conds[i], classes_[owned_.begin + i].animal, std::exp(owned_log_weights_[i] - top)});
   solvers::NicheSteadyState coupled(comm_, field_, niche_, settings_.steady, settings_.batch_size, animals_);
-  const auto r = coupled.solve(members, states_, niche_factors_);
+  const auto r = coupled.solve(members, writable_states(), niche_factors_);
   reports = r.groups;
   if (r.failed_groups > 0) return;  // step_equilibrate reports the failed steady states
   if (!r.converged)
@@ -560,15 +562,15 @@ void Simulation::step_measure(const MeasureStep& s, int step_index) {
   // Before the perturbation all ranks hold the one class, but only rank 0 measures it.
   snap.before_perturbation = !perturbed_;
   snap.owned = perturbed_ ? owned_ : (comm_.is_root() ? parallel::Range{0, 1} : parallel::Range{0, 0});
-  if (snap.owned.size() > 0) snap.owned_states = states_;
+  if (snap.owned.size() > 0) snap.owned_states = states_;  // shared, not copied
   cells_drawn_ += n;
   snapshots_.push_back(std::move(snap));
 }
 
 std::vector<double> Simulation::gather_states() const {
-  if (!perturbed_) return states_.empty() ? std::vector<double>{} : states_[0];
+  if (!perturbed_) return states().empty() ? std::vector<double>{} : states()[0];
   std::vector<double> flat;
-  for (const auto& x : states_) flat.insert(flat.end(), x.begin(), x.end());
+  for (const auto& x : states()) flat.insert(flat.end(), x.begin(), x.end());
   return comm_.all_gather(flat);
 }
 

@@ -114,9 +114,11 @@ void create_structure(const Simulation& sim, const ScreenRows& rows, const H5Fil
 void write_rows(const Simulation& sim, const ScreenRows& rows, const H5File& f) {
   const auto& snaps = sim.snapshots();
   for (std::size_t s = 0; s < snaps.size(); ++s) {
-    std::vector<double> flat;
-    for (const auto& x : snaps[s].owned_states) flat.insert(flat.end(), x.begin(), x.end());
-    f.write_rows(state_dataset(s), static_cast<std::int64_t>(snaps[s].owned.begin), flat);
+    const auto& states = *snaps[s].owned_states;
+    f.write_row_blocks<double>(state_dataset(s), static_cast<std::int64_t>(snaps[s].owned.begin), states.size(),
+                               [&](std::size_t i, std::vector<double>& out) {
+                                 out.insert(out.end(), states[i].begin(), states[i].end());
+                               });
   }
   if (sim.has_solve_reports()) {
     std::vector<std::int32_t> method, its, stab;

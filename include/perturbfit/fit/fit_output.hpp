@@ -13,6 +13,7 @@
 #include "perturbfit/fit/optimizer.hpp"
 #include "perturbfit/fit/problem.hpp"
 #include "perturbfit/io/atomic_file.hpp"
+#include "perturbfit/io/hdf5.hpp"
 #include "perturbfit/parallel/comm.hpp"
 
 namespace perturbfit::fit {
@@ -21,7 +22,7 @@ namespace perturbfit::fit {
 // the identity they must match); rows: this rank's groups (evaluate_predictions). The
 // groups x genes datasets are written rows_per_write rows at a time (per rank), so the
 // write buffers stay small at genome scale (256 rows of 20,000 genes: 41 MB).
-inline constexpr std::size_t kRowsPerWrite = 256;
+inline constexpr std::size_t kRowsPerWrite = io::H5File::kRowsPerWrite;
 void write_fit(const parallel::Comm& comm, const std::filesystem::path& path, const FitProblem& problem,
                const std::vector<double>& fitted, const CheckpointIdentity& identity,
                const std::vector<IterationRecord>& history, const std::vector<GroupPrediction>& rows,

@@ -53,6 +53,10 @@ struct FitOptions {
   int checkpoint_every = 10;
   std::filesystem::path truth;
   int batch_size = 32;  // batched steady-state solver columns
+  // The plain steady-state fit's adjoints go chunk by chunk, each chunk's dl/dx (one N-vector
+  // per condition) built just before it: this many solver batches per chunk. Not a deck
+  // setting: any value gives the same gradient (tests vary it).
+  int adjoint_chunk_batches = 16;
   double adjoint_rtol = 1e-10;
   int gradient_directions = 4;
   int validation_every = 5, validation_patience = 10;

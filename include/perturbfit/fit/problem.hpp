@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -83,7 +84,7 @@ struct ObservedGroup {
   // "later times" (extrapolation in time).
   bool heldout_time = false;
   bool owned = false;         // counted on this rank (controls are held by every rank, owned by one)
-  std::vector<double> y;      // G
+  std::span<const double> y;  // G: log(eps + mean of y / s), a row of FitProblem's observed-means block
   std::vector<double> delta;  // G; control groups only: the batch offset of their batch
 };
 
@@ -254,8 +255,10 @@ class FitProblem {
     double time = std::numeric_limits<double>::infinity();
     int trajectory = -1;
     std::vector<double> x;      // last steady state (or state at `time`)
-    std::vector<double> start;  // where the next solve starts (kAnchored)
-    std::vector<double> kept;   // the best line-search trial's steady state (kAnchored)
+    // Warm starts, in single precision: only where a solve begins (it converges to its own
+    // tolerance from there), and at genome scale each copy in double is 0.75 GiB per rank.
+    std::vector<float> start;  // where the next solve starts (kAnchored)
+    std::vector<float> kept;   // the best line-search trial's steady state (kAnchored)
     bool solved = false;        // x is a steady state of the current point
     bool stable = true;
     double leading_eigenvalue = 0;
@@ -367,6 +370,9 @@ class FitProblem {
   void count_bounds(std::vector<double>& lower, std::vector<double>& upper) const;
   // The group's data term with data.likelihood = nb at state x: its cells' NLL / G; with
   // dx, adds dNLL/dx / G into it and the NB parameters' gradient into size_grad, dropout_grad.
+  // The group's Gaussian data term at state x: sum over measured genes of r^2, r = its
+  // predicted minus observed log mean; with dx, adds d(n_cells r^2 / G)/dx into it.
+  double squared_residual(const ObservedGroup& o, const std::vector<double>& x, double* dx) const;
   double count_term(const ObservedGroup& o, const std::vector<double>& x, std::vector<double>* dx,
                     std::vector<double>* size_grad, std::vector<double>* dropout_grad) const;
   // Per measured gene, the Fisher information of the group's counts about its state z_g at
@@ -394,6 +400,7 @@ class FitProblem {
   FitOptions opt_;
   const Reporter& reporter_;
   std::vector<Split> splits_;
+  std::vector<double> observed_means_;  // held groups x G, the rows ObservedGroup::y views
   std::vector<ObservedGroup> groups_;
   std::vector<ControlReference> references_;
   std::vector<ConditionState> conditions_;

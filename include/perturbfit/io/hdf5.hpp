@@ -5,6 +5,7 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -93,10 +94,30 @@ class H5File {
   // Collective write of rows [row_begin, row_begin + rows) of a 1-D or 2-D dataset.
   template <class T>
   void write_rows(const std::string& name, std::int64_t row_begin, const std::vector<T>& values) const;
+  // Collective: this rank's rows [row_begin, row_begin + rows) of a 2-D dataset, per_write
+  // rows per write (append_row(i, out) appends row i's values), so that a rank never holds
+  // all its rows at once (at genome scale they are gigabytes). Every rank makes as many
+  // writes as the rank with the most (the others write empty ones).
+  template <class T, class AppendRow>
+  void write_row_blocks(const std::string& name, std::int64_t row_begin, std::size_t rows, AppendRow&& append_row,
+                        std::size_t per_write = kRowsPerWrite) const {
+    const auto mine = static_cast<long long>((rows + per_write - 1) / per_write);
+    const long long blocks = max_over_writers(mine);
+    std::vector<T> out;
+    for (long long b = 0; b < blocks; ++b) {
+      const auto begin = std::min(rows, static_cast<std::size_t>(b) * per_write);
+      const auto end = std::min(rows, begin + per_write);
+      out.clear();
+      for (auto i = begin; i < end; ++i) append_row(i, out);
+      write_rows(name, row_begin + static_cast<std::int64_t>(begin), out);
+    }
+  }
+  static constexpr std::size_t kRowsPerWrite = 256;
 
  private:
   H5File(H5Id file, std::string path, bool in_memory = false)
       : file_(std::move(file)), path_(std::move(path)), in_memory_(in_memory) {}
+  long long max_over_writers(long long value) const;  // over comm_ (itself for a serial file)
   H5Id file_;
   std::string path_;
   bool in_memory_ = false;         // create_serial: close() writes the image to path_

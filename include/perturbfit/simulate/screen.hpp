@@ -20,6 +20,10 @@ struct ScreenRows {
   std::vector<int> panel;  // model gene of each var column (measure.panel_*)
 };
 
-ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter);
+// Cells are drawn cells_per_chunk at a time (in parallel), each chunk's counts kept as one
+// CSR piece, so the counts are held about once; the rows do not depend on it.
+inline constexpr std::size_t kCellsPerDrawChunk = 4096;
+ScreenRows assemble_screen(const Simulation& sim, const Reporter& reporter,
+                           std::size_t cells_per_chunk = kCellsPerDrawChunk);
 
 }  // namespace perturbfit::simulate

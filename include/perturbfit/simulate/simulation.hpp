@@ -47,6 +47,9 @@ struct SolveTally {
 
 // One measure step's draw: the class of every sequenced cell (all ranks hold it) and the
 // latent states of this rank's classes at that moment.
+// The latent states of a rank's classes, one G-vector each.
+using ClassStates = std::vector<std::vector<double>>;
+
 struct MeasureSnapshot {
   int step_index = 0;
   std::int64_t first_cell_id = 0;        // cell ids of this step are first_cell_id + i
@@ -57,7 +60,9 @@ struct MeasureSnapshot {
   std::string medium;
   bool before_perturbation = false;               // cells are all of the single class "unperturbed"
   parallel::Range owned;                          // classes whose cells this rank measures
-  std::vector<std::vector<double>> owned_states;  // [class - owned.begin][gene]
+  // [class - owned.begin][gene]; shared with the simulation until it next changes them (at
+  // genome scale a copy is 0.75 GiB per rank)
+  std::shared_ptr<const ClassStates> owned_states = std::make_shared<const ClassStates>();
   std::vector<int> class_animal;                  // after a transplant: the animal of every class, which is the batch
   int batch_of(std::size_t cell) const {
     if (!class_animal.empty()) return first_batch + class_animal[static_cast<std::size_t>(cell_class[cell])];
@@ -135,7 +140,13 @@ class Simulation {
   double time_since_perturbation_ = 0.0;
   std::vector<PopulationClass> classes_;
   parallel::Range owned_;
-  std::vector<std::vector<double>> states_;  // owned classes only
+  std::shared_ptr<ClassStates> states_ = std::make_shared<ClassStates>();  // owned classes only
+  const ClassStates& states() const { return *states_; }
+  // Copy on write: a measure step's snapshot shares the states it saw.
+  ClassStates& writable_states() {
+    if (states_.use_count() > 1) states_ = std::make_shared<ClassStates>(*states_);
+    return *states_;
+  }
   std::vector<double> owned_log_weights_;
   std::vector<double> control_state_;
   std::vector<std::vector<double>> attractors_;
