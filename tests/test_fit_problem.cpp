@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 
 #include "perturbfit/core/reporter.hpp"
 #include "perturbfit/data/screen_data.hpp"
+#include "perturbfit/fit/baselines.hpp"
 #include "perturbfit/fit/evaluation.hpp"
 #include "perturbfit/fit/fit_output.hpp"
 #include "perturbfit/fit/gradient_check.hpp"
@@ -263,4 +265,68 @@ TEST(FitProblem, AdjointChunksDoNotChangeTheGradient) {
     largest = std::max(largest, std::abs(g1[i]));
   }
   EXPECT_GT(largest, 0.0) << "a zero gradient compares nothing";
+}
+
+// The linear baseline, formed a block of targets at a time: every block size gives the same
+// predictions (the pair's two targets fall in different blocks of one target), and a single
+// knockdown's is the regression slope on its target's effect over the training groups,
+// computed here directly, times the mean on-target effect.
+TEST(Baselines, LinearBaselineByBlocksIsTheRegressionOnTheTargetsEffect) {
+  const auto path = write_screen(tiny_cells(), test_support::temp_dir("linear_baseline") + "/screen.h5ad");
+  auto options = every_group_trains();
+  options.test_fraction = 0.6;  // held-out targets for the baseline to predict
+  TinyFit fit(path, options);
+  const auto& problem = fit.problem;
+  const fit::Baselines baselines(problem, fit.comm);
+  const auto& perts = fit.screen.perturbations();
+  std::vector<const fit::ObservedGroup*> groups;
+  for (const auto& o : problem.groups())
+    if (o.control >= 0 && o.condition >= 0 && !perts[static_cast<std::size_t>(o.perturbation)].control)
+      groups.push_back(&o);
+  auto predictions = [&](std::size_t block) {
+    std::map<int, std::vector<double>> out;
+    baselines.for_each_linear(
+        fit.comm, groups,
+        [&](const fit::ObservedGroup& o, const std::vector<double>& e) { ASSERT_TRUE(out.emplace(o.group, e).second); },
+        block);
+    return out;
+  };
+  const auto whole = predictions(64), one = predictions(1);
+  EXPECT_EQ(whole, one);
+  // The training groups' effects, and the mean on-target effect of the single knockdowns.
+  std::vector<std::vector<double>> train;
+  std::vector<int> train_target;
+  double on_target = 0;
+  int singles = 0;
+  for (const auto* o : groups) {
+    const auto& ts = perts[static_cast<std::size_t>(o->perturbation)].target_nodes;
+    if (o->split != fit::Split::kTrain) continue;
+    train.push_back(fit::observed_effect(problem, *o));
+    if (ts.size() == 1) on_target += train.back()[static_cast<std::size_t>(ts[0])], ++singles;
+  }
+  ASSERT_GE(train.size(), 2U);
+  on_target /= singles;
+  // Each group's prediction: the sum over its targets of the regression term.
+  const double n = static_cast<double>(train.size());
+  const double ridge = 0.1 * on_target * on_target + 1e-9;
+  auto term = [&](std::size_t t, std::size_t g) {
+    double mt = 0, mtt = 0, mg = 0, mtg = 0;
+    for (const auto& e : train) mt += e[t] / n, mtt += e[t] * e[t] / n, mg += e[g] / n, mtg += e[t] * e[g] / n;
+    return (mtg - mt * mg) / (mtt - mt * mt + ridge) * on_target;
+  };
+  int combinations = 0;
+  for (const auto* o : groups) {
+    const auto& ts = perts[static_cast<std::size_t>(o->perturbation)].target_nodes;
+    if (o->split != fit::Split::kTrain && ts.size() == 1) {
+      ASSERT_TRUE(whole.count(o->group)) << "a held-out single with a measured target has a linear prediction";
+    }
+    if (!whole.count(o->group)) continue;
+    for (std::size_t g = 0; g < kGenes; ++g) {
+      double expected = 0;
+      for (int t : ts) expected += term(static_cast<std::size_t>(t), g);
+      EXPECT_NEAR(whole.at(o->group)[g], expected, 1e-12 * (1 + std::fabs(expected))) << o->group << " gene " << g;
+    }
+    combinations += ts.size() > 1;
+  }
+  EXPECT_GT(combinations, 0) << "the pair's prediction needs both of its targets' blocks";
 }

@@ -123,6 +123,47 @@ TEST(GaussSeidelSweep, ColumnsDoNotDependOnTheirBatch) {
   }
 }
 
+// The AVX2 copy of each sweep must give the baseline's bits: an FMA or a reordered sum
+// (-ffp-contract, -ffast-math) in one of them would make results depend on the processor.
+TEST(GaussSeidelSweep, AvxAndBaselineCopiesGiveTheSameBits) {
+  if (!model::has_avx2_sweeps()) GTEST_SKIP() << "this processor runs the baseline copy only";
+  const auto p = test_support::small_model(model::ModelKind::kMechanistic, G, 0, 2);
+  const model::VectorField f(p);
+  const std::size_t B = 23;  // blocks of 16, 4, 2 and 1
+  const auto conds = knockdowns(B);
+  const auto cp = pointers(conds);
+  std::vector<double> factor;
+  f.batch_factors(B, cp, kInf, factor);
+  std::vector<char> step(B, 1);
+  step[5] = 0;
+  auto best = some_states(B), baseline = best;
+  std::vector<double> sq_best(B, 0.0), sq_baseline(B, 0.0);
+  for (int sweep = 0; sweep < 3; ++sweep) {
+    model::gauss_seidel_sweep(f, best.data(), B, cp, factor.data(), step.data(), sq_best.data(), model::Isa::kBest);
+    model::gauss_seidel_sweep(f, baseline.data(), B, cp, factor.data(), step.data(), sq_baseline.data(),
+                              model::Isa::kBaseline);
+  }
+  EXPECT_EQ(best, baseline);
+  EXPECT_EQ(sq_best, sq_baseline);
+  EXPECT_NE(best, some_states(B));  // the sweeps moved the states
+
+  model::VectorField::BatchLinearization lin;
+  f.linearize_batch(best.data(), B, cp, kInf, lin);
+  std::vector<double> b(G * B), L_best(G * B, 0.0), M_best(G * B, 0.0);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = std::cos(0.7 * static_cast<double>(i));
+  auto L_baseline = L_best, M_baseline = M_best;
+  for (int sweep = 0; sweep < 3; ++sweep) {
+    model::adjoint_gauss_seidel_sweep(f, lin, b.data(), L_best.data(), M_best.data(), step.data(), sq_best.data(),
+                                      model::Isa::kBest);
+    model::adjoint_gauss_seidel_sweep(f, lin, b.data(), L_baseline.data(), M_baseline.data(), step.data(),
+                                      sq_baseline.data(), model::Isa::kBaseline);
+  }
+  EXPECT_EQ(L_best, L_baseline);
+  EXPECT_EQ(M_best, M_baseline);
+  EXPECT_EQ(sq_best, sq_baseline);
+  EXPECT_NE(L_best, std::vector<double>(G * B, 0.0));
+}
+
 TEST(GaussSeidelSweep, SweepsConvergeToTheSteadyStateSnesFindsAndStayThere) {
   const auto p = test_support::small_model(model::ModelKind::kMechanistic, G, 0, 2);
   const model::VectorField f(p);

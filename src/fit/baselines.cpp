@@ -57,9 +57,10 @@ void Baselines::estimate_means_and_linear(const parallel::Comm& comm) {
         }
   }
   const std::size_t T = targets_.size(), S = single_index_.size(), R = problem_.references().size();
-  // Each sum is reduced where it is accumulated: no second copy of the T x G tables.
+  // Each sum is reduced where it is accumulated: no second copy of the S x G table. The
+  // targets x genes covariances are for_each_linear's, a block at a time.
   single_sum_.assign(S * G_, 0.0), single_count_.assign(S, 0.0);
-  cross_.assign(T * G_, 0.0), target_sum_.assign(T, 0.0), target_sq_.assign(T, 0.0);
+  target_sum_.assign(T, 0.0), target_sq_.assign(T, 0.0);
   gene_sum_.assign(G_, 0.0), context_sum_.assign(R * G_, 0.0), context_count_.assign(R, 0.0);
   std::vector<double> scalars(3, 0.0);  // groups, on-target sum, on-target count
   for (const auto& o : problem_.groups()) {
@@ -75,15 +76,14 @@ void Baselines::estimate_means_and_linear(const parallel::Comm& comm) {
     for (std::size_t i = 0; i < T; ++i) {
       if (static_cast<std::size_t>(targets_[i]) >= G_) continue;
       const double et = e[static_cast<std::size_t>(targets_[i])];
-      for (std::size_t g = 0; g < G_; ++g) cross_[i * G_ + g] += et * e[g];
       target_sum_[i] += et, target_sq_[i] += et * et;
     }
     const auto r = static_cast<std::size_t>(o.reference);
     for (std::size_t g = 0; g < G_; ++g) gene_sum_[g] += e[g], context_sum_[r * G_ + g] += e[g];
     scalars[0] += 1, context_count_[r] += 1;
   }
-  for (auto* v : {&single_sum_, &single_count_, &cross_, &target_sum_, &target_sq_, &gene_sum_, &context_sum_,
-                  &context_count_, &scalars})
+  for (auto* v :
+       {&single_sum_, &single_count_, &target_sum_, &target_sq_, &gene_sum_, &context_sum_, &context_count_, &scalars})
     comm.replicated_sum_in_place(*v);
   groups_ = scalars[0];
   on_target_ = scalars[2] > 0 ? scalars[1] / scalars[2] : 0.0;
@@ -179,24 +179,70 @@ std::vector<double> Baselines::additive(const ObservedGroup& o) const {
   return e;
 }
 
-std::vector<double> Baselines::linear(const ObservedGroup& o) const {
-  const auto& ts = targets_of(problem_, o);
-  if (!all_measured(ts) || groups_ < 2) return {};
-  std::vector<double> e(G_, 0.0);
-  for (int t : ts) {
-    const auto it = index_.find(t);
-    if (it == index_.end()) return {};
-    const auto i = it->second;
-    const double mt = target_sum_[i] / groups_, var = target_sq_[i] / groups_ - mt * mt;
-    // Shrinkage on the scale of a knockdown: a target that barely varies across the
-    // training groups gets a small slope, not an exploding one.
-    const double ridge = 0.1 * on_target_ * on_target_ + 1e-9;
-    for (std::size_t g = 0; g < G_; ++g) {
-      const double cov = cross_[i * G_ + g] / groups_ - mt * gene_sum_[g] / groups_;
-      e[g] += cov / (var + ridge) * on_target_;
+void Baselines::for_each_linear(const parallel::Comm& comm, const std::vector<const ObservedGroup*>& groups,
+                                const std::function<void(const ObservedGroup&, const std::vector<double>&)>& each,
+                                std::size_t targets_per_block) const {
+  const std::size_t T = targets_.size();
+  // The groups it predicts, with the rows of their targets; a group is handed out after the
+  // block holding its last target (combinations add up their targets' terms until then).
+  struct Pending {
+    const ObservedGroup* group;
+    std::vector<std::size_t> rows;  // a target named twice counts twice, as in the sum
+    std::size_t remaining = 0;      // rows not yet added
+    std::vector<double> effect;     // allocated at the group's first block
+  };
+  std::vector<Pending> pending;
+  std::vector<std::vector<std::size_t>> waiting(T);  // target row -> indices into pending
+  if (groups_ >= 2)
+    for (const auto* o : groups) {
+      const auto& ts = targets_of(problem_, *o);
+      if (!all_measured(ts)) continue;
+      Pending p{o, {}, 0, {}};
+      for (int t : ts)
+        if (const auto it = index_.find(t); it != index_.end()) p.rows.push_back(it->second);
+      if (p.rows.size() != ts.size()) continue;
+      p.remaining = p.rows.size();
+      for (auto row : p.rows) waiting[row].push_back(pending.size());
+      pending.push_back(std::move(p));
+    }
+  std::vector<const ObservedGroup*> training;
+  for (const auto& o : problem_.groups())
+    if (training_perturbed(problem_, o)) training.push_back(&o);
+  // Shrinkage on the scale of a knockdown: a target that barely varies across the training
+  // groups gets a small slope, not an exploding one.
+  const double ridge = 0.1 * on_target_ * on_target_ + 1e-9;
+  std::vector<double> cross;
+  const std::size_t step = std::max<std::size_t>(1, targets_per_block);
+  for (std::size_t begin = 0; begin < T; begin += step) {  // T is the same on every rank
+    const std::size_t end = std::min(T, begin + step);
+    cross.assign((end - begin) * G_, 0.0);
+    for (const auto* o : training) {
+      const auto e = observed_effect(problem_, *o);
+      for (std::size_t i = begin; i < end; ++i) {
+        if (static_cast<std::size_t>(targets_[i]) >= G_) continue;
+        const double et = e[static_cast<std::size_t>(targets_[i])];
+        double* row = cross.data() + (i - begin) * G_;
+        for (std::size_t g = 0; g < G_; ++g) row[g] += et * e[g];
+      }
+    }
+    comm.replicated_sum_in_place(cross);
+    for (std::size_t i = begin; i < end; ++i) {
+      const double mt = target_sum_[i] / groups_, var = target_sq_[i] / groups_ - mt * mt;
+      const double* row = cross.data() + (i - begin) * G_;
+      for (const auto k : waiting[i]) {
+        auto& p = pending[k];
+        if (p.effect.empty()) p.effect.assign(G_, 0.0);
+        for (std::size_t g = 0; g < G_; ++g) {
+          const double cov = row[g] / groups_ - mt * gene_sum_[g] / groups_;
+          p.effect[g] += cov / (var + ridge) * on_target_;
+        }
+        if (--p.remaining == 0) {
+          each(*p.group, p.effect);
+          std::vector<double>().swap(p.effect);
+        }
+      }
     }
   }
-  return e;
 }
 
 std::vector<double> Baselines::pca_linear(const ObservedGroup& o) const {

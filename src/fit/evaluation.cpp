@@ -16,7 +16,7 @@ namespace {
 // perturbation in the other batches, what repeating the experiment would predict.
 const std::vector<std::string> kPredictors{"model",  "control_mean", "train_mean", "additive",
                                            "linear", "pca_linear",   "replicate"};
-constexpr std::size_t kReplicate = 6;
+constexpr std::size_t kLinear = 4, kReplicate = 6;
 const std::vector<std::string> kSubsets{"train",
                                         "validation",
                                         "test",
@@ -126,19 +126,8 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     if (perturbed(o)) replicates[{o.perturbation, o.reference}].push_back(&o);
   std::vector<double> sums(kPredictors.size() * kSubsets.size() * kStats, 0.0);
   std::vector<std::size_t> category(perts.size(), 0);  // index into kSubsets; 0 = not yet known
-  rows.clear();
-  for (const auto& o : problem.groups()) {
-    if (!perturbed(o)) continue;
-    const auto y_pred = problem.predict(o);
-    if (y_pred.empty()) continue;  // failed steady state: counted by solve_all
-    const auto& y_ctrl = problem.control_group(o.control).y;
-    const auto e_obs = observed_effect(problem, o);
-    std::vector<std::size_t> top(G);
-    std::iota(top.begin(), top.end(), 0);
-    const auto k = std::min<std::size_t>(kTop, G);
-    std::partial_sort(top.begin(), top.begin() + static_cast<long>(k), top.end(),
-                      [&](std::size_t a, std::size_t b) { return std::abs(e_obs[a]) > std::abs(e_obs[b]); });
-    top.resize(k);
+  // The subsets a group is scored in: its split, and for a test group its kind of holdout.
+  auto subsets_of = [&](const ObservedGroup& o) {
     std::vector<std::size_t> subsets{o.heldout_time ? kSubsets.size() - 1 : static_cast<std::size_t>(o.split)};
     if (o.split == Split::kTest && !o.heldout_time) {
       auto& subset = category[static_cast<std::size_t>(o.perturbation)];
@@ -148,21 +137,46 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
       }
       subsets.push_back(subset);
     }
-    // Every predictor's effect is its expression minus the same observed control profile
-    // (the field's convention), so the model is scored on what it predicts for the group,
-    // not on its own control state.
-    auto with_control = [&](std::vector<double> e) {
-      std::vector<double> y(G);
-      if (!e.empty())
-        for (std::size_t g = 0; g < G; ++g) y[g] = y_ctrl[g] + e[g];
-      else
-        y.clear();
-      return std::make_pair(y, std::move(e));
-    };
-    // predictions of each predictor as (expression, effect)
+    return subsets;
+  };
+  // The kTop genes of largest observed effect.
+  auto top_of = [&](const std::vector<double>& e_obs) {
+    std::vector<std::size_t> top(G);
+    std::iota(top.begin(), top.end(), 0);
+    const auto k = std::min<std::size_t>(kTop, G);
+    std::partial_sort(top.begin(), top.begin() + static_cast<long>(k), top.end(),
+                      [&](std::size_t a, std::size_t b) { return std::abs(e_obs[a]) > std::abs(e_obs[b]); });
+    top.resize(k);
+    return top;
+  };
+  // Every predictor's effect is its expression minus the same observed control profile
+  // (the field's convention), so the model is scored on what it predicts for the group,
+  // not on its own control state.
+  auto with_control = [&](const ObservedGroup& o, std::vector<double> e) {
+    const auto& y_ctrl = problem.control_group(o.control).y;
+    std::vector<double> y(G);
+    if (!e.empty())
+      for (std::size_t g = 0; g < G; ++g) y[g] = y_ctrl[g] + e[g];
+    else
+      y.clear();
+    return std::make_pair(y, std::move(e));
+  };
+  rows.clear();
+  std::vector<const ObservedGroup*> scored;  // the groups the model predicts, for the linear baseline
+  for (const auto& o : problem.groups()) {
+    if (!perturbed(o)) continue;
+    const auto y_pred = problem.predict(o);
+    if (y_pred.empty()) continue;  // failed steady state: counted by solve_all
+    scored.push_back(&o);
+    const auto& y_ctrl = problem.control_group(o.control).y;
+    const auto e_obs = observed_effect(problem, o);
+    const auto top = top_of(e_obs);
+    const auto subsets = subsets_of(o);
+    // predictions of each predictor as (expression, effect); the linear baseline's come
+    // after this loop (Baselines::for_each_linear)
     std::vector<std::pair<std::vector<double>, std::vector<double>>> predictions(kPredictors.size());
     predictions[1] = {std::vector<double>(y_ctrl.begin(), y_ctrl.end()), std::vector<double>(G, 0.0)};
-    predictions[2] = with_control(baselines.train_mean(o));
+    predictions[2] = with_control(o, baselines.train_mean(o));
     GroupPrediction row{o.group, y_pred};
     std::vector<double> predicted_effect(G);
 
@@ -180,9 +194,8 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     row.fallback = calibrated && !informed[static_cast<std::size_t>(o.perturbation)];
     for (std::size_t g = 0; g < G; ++g) predicted_effect[g] = row.predicted[g] - y_ctrl[g];
     predictions[0] = {row.predicted, std::move(predicted_effect)};
-    predictions[3] = with_control(baselines.additive(o));
-    predictions[4] = with_control(baselines.linear(o));
-    predictions[5] = with_control(baselines.pca_linear(o));
+    predictions[3] = with_control(o, baselines.additive(o));
+    predictions[5] = with_control(o, baselines.pca_linear(o));
     const auto& same = replicates[{o.perturbation, o.reference}];
     if (same.size() > 1) {
       std::vector<double> e_rep(G, 0.0);
@@ -191,7 +204,7 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
           const auto e = observed_effect(problem, *other);
           for (std::size_t g = 0; g < G; ++g) e_rep[g] += e[g] / static_cast<double>(same.size() - 1);
         }
-      predictions[kReplicate] = with_control(e_rep);
+      predictions[kReplicate] = with_control(o, e_rep);
     }
     for (std::size_t q = 0; q < kPredictors.size(); ++q) {
       if (predictions[q].first.empty()) continue;
@@ -205,6 +218,13 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     }
     rows.push_back(std::move(row));
   }
+  baselines.for_each_linear(comm, scored, [&](const ObservedGroup& o, const std::vector<double>& effect) {
+    const auto e_obs = observed_effect(problem, o);
+    const auto top = top_of(e_obs);
+    const auto prediction = with_control(o, effect);
+    for (auto s : subsets_of(o))
+      accumulate(&sums[slot(kLinear, s)], o.y, prediction.first, e_obs, prediction.second, top, expressed, 0.0);
+  });
   comm.replicated_sum_in_place(sums);
   nlohmann::json out;
   for (std::size_t q = 0; q < kPredictors.size(); ++q)

@@ -7,7 +7,9 @@
 //               mean training effects;
 //   linear      each gene's effect regressed on the target gene's own effect over the
 //               training groups (marginal linear response), times the mean on-target
-//               effect; needs measured targets;
+//               effect; needs measured targets. Its covariances are a targets x genes
+//               table (0.5 GB at genome scale): for_each_linear forms it a block of
+//               targets at a time and hands out each group's prediction as it completes;
 //   pca_linear  the linear baseline of Ahlmann-Eltze, Huber & Anders (2025): genes
 //               embedded by the top K = 10 principal components G of the training effects
 //               (centred per context), a perturbation by the sum of its targets' rows of
@@ -16,6 +18,7 @@
 // The principal components come from a subspace iteration over the distributed groups:
 // never a G x G matrix, never all training profiles on one rank.
 #pragma once
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -32,11 +35,18 @@ class Baselines {
   std::vector<double> train_mean(const ObservedGroup& o) const { return train_mean(o.reference); }
   std::vector<double> train_mean(int reference) const;  // the mean training effect of a control reference
   std::vector<double> additive(const ObservedGroup& o) const;
-  std::vector<double> linear(const ObservedGroup& o) const;
+  // The linear baseline of each of `groups` (this rank's) it can predict, as
+  // each(group, effect), in no particular order. Collective over comm (every rank calls it,
+  // with its own groups): the covariances of kTargetsPerBlock targets at a time are reduced,
+  // never the whole targets x genes table.
+  void for_each_linear(const parallel::Comm& comm, const std::vector<const ObservedGroup*>& groups,
+                       const std::function<void(const ObservedGroup&, const std::vector<double>&)>& each,
+                       std::size_t targets_per_block = kTargetsPerBlock) const;
   std::vector<double> pca_linear(const ObservedGroup& o) const;
 
   static constexpr int kComponents = 10;
   static constexpr double kRidge = 0.1;
+  static constexpr std::size_t kTargetsPerBlock = 64;  // 10 MB of covariances at 20,000 genes
 
  private:
   bool all_measured(const std::vector<int>& targets) const;
@@ -45,11 +55,11 @@ class Baselines {
 
   const FitProblem& problem_;
   std::size_t G_ = 0;
-  std::vector<int> targets_;  // targets of held-out perturbations and of combinations
-  std::map<int, std::size_t> index_;         // target -> row of cross_
-  std::map<int, std::size_t> single_index_;  // target of a combination -> row of single_sum_
+  std::vector<int> targets_;                       // targets of held-out perturbations and of combinations
+  std::map<int, std::size_t> index_;               // target -> its index in targets_
+  std::map<int, std::size_t> single_index_;        // target of a combination -> row of single_sum_
   std::vector<double> single_sum_, single_count_;  // per combination target: its singles' training effects
-  std::vector<double> cross_, target_sum_, target_sq_, gene_sum_;
+  std::vector<double> target_sum_, target_sq_, gene_sum_;
   double groups_ = 0, on_target_ = 0;
   std::vector<double> context_sum_, context_count_;  // per control reference: training effects
   int components_ = 0;
