@@ -216,6 +216,8 @@ void Baselines::for_each_linear(const parallel::Comm& comm, const std::vector<co
   for (std::size_t begin = 0; begin < T; begin += step) {  // T is the same on every rank
     const std::size_t end = std::min(T, begin + step);
     cross.assign((end - begin) * G_, 0.0);
+    // Each training effect is formed again for every block (T / 64 times, a small share of
+    // the block's products): kept, they would be a training groups x genes array.
     for (const auto* o : training) {
       const auto e = observed_effect(problem_, *o);
       for (std::size_t i = begin; i < end; ++i) {

@@ -218,6 +218,8 @@ nlohmann::json evaluate_predictions(const FitProblem& problem, const parallel::C
     }
     rows.push_back(std::move(row));
   }
+  // The linear baseline's predictions come block by block, after the loop: each group's
+  // observed effect and top genes are formed again rather than kept for every group.
   baselines.for_each_linear(comm, scored, [&](const ObservedGroup& o, const std::vector<double>& effect) {
     const auto e_obs = observed_effect(problem, o);
     const auto top = top_of(e_obs);
